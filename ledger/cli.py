@@ -1,0 +1,293 @@
+"""The ``commonpurse`` command.
+
+Every refusal or bad input ends with a one-line message on stderr and a non-zero exit status;
+tracebacks are for bugs only. Exit codes: 0 success, 1 refused (a ledger rule or bad input),
+2 usage, 3 ``check`` found problems, 4 database unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ledger import db
+from ledger import operations as ops
+from ledger.check import check
+from ledger.demo import load_demo
+from ledger.errors import LedgerError
+from ledger.importer import ImportResult, import_rows
+from ledger.money import format_pence, parse_pence
+from ledger.readout import PotBalance, pot_balances
+
+EXIT_REFUSED = 1
+EXIT_CHECK_FAILED = 3
+EXIT_DATABASE = 4
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _user(args: argparse.Namespace) -> str:
+    return str(args.user or os.environ.get("COMMONPURSE_USER") or getpass.getuser())
+
+
+def _engine(args: argparse.Namespace, *, create: bool = True) -> Engine:
+    engine = db.make_engine(db.resolve_url(args.db))
+    if create:
+        db.ensure_schema(engine)
+    return engine
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args, create=False)
+    db.upgrade(engine)
+
+    def settings(session: Session) -> None:
+        if args.accountable_body:
+            ops.ensure_organisation(session, args.accountable_body, ["accountable_body"])
+            ops.set_setting(session, ops.ACCOUNTABLE_BODY, args.accountable_body)
+        if args.self_approval_limit is not None:
+            limit = parse_pence(args.self_approval_limit)
+            ops.set_setting(session, ops.SELF_APPROVAL_LIMIT, str(limit))
+
+    db.run_in_transaction(db.session_factory(engine), settings)
+    out.write(
+        f"Ledger ready at {engine.url.render_as_string(hide_password=True)}"
+        f" (schema {db.head_revision()})\n"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    factory = db.session_factory(engine)
+    db.run_in_transaction(factory, load_demo)
+    out.write(
+        "Loaded Clackmannanshire's Whole Family Wellbeing Fund figures (Appendix 2) and the"
+        " Corra Promise Partnership award.\n\n"
+    )
+    with factory() as session:
+        _print_balances(pot_balances(session), out)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path} is not a file")
+    show_progress = sys.stderr.isatty()
+    started = time.monotonic()
+
+    def progress(rows: int) -> None:
+        if show_progress and rows % 500 == 0:
+            sys.stderr.write(f"\r  {rows:,} rows imported ({time.monotonic() - started:.0f}s)")
+            sys.stderr.flush()
+
+    def run(session: Session) -> object:
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                return import_rows(
+                    session,
+                    handle,
+                    source_name=path.name,
+                    entered_by=_user(args),
+                    approved_by=args.approved_by,
+                    progress=progress,
+                )
+        except UnicodeDecodeError as error:
+            raise CliError(
+                f"{path.name} is not UTF-8 text (byte {error.start}); save it as 'CSV UTF-8'."
+                " Nothing was imported."
+            ) from error
+
+    try:
+        result = db.run_in_transaction(db.session_factory(engine), run)
+    finally:
+        if show_progress:
+            sys.stderr.write("\n")
+    assert isinstance(result, ImportResult)
+    out.write(
+        f"Imported {path.name}: {result.rows} rows, {result.new_entries} new journal entries,"
+        f" {result.pending} awaiting approval, {result.already_recorded} already recorded.\n"
+    )
+    return 0
+
+
+def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    with db.session_factory(engine)() as session:
+        balances = pot_balances(session)
+    if args.json:
+        json.dump({"pots": [b.as_json() for b in balances]}, out, indent=2)
+        out.write("\n")
+    else:
+        _print_balances(balances, out)
+    return 0
+
+
+def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
+    if not balances:
+        out.write("No pots yet.\n")
+        return
+    heads = (
+        "Pot",
+        "Administered by",
+        "Funded",
+        "Allocated",
+        "Paid",
+        "Returned",
+        "Available",
+        "Received",
+    )
+    rows = [
+        (
+            b.name,
+            b.administered_by,
+            *(
+                format_pence(v)
+                for v in (b.funded, b.allocated, b.paid, b.returned, b.available, b.received)
+            ),
+        )
+        for b in balances
+    ]
+    widths = [max(len(str(r[i])) for r in (heads, *rows)) for i in range(len(heads))]
+    for row in (heads, *rows):
+        cells = [
+            str(c).ljust(w) if i < 2 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    for b in balances:
+        if b.assumed:
+            out.write(
+                f"\nNote: {b.name} includes {format_pence(b.assumed)} recorded as an assumption,"
+                " not from a named funder: its allocations exceed what the documents show was"
+                f" awarded by {format_pence(b.assumed)}.\n"
+            )
+        if b.parent_pot:
+            out.write(f"{b.name} is delegated from {b.parent_pot}.\n")
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    with db.session_factory(engine)() as session:
+        report = check(session)
+    out.write(
+        f"Checked {report.entries} entries, {report.lines} lines, {report.accounts} accounts"
+        f" and {report.figures} figures.\n"
+    )
+    if report.ok:
+        out.write("OK: every entry balances and every balance matches the journal.\n")
+        return 0
+    for problem in report.problems:
+        out.write(f"PROBLEM {problem}\n")
+    out.write(f"{len(report.problems)} problem(s) found.\n")
+    return EXIT_CHECK_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="commonpurse",
+        description="A pence-exact double-entry ledger for grant and commissioning consortia.",
+    )
+    parser.add_argument(
+        "--db", help=f"database URL (default: ${db.ENV_URL}, else {db.default_url()})"
+    )
+    parser.add_argument(
+        "--user", help="who is acting (default: $COMMONPURSE_USER, else your login name)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = sub.add_parser("init", help="create or upgrade the ledger's schema and settings")
+    init.add_argument("--accountable-body", help="the body that receives awards, e.g. a council")
+    init.add_argument(
+        "--self-approval-limit",
+        metavar="AMOUNT",
+        help="amounts up to this may be entered and approved by one person",
+    )
+    init.set_defaults(func=cmd_init)
+
+    demo = sub.add_parser("demo", help="load Clackmannanshire's figures and show the balances")
+    demo.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="apply a CSV of operations in one transaction")
+    imp.add_argument(
+        "file",
+        help="CSV with header "
+        + ",".join(
+            (
+                "date",
+                "operation",
+                "reference",
+                "pot",
+                "counterparty",
+                "amount",
+                "description",
+                "allocation_ref",
+                "to_pot",
+            )
+        ),
+    )
+    imp.add_argument(
+        "--approved-by",
+        required=True,
+        help="the authority the import is approved under (recorded on every row)",
+    )
+    imp.set_defaults(func=cmd_import)
+
+    bal = sub.add_parser("balances", help="every pot's funded, allocated, paid... figures")
+    bal.add_argument("--json", action="store_true", help="machine-readable, amounts in pence")
+    bal.set_defaults(func=cmd_balances)
+
+    chk = sub.add_parser("check", help="recompute every balance and invariant from the journal")
+    chk.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    stdout = out or sys.stdout
+    func: Callable[[argparse.Namespace, TextIO], int] = args.func
+    try:
+        return func(args, stdout)
+    except CliError as error:
+        return _fail(str(error), error.code)
+    except LedgerError as error:
+        return _fail(str(error), EXIT_REFUSED)
+    except SQLAlchemyError as error:
+        return _fail(f"The database refused the request: {_first_line(error)}", EXIT_DATABASE)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return _fail("Interrupted; nothing from the unfinished operation was written.", 130)
+
+
+def _first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)
+    return str(orig or error).strip().splitlines()[0]
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"commonpurse: {message}\n")
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""``commonpurse demo``: Clackmannanshire's figures from the source documents.
+
+Appendix 2 of the Audit and Scrutiny report of 8 February 2024 (seeds/003) prints a Whole Family
+Wellbeing Fund award of £337,000 and five allocations that add up to £337,103.18. The ledger will
+not let allocations exceed the award, so the demo records what the documents say in a way the
+ledger accepts: an explicit £103.18 award from a source marked as an assumption, with a memo
+saying why. ``balances`` then shows the £103.18 as assumed money in the pot, where nobody can miss
+it. The documents give no dates for these movements: the dates used are the first day of the
+financial year (awards) and 1 October 2022 (allocations), and are illustrative.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from ledger import operations as ops
+from ledger.errors import NotFound
+
+COUNCIL = "Clackmannanshire Council"
+SCOTTISH_GOVERNMENT = "Scottish Government"
+CORRA = "Corra Foundation"
+CTSI = "Clackmannanshire Third Sector Interface (CTSI)"
+ASSUMED_SOURCE = "Source not stated in Appendix 2 (assumption)"
+WFWF_POT = "WFWF 2022-23"
+CTSI_POT = "CTSI managed WFWF Grant 2022-23"
+PROMISE_POT = "Promise Partnership 2021-22"
+OFFICER = "demo.officer"
+APPROVER = "demo.finance"
+CTSI_OFFICER = "demo.ctsi"
+GAP_PENCE = 10_318
+
+AWARD_DATE = dt.date(2022, 4, 1)
+ALLOCATION_DATE = dt.date(2022, 10, 1)
+
+
+@dataclass(frozen=True)
+class Line:
+    reference: str
+    recipient: str
+    purpose: str
+    amount_pence: int
+    tags: tuple[str, ...] = ()
+
+
+APPENDIX_2 = (
+    Line(
+        "WFWF-22-01",
+        "Clackmannanshire Council (post)",
+        "Participation Development Officer",
+        3_900_000,
+        ("1",),
+    ),
+    Line(
+        "WFWF-22-02",
+        "Aberlour",
+        "Aberlour Sustain – Intensive Support Service",
+        10_000_000,
+        ("WFS 1",),
+    ),
+    Line("WFWF-22-03", "Action for Children", "Additional Functional Family Therapy", 7_076_700),
+    Line(
+        "WFWF-22-04",
+        "Barnardo's",
+        "Additional support for Young People returning from Care",
+        4_500_000,
+    ),
+)
+CTSI_DELEGATION = Line(
+    "WFWF-22-05", CTSI, "Allocation of Award for CTSI managed WFWF Grant", 8_233_618
+)
+CTSI_SUB_GRANTS = (
+    Line(
+        "CTSI-22-01",
+        "Homestart",
+        "Increase the Family Support Workers to 25 hours from 20. Cost for one year",
+        905_800,
+    ),
+    Line(
+        "CTSI-22-02",
+        "Barnardos and Volunteering Matters",
+        "Two's Company: befriending and"
+        " mentoring for young people who want someone 'alongside them'. Cost for one year",
+        2_400_000,
+    ),
+    Line(
+        "CTSI-22-03",
+        "Barnardos and Action for Children",
+        "Two's Company for young single"
+        " parents: mentoring to increase mental health and wellbeing. Cost for one year",
+        2_000_000,
+    ),
+    Line("CTSI-22-04", "Community House", "Family Link Worker. Funding approved", 1_400_000),
+    Line(
+        "CTSI-22-05",
+        "Action for Children",
+        "Crèche to support evidence-based parenting groups for children 0-5. Cost for one year",
+        1_527_818,
+    ),
+)
+
+
+def load_demo(session: Session) -> None:
+    """Record the documents' figures. Every act has a reference, so running it twice is safe."""
+    ops.set_setting(session, ops.ACCOUNTABLE_BODY, COUNCIL)
+    ops.ensure_organisation(session, COUNCIL, ["accountable_body"], local_authority_code="CLK")
+    sg = ops.ensure_organisation(session, SCOTTISH_GOVERNMENT, ["funder"])
+    corra = ops.ensure_organisation(session, CORRA, ["funder"])
+    ops.ensure_organisation(session, CTSI, ["intermediary"])
+    wfwf = ops.ensure_stream(session, "Whole Family Wellbeing Fund", sg, short_name="WFWF")
+    promise = ops.ensure_stream(
+        session, "Promise Partnership", corra, source=sg, short_name="Promise Partnership"
+    )
+    if not _has_pot(session, WFWF_POT):
+        ops.open_pot(
+            session, WFWF_POT, ops.accountable_body(session), stream=wfwf, financial_year=2022
+        )
+    ops.record_award(
+        session,
+        reference="WFWF-2022-23-AWARD",
+        pot=WFWF_POT,
+        funder=SCOTTISH_GOVERNMENT,
+        amount_pence=33_700_000,
+        award_date=AWARD_DATE,
+        entered_by=OFFICER,
+        stream=wfwf.name,
+        memo="WFWF Year 1: Award £337,000 (Appendix 2, report of 8 Feb 2024)",
+    )
+    ops.record_award(
+        session,
+        reference="WFWF-2022-23-GAP",
+        pot=WFWF_POT,
+        funder=ASSUMED_SOURCE,
+        amount_pence=GAP_PENCE,
+        award_date=AWARD_DATE,
+        entered_by=OFFICER,
+        stream=wfwf.name,
+        is_assumption=True,
+        memo="Appendix 2's five allocations add up to £337,103.18, £103.18 more than the"
+        " £337,000 award, and the documents do not say where the difference came from. Recorded"
+        " as an assumption so the allocations stand as printed and the gap stays visible.",
+    )
+    for line in APPENDIX_2:
+        ops.allocate(
+            session,
+            reference=line.reference,
+            pot=WFWF_POT,
+            recipient=line.recipient,
+            amount_pence=line.amount_pence,
+            date=ALLOCATION_DATE,
+            entered_by=OFFICER,
+            approved_by=APPROVER,
+            purpose=line.purpose,
+            tags=line.tags,
+        )
+    ops.allocate(
+        session,
+        reference=CTSI_DELEGATION.reference,
+        pot=WFWF_POT,
+        recipient=CTSI,
+        amount_pence=CTSI_DELEGATION.amount_pence,
+        date=ALLOCATION_DATE,
+        entered_by=OFFICER,
+        approved_by=APPROVER,
+        purpose=CTSI_DELEGATION.purpose,
+        to_pot=CTSI_POT,
+    )
+    for line in CTSI_SUB_GRANTS:
+        ops.allocate(
+            session,
+            reference=line.reference,
+            pot=CTSI_POT,
+            recipient=line.recipient,
+            amount_pence=line.amount_pence,
+            date=ALLOCATION_DATE,
+            entered_by=CTSI_OFFICER,
+            approved_by=APPROVER,
+            purpose=line.purpose,
+            tags=line.tags,
+        )
+    if not _has_pot(session, PROMISE_POT):
+        ops.open_pot(
+            session, PROMISE_POT, ops.accountable_body(session), stream=promise, financial_year=2021
+        )
+    ops.record_award(
+        session,
+        reference="CORRA-PROMISE-2021",
+        pot=PROMISE_POT,
+        funder=CORRA,
+        amount_pence=5_000_000,
+        award_date=dt.date(2021, 9, 16),
+        entered_by=OFFICER,
+        stream=promise.name,
+        memo="£50,000 through the Promise Partnership run by the Corra Foundation (People"
+        " Committee report, 16 Sep 2021, 3.6)",
+    )
+
+
+def _has_pot(session: Session, name: str) -> bool:
+    try:
+        ops.find_pot(session, name)
+    except NotFound:
+        return False
+    return True

@@ -1,0 +1,258 @@
+"""``commonpurse import FILE.csv``: a spreadsheet of operations, applied as one transaction.
+
+The header is exactly ``date,operation,reference,pot,counterparty,amount,description,
+allocation_ref,to_pot``. Rows are streamed, not held. Any bad row stops the import with the row
+number as a spreadsheet shows it (the header is row 1), the column and what was wrong; the caller
+rolls the transaction back, so nothing is written. ``reference`` is the idempotency key: importing
+the same file twice changes nothing.
+
+An import is an administrator's act: rows are entered by the operator and approved under the
+import's authority (``approved_by``), so imported history needs no second click per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger import operations as ops
+from ledger.errors import InvalidInput, LedgerError
+from ledger.fy import parse_date
+from ledger.models import Entry
+from ledger.money import AmountError, parse_pence
+
+HEADER = (
+    "date",
+    "operation",
+    "reference",
+    "pot",
+    "counterparty",
+    "amount",
+    "description",
+    "allocation_ref",
+    "to_pot",
+)
+OPERATIONS = ("award", "receive", "allocate", "delegate", "vary", "pay", "return")
+MAX_FIELD_CHARS = 2000
+
+
+class ImportRowError(LedgerError):
+    """A row that cannot be recorded: where it is and what was wrong."""
+
+    def __init__(self, row: int, column: str | None, message: str) -> None:
+        self.row = row
+        self.column = column
+        self.reason = message
+        where = f"Row {row}" + (f", column {column}" if column else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    new_entries: int
+    pending: int
+
+    @property
+    def already_recorded(self) -> int:
+        return self.rows - self.new_entries - self.pending
+
+
+def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (spreadsheet row number, row) after checking the header; blank lines are skipped."""
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportRowError(1, None, "the file is empty; it needs the header row") from None
+    except csv.Error as error:
+        raise ImportRowError(1, None, f"the header is not valid CSV ({error})") from None
+    cleaned = tuple(h.strip().lower().lstrip("\ufeff") for h in header)
+    if cleaned != HEADER:
+        raise ImportRowError(
+            1, None, f"the header must be exactly: {','.join(HEADER)} (found: {','.join(header)})"
+        )
+    row_number = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise ImportRowError(row_number + 1, None, f"not valid CSV ({error})") from None
+        row_number += 1
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(HEADER):
+            raise ImportRowError(
+                row_number, None, f"has {len(values)} columns; every row needs {len(HEADER)}"
+            )
+        for name, value in zip(HEADER, values, strict=True):
+            if "\x00" in value:
+                raise ImportRowError(row_number, name, "contains a NUL character")
+            if len(value) > MAX_FIELD_CHARS:
+                raise ImportRowError(
+                    row_number, name, f"is longer than {MAX_FIELD_CHARS} characters"
+                )
+        yield row_number, {k: v.strip() for k, v in zip(HEADER, values, strict=True)}
+
+
+def import_rows(
+    session: Session,
+    lines: Iterable[str],
+    *,
+    source_name: str,
+    entered_by: str,
+    approved_by: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Apply every row in order inside the caller's transaction; raise on the first bad row."""
+    if not approved_by.strip():
+        raise InvalidInput("An import needs the authority it is approved under (--approved-by)")
+    before = session.scalar(select(func.count(Entry.id))) or 0
+    pending = 0
+    rows = 0
+    for row_number, row in read_rows(lines):
+        try:
+            result = _apply(session, row, row_number, source_name, entered_by, approved_by)
+        except ImportRowError:
+            raise
+        except AmountError as error:
+            raise ImportRowError(row_number, "amount", str(error)) from error
+        except LedgerError as error:
+            raise ImportRowError(row_number, _column(error.field), str(error)) from error
+        pending += result
+        rows += 1
+        if progress is not None:
+            progress(rows)
+    after = session.scalar(select(func.count(Entry.id))) or 0
+    return ImportResult(rows=rows, new_entries=after - before, pending=pending)
+
+
+def _column(field: str | None) -> str | None:
+    if field in HEADER:
+        return field
+    return "description" if field == "note" else None
+
+
+def _apply(
+    session: Session,
+    row: dict[str, str],
+    row_number: int,
+    source_name: str,
+    entered_by: str,
+    approved_by: str,
+) -> int:
+    operation = row["operation"].lower()
+    if operation not in OPERATIONS:
+        raise ImportRowError(
+            row_number,
+            "operation",
+            f"'{row['operation']}' is not an operation; use one of {', '.join(OPERATIONS)}",
+        )
+    if not row["reference"]:
+        raise ImportRowError(row_number, "reference", "every row needs a unique reference")
+    day = _date(row, row_number)
+    amount = parse_pence(row["amount"], allow_negative=operation == "vary")
+    memo = row["description"] or f"Imported from {source_name}, row {row_number}"
+    reference = row["reference"]
+    needs = {
+        "award": ("pot", "counterparty"),
+        "receive": ("pot", "counterparty"),
+        "allocate": ("pot", "counterparty"),
+        "delegate": ("pot", "counterparty", "to_pot"),
+        "vary": ("allocation_ref",),
+        "pay": ("allocation_ref",),
+        "return": ("allocation_ref",),
+    }[operation]
+    for column in needs:
+        if not row[column]:
+            raise ImportRowError(row_number, column, f"a {operation} row needs a {column}")
+    for column in ("to_pot",) if operation != "delegate" else ():
+        if row[column]:
+            raise ImportRowError(row_number, column, f"only delegate rows take a {column}")
+
+    if operation == "award":
+        ops.record_award(
+            session,
+            reference=reference,
+            pot=row["pot"],
+            funder=row["counterparty"],
+            amount_pence=amount,
+            award_date=day,
+            entered_by=entered_by,
+            memo=memo,
+            approved_by=approved_by,
+        )
+    elif operation == "receive":
+        ops.record_receipt(
+            session,
+            reference=reference,
+            pot=row["pot"],
+            funder=row["counterparty"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            memo=memo,
+        )
+    elif operation in ("allocate", "delegate"):
+        ops.allocate(
+            session,
+            reference=reference,
+            pot=row["pot"],
+            recipient=row["counterparty"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            purpose=row["description"],
+            memo=memo,
+            approved_by=approved_by,
+            to_pot=row["to_pot"] or None,
+        )
+    elif operation == "vary":
+        result = ops.vary(
+            session,
+            reference=reference,
+            allocation=row["allocation_ref"],
+            delta_pence=amount,
+            date=day,
+            reason=memo,
+            entered_by=entered_by,
+            approved_by=approved_by,
+        )
+        return 0 if isinstance(result, Entry) else 1
+    elif operation == "pay":
+        paid = ops.pay(
+            session,
+            reference=reference,
+            allocation=row["allocation_ref"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            memo=memo,
+            approved_by=approved_by,
+        )
+        return 0 if isinstance(paid, Entry) else 1
+    else:
+        ops.return_unspent(
+            session,
+            reference=reference,
+            allocation=row["allocation_ref"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            memo=memo,
+        )
+    return 0
+
+
+def _date(row: dict[str, str], row_number: int) -> dt.date:
+    try:
+        return parse_date(row["date"])
+    except InvalidInput as error:
+        raise ImportRowError(row_number, "date", str(error)) from error

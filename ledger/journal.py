@@ -1,0 +1,313 @@
+"""The journal: balanced entries, account floors, and the figures they move.
+
+Every operation ends here, in ``post``: its legs must balance to the penny, no account may cross
+its floor, and the figures people read (a pot's funded, allocated, paid...) are moved by
+``figure_effects`` — the one place that says what each kind of line means. ``ledger.check``
+replays the same function over the whole journal and compares.
+
+Accounts (balance = debits − credits):
+
+============  ========  =====================================================  =========
+account       owner     holds                                                  floor
+============  ========  =====================================================  =========
+available     pot       money not yet allocated (credit)                       credit
+cash          pot       cash held: received − paid + returned (may go < 0)     none
+due_in        pot       what a delegated pot is still owed by its parent       debit
+receivable    award     what the funder still owes on the award                debit
+unpaid        share     committed to a recipient and not yet paid (credit)     credit
+============  ========  =====================================================  =========
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.errors import LedgerError, UnbalancedEntry
+from ledger.fy import financial_year_of
+from ledger.models import (
+    Account,
+    Allocation,
+    AllocationShare,
+    Award,
+    Entry,
+    Line,
+    Pot,
+)
+from ledger.money import format_pence
+
+FLOOR_OF_KIND = {
+    "available": "credit",
+    "cash": "none",
+    "due_in": "debit",
+    "receivable": "debit",
+    "unpaid": "credit",
+}
+
+
+class FloorBreached(LedgerError):
+    """A generic guard: an account would cross its floor (for example through a reversal)."""
+
+    field = "amount"
+
+    def __init__(self, description: str, balance_pence: int) -> None:
+        self.description = description
+        self.balance_pence = balance_pence
+        super().__init__(
+            f"This would leave {description} at {format_pence(balance_pence)}; it cannot go"
+            " below zero"
+        )
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of an entry before it is posted: positive pence debit, negative credit."""
+
+    account: Account
+    amount_pence: int
+
+
+def content_sha256(kind: str, params: Mapping[str, object]) -> str:
+    """A stable fingerprint of what an operation asked for, for idempotent replays."""
+    canonical = json.dumps({"kind": kind, **params}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def open_account(session: Session, kind: str, **owner: int) -> Account:
+    ((owner_kind, owner_id),) = owner.items()
+    owner_name = owner_kind.removesuffix("_id")
+    account = Account(
+        code=f"{owner_name}:{owner_id}:{kind}",
+        kind=kind,
+        floor=FLOOR_OF_KIND[kind],
+        balance_pence=0,
+        **owner,
+    )
+    session.add(account)
+    return account
+
+
+def account_of(session: Session, kind: str, **owner: int) -> Account:
+    ((owner_kind, owner_id),) = owner.items()
+    code = f"{owner_kind.removesuffix('_id')}:{owner_id}:{kind}"
+    account = session.scalars(select(Account).where(Account.code == code)).one_or_none()
+    if account is None:  # pragma: no cover - accounts are opened with their owners
+        raise LookupError(f"account {code} is missing")
+    return account
+
+
+def describe_account(session: Session, account: Account) -> str:
+    if account.pot_id is not None:
+        pot = session.get_one(Pot, account.pot_id)
+        return {
+            "available": f"{pot.name}'s available balance",
+            "cash": f"{pot.name}'s cash",
+            "due_in": f"what {pot.name} is still owed by its delegation",
+        }[account.kind]
+    if account.award_id is not None:
+        award = session.get_one(Award, account.award_id)
+        return f"what {award.funder.name} still owes on award {award.reference}"
+    share = session.get_one(AllocationShare, account.share_id)
+    return f"allocation {share.allocation.reference}'s unpaid commitment from {share.pot.name}"
+
+
+def post(
+    session: Session,
+    *,
+    kind: str,
+    legs: Sequence[Leg],
+    effective_date: dt.date,
+    memo: str,
+    entered_by: str,
+    approved_by: str | None,
+    reference: str | None,
+    content: str,
+    amount_pence: int,
+    pot_id: int | None = None,
+    to_pot_id: int | None = None,
+    award_id: int | None = None,
+    allocation_id: int | None = None,
+    reverses: Entry | None = None,
+) -> Entry:
+    """Write one balanced entry, move its accounts and figures, or raise and write nothing."""
+    legs = [leg for leg in legs if leg.amount_pence != 0]
+    total = sum(leg.amount_pence for leg in legs)
+    if total != 0 or len(legs) < 2:
+        raise UnbalancedEntry(total)
+    for account, delta in _net_by_account(legs).items():
+        new_balance = account.balance_pence + delta
+        if (account.floor == "credit" and new_balance > 0) or (
+            account.floor == "debit" and new_balance < 0
+        ):
+            raise FloorBreached(describe_account(session, account), -abs(new_balance))
+    entry = Entry(
+        kind=kind,
+        reference=reference,
+        content_sha256=content,
+        effective_date=effective_date,
+        financial_year=financial_year_of(effective_date),
+        amount_pence=amount_pence,
+        memo=memo,
+        entered_by=entered_by,
+        approved_by=approved_by,
+        pot_id=pot_id,
+        to_pot_id=to_pot_id,
+        award_id=award_id,
+        allocation_id=allocation_id,
+        reverses_id=reverses.id if reverses is not None else None,
+    )
+    entry.lines = [Line(account=leg.account, amount_pence=leg.amount_pence) for leg in legs]
+    for leg in legs:
+        leg.account.balance_pence += leg.amount_pence
+    session.add(entry)
+    effects = Effects()
+    effects.add_entry(session, entry, reverses)
+    effects.apply(session)
+    session.flush()
+    return entry
+
+
+def _net_by_account(legs: Iterable[Leg]) -> dict[Account, int]:
+    net: dict[Account, int] = defaultdict(int)
+    for leg in legs:
+        net[leg.account] += leg.amount_pence
+    return net
+
+
+# The figures each kind of line moves -------------------------------------------------------
+
+FigureKey = tuple[type, int, str]
+
+
+class Effects:
+    """Accumulates figure changes (class, id, attribute) → pence, from journal lines."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[FigureKey, int] = defaultdict(int)
+
+    def add(self, model: type, object_id: int, figure: str, delta: int) -> None:
+        self.deltas[(model, object_id, figure)] += delta
+
+    def add_entry(self, session: Session, entry: Entry, reverses: Entry | None = None) -> None:
+        """What ``entry``'s lines mean for the figures. A reversal means its target, negated."""
+        meaning = reverses if reverses is not None else entry
+        if entry.kind == "reversal" and reverses is None:
+            meaning = session.get_one(Entry, entry.reverses_id)
+        for line in entry.lines:
+            self._add_line(session, meaning, line.account, line.amount_pence)
+
+    def _add_line(self, session: Session, meaning: Entry, account: Account, amount: int) -> None:
+        kind = meaning.kind
+        if account.kind == "available" and account.pot_id is not None:
+            self._available(session, meaning, account.pot_id, amount)
+        elif account.kind == "cash" and account.pot_id is not None:
+            if kind == "receive":
+                self.add(Pot, account.pot_id, "received_pence", amount)
+            elif kind == "pay" and not _is_child(session, account.pot_id, meaning):
+                self.add(Pot, account.pot_id, "paid_pence", -amount)
+        elif account.kind == "receivable" and account.award_id is not None:
+            if kind == "receive":
+                self.add(Award, account.award_id, "received_pence", -amount)
+        elif account.kind == "unpaid" and account.share_id is not None:
+            share = session.get_one(AllocationShare, account.share_id)
+            if kind in ("allocate", "delegate", "vary"):
+                self.add(AllocationShare, share.id, "allocated_pence", -amount)
+                self.add(Allocation, share.allocation_id, "allocated_pence", -amount)
+            elif kind == "pay":
+                self.add(AllocationShare, share.id, "paid_pence", amount)
+                self.add(Allocation, share.allocation_id, "paid_pence", amount)
+
+    def _available(self, session: Session, meaning: Entry, pot_id: int, amount: int) -> None:
+        kind = meaning.kind
+        child = _is_child(session, pot_id, meaning)
+        if kind == "award":
+            self.add(Pot, pot_id, "funded_pence", -amount)
+        elif kind in ("allocate", "delegate", "vary"):
+            if child:
+                self.add(Pot, pot_id, "funded_pence", -amount)
+            else:
+                self.add(Pot, pot_id, "allocated_pence", amount)
+        elif kind == "return":
+            if child:
+                self.add(Pot, pot_id, "handed_back_pence", amount)
+            else:
+                self.add(Pot, pot_id, "returned_pence", -amount)
+                share = _share_of(session, meaning.allocation_id, pot_id)
+                self.add(AllocationShare, share.id, "returned_pence", -amount)
+                self.add(Allocation, share.allocation_id, "returned_pence", -amount)
+        elif kind == "carry_forward":
+            if pot_id == meaning.to_pot_id:
+                self.add(Pot, pot_id, "funded_pence", -amount)
+                self.add(Pot, pot_id, "carried_in_pence", -amount)
+            else:
+                self.add(Pot, pot_id, "carried_forward_pence", amount)
+        elif kind == "hand_back":
+            self.add(Pot, pot_id, "handed_back_pence", amount)
+
+    def apply(self, session: Session) -> None:
+        for (model, object_id, figure), delta in self.deltas.items():
+            if delta:
+                target: object = session.get_one(model, object_id)
+                setattr(target, figure, getattr(target, figure) + delta)
+        validate_figures(session, self.touched(session))
+
+    def touched(self, session: Session) -> list[object]:
+        return [session.get_one(model, object_id) for model, object_id in self.objects()]
+
+    def objects(self) -> list[tuple[type, int]]:
+        return sorted({(m, i) for m, i, _ in self.deltas}, key=lambda k: (k[0].__name__, k[1]))
+
+
+def _is_child(session: Session, pot_id: int, meaning: Entry) -> bool:
+    if meaning.allocation_id is None:
+        return False
+    pot = session.get_one(Pot, pot_id)
+    return pot.parent_allocation_id == meaning.allocation_id
+
+
+def _share_of(session: Session, allocation_id: int | None, pot_id: int) -> AllocationShare:
+    share = session.scalars(
+        select(AllocationShare).where(
+            AllocationShare.allocation_id == allocation_id, AllocationShare.pot_id == pot_id
+        )
+    ).one()
+    return share
+
+
+class FigureInvariantBroken(LedgerError):
+    field = "amount"
+
+
+def validate_figures(session: Session, objects: Iterable[object]) -> None:
+    """The rules the figures obey, checked in code with a plain message before the database's
+    CHECK constraints would refuse them."""
+    for obj in objects:
+        if isinstance(obj, Pot):
+            if obj.available_pence < 0:
+                raise FigureInvariantBroken(
+                    f"This would leave {obj.name} overspent by {format_pence(-obj.available_pence)}"
+                )
+        elif isinstance(obj, (Allocation, AllocationShare)):
+            ref = obj.reference if isinstance(obj, Allocation) else obj.allocation.reference
+            if obj.paid_pence > obj.allocated_pence:
+                raise FigureInvariantBroken(
+                    f"This would leave allocation {ref} paid {format_pence(obj.paid_pence)}, more"
+                    f" than its {format_pence(obj.allocated_pence)} allocated"
+                )
+            if not 0 <= obj.returned_pence <= obj.paid_pence:
+                raise FigureInvariantBroken(
+                    f"This would leave allocation {ref} with {format_pence(obj.returned_pence)}"
+                    f" returned against {format_pence(obj.paid_pence)} paid"
+                )
+        elif isinstance(obj, Award) and not 0 <= obj.received_pence <= obj.amount_pence:
+            raise FigureInvariantBroken(
+                f"This would leave award {obj.reference} with {format_pence(obj.received_pence)}"
+                f" received against {format_pence(obj.amount_pence)} awarded"
+            )

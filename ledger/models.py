@@ -1,0 +1,485 @@
+"""The schema of the ledger: SQLAlchemy 2.0 typed declarative models.
+
+Money moves only through the journal (``Entry`` with its ``Line`` rows). Every line posts to an
+``Account``; each account belongs to one pot, award or allocation share and carries its running
+balance (debits minus credits, in pence). Accounts that must never go negative say so in ``floor``
+and the database refuses a balance on the wrong side of zero with a CHECK constraint, behind the
+application's own guards.
+
+The figures people read (funded, allocated, paid, returned, received...) are maintained on pots,
+awards and allocation shares in the same transaction as the entry that changes them, so reads never
+sum the journal. ``ledger.check`` recomputes every one of them from the journal lines.
+
+Names carry their unit: ``*_pence`` is an integer number of pence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ORGANISATION_ROLES = ("funder", "accountable_body", "intermediary", "provider")
+ALLOCATION_STATUSES = ("provisional", "confirmed", "closed")
+ACCOUNT_KINDS = ("available", "cash", "receivable", "unpaid", "due_in")
+FLOORS = ("debit", "credit", "none")
+ENTRY_KINDS = (
+    "award",
+    "receive",
+    "allocate",
+    "delegate",
+    "vary",
+    "pay",
+    "return",
+    "carry_forward",
+    "hand_back",
+    "reversal",
+)
+REQUEST_KINDS = ("vary", "pay")
+REQUEST_STATUSES = ("pending", "approved", "rejected")
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC, evaluated at each call (never once at import)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Organisation(Base):
+    """A funder, accountable body (the council), intermediary (CTSI) or provider."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint(
+            "charity_number IS NULL OR length(charity_number) = 8", name="charity_number_form"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    charity_number: Mapped[str | None] = mapped_column(String(8))
+    company_number: Mapped[str | None] = mapped_column(String(10))
+    local_authority_code: Mapped[str | None] = mapped_column(String(8))
+
+    roles: Mapped[list[OrganisationRole]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class OrganisationRole(Base):
+    __tablename__ = "organisation_roles"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "role", name="uq_organisation_roles_org_role"),
+        CheckConstraint(_in("role", ORGANISATION_ROLES), name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    role: Mapped[str] = mapped_column(String(20))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="roles")
+
+
+class FundingStream(Base):
+    """A stream of money: who awards it (``funder``) and where it ultimately comes from.
+
+    The Promise Partnership is awarded by Corra Foundation but is Scottish Government money:
+    its ``source`` is the Scottish Government, so a report by ultimate source counts it once.
+    """
+
+    __tablename__ = "funding_streams"
+    __table_args__ = (CheckConstraint("length(name) > 0", name="name_not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    short_name: Mapped[str | None] = mapped_column(String(40))
+    funder_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+
+    funder: Mapped[Organisation] = relationship(foreign_keys=[funder_id])
+    source: Mapped[Organisation] = relationship(foreign_keys=[source_id])
+
+
+class Pot(Base):
+    """Money held for a purpose and administered by one organisation.
+
+    A top-level pot is funded by awards. A delegated pot is opened by a delegation (an allocation
+    to an intermediary) and is funded by it alone: ``parent_allocation_id`` names that allocation.
+
+    available = funded - allocated + returned - carried_forward - handed_back, never below zero.
+    """
+
+    __tablename__ = "pots"
+    __table_args__ = (
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint(
+            "funded_pence >= 0 AND allocated_pence >= 0 AND paid_pence >= 0"
+            " AND returned_pence >= 0 AND received_pence >= 0 AND carried_forward_pence >= 0"
+            " AND carried_in_pence >= 0 AND handed_back_pence >= 0",
+            name="figures_not_negative",
+        ),
+        CheckConstraint(
+            "funded_pence - allocated_pence + returned_pence - carried_forward_pence"
+            " - handed_back_pence >= 0",
+            name="available_not_negative",
+        ),
+        CheckConstraint(
+            "financial_year IS NULL OR (financial_year BETWEEN 1990 AND 2200)",
+            name="financial_year_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    stream_id: Mapped[int | None] = mapped_column(ForeignKey("funding_streams.id"))
+    administered_by_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    financial_year: Mapped[int | None] = mapped_column(Integer)
+    parent_allocation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("allocations.id", use_alter=True), unique=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    funded_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    allocated_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    carried_forward_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    carried_in_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    handed_back_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    stream: Mapped[FundingStream | None] = relationship()
+    administered_by: Mapped[Organisation] = relationship()
+    parent_allocation: Mapped[Allocation | None] = relationship(
+        foreign_keys=[parent_allocation_id], post_update=True
+    )
+
+    @property
+    def available_pence(self) -> int:
+        return (
+            self.funded_pence
+            - self.allocated_pence
+            + self.returned_pence
+            - self.carried_forward_pence
+            - self.handed_back_pence
+        )
+
+
+class Award(Base):
+    """A funder's award into a pot for one UK financial year (April to March)."""
+
+    __tablename__ = "awards"
+    __table_args__ = (
+        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        CheckConstraint("received_pence >= 0", name="received_not_negative"),
+        CheckConstraint("received_pence <= amount_pence", name="received_within_award"),
+        CheckConstraint("financial_year BETWEEN 1990 AND 2200", name="financial_year_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    funder_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    stream_id: Mapped[int | None] = mapped_column(ForeignKey("funding_streams.id"))
+    pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id"), index=True)
+    financial_year: Mapped[int] = mapped_column(Integer)
+    award_date: Mapped[dt.date] = mapped_column(Date)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    received_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_assumption: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    funder: Mapped[Organisation] = relationship()
+    stream: Mapped[FundingStream | None] = relationship()
+    pot: Mapped[Pot] = relationship()
+
+
+class Allocation(Base):
+    """Money promised from one or more pots to a recipient for a purpose.
+
+    A plain allocation has one share (its pot); a pooled contract has a share in each funding pot.
+    A delegation is an allocation to an intermediary that opens ``delegated_pot``.
+    """
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint(_in("status", ALLOCATION_STATUSES), name="status_known"),
+        CheckConstraint(
+            "period_end IS NULL OR period_start IS NULL OR period_end >= period_start",
+            name="period_ordered",
+        ),
+        CheckConstraint(
+            "status = 'provisional' OR approved_by IS NOT NULL", name="confirmed_has_approver"
+        ),
+        CheckConstraint("allocated_pence >= paid_pence", name="paid_within_allocated"),
+        CheckConstraint("paid_pence >= returned_pence", name="returned_within_paid"),
+        CheckConstraint("returned_pence >= 0", name="returned_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    period_start: Mapped[dt.date | None] = mapped_column(Date)
+    period_end: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="provisional")
+    entered_by: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    allocated_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    recipient: Mapped[Organisation] = relationship()
+    shares: Mapped[list[AllocationShare]] = relationship(
+        back_populates="allocation", order_by="AllocationShare.id", lazy="selectin"
+    )
+    tags: Mapped[list[AllocationTag]] = relationship(
+        back_populates="allocation", order_by="AllocationTag.id", lazy="selectin"
+    )
+    delegated_pot: Mapped[Pot | None] = relationship(
+        primaryjoin="Pot.parent_allocation_id == Allocation.id", viewonly=True, uselist=False
+    )
+
+    @property
+    def unpaid_pence(self) -> int:
+        return self.allocated_pence - self.paid_pence
+
+    @property
+    def is_pooled(self) -> bool:
+        return len(self.shares) > 1
+
+
+class AllocationShare(Base):
+    """One pot's part in an allocation. ``weight_pence`` is its agreed contribution, the ratio
+    by which variations of a pooled contract are split."""
+
+    __tablename__ = "allocation_shares"
+    __table_args__ = (
+        UniqueConstraint("allocation_id", "pot_id", name="uq_allocation_shares_alloc_pot"),
+        CheckConstraint("weight_pence > 0", name="weight_positive"),
+        CheckConstraint("allocated_pence >= paid_pence", name="paid_within_allocated"),
+        CheckConstraint("paid_pence >= returned_pence", name="returned_within_paid"),
+        CheckConstraint("returned_pence >= 0", name="returned_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id"), index=True)
+    weight_pence: Mapped[int] = mapped_column(BigInteger)
+    allocated_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    allocation: Mapped[Allocation] = relationship(back_populates="shares")
+    pot: Mapped[Pot] = relationship()
+
+
+class AllocationTag(Base):
+    """A Promise Plan action code (``WFS 1``) or foundation (``2``) an allocation serves."""
+
+    __tablename__ = "allocation_tags"
+    __table_args__ = (
+        UniqueConstraint("allocation_id", "kind", "value", name="uq_allocation_tags_all"),
+        CheckConstraint(_in("kind", ("action", "foundation")), name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    value: Mapped[str] = mapped_column(String(12))
+
+    allocation: Mapped[Allocation] = relationship(back_populates="tags")
+
+
+class Account(Base):
+    """A place money sits. ``balance_pence`` is debits minus credits.
+
+    ``floor`` says which side of zero the balance may never cross: 'credit' accounts (a pot's
+    available money, an allocation's unpaid commitment) must have balance <= 0; 'debit' accounts
+    (money a funder still owes on an award) must have balance >= 0.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCOUNT_KINDS), name="kind_known"),
+        CheckConstraint(_in("floor", FLOORS), name="floor_known"),
+        CheckConstraint(
+            "floor = 'none' OR (floor = 'debit' AND balance_pence >= 0)"
+            " OR (floor = 'credit' AND balance_pence <= 0)",
+            name="balance_respects_floor",
+        ),
+        CheckConstraint(
+            "(CASE WHEN pot_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN award_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN share_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    floor: Mapped[str] = mapped_column(String(6))
+    pot_id: Mapped[int | None] = mapped_column(ForeignKey("pots.id"), index=True)
+    award_id: Mapped[int | None] = mapped_column(ForeignKey("awards.id"), index=True)
+    share_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_shares.id"), index=True)
+    balance_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Entry(Base):
+    """One balanced journal entry: what happened, when, who entered and approved it, and why.
+
+    Posted entries are never changed; a correction is a new entry with ``reverses_id`` set.
+    ``reference`` is chosen by the client and doubles as the idempotency key: replaying an
+    operation with the same reference and the same content is a no-op (``content_sha256``).
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ENTRY_KINDS), name="kind_known"),
+        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        CheckConstraint("length(memo) > 0", name="memo_not_empty"),
+        CheckConstraint("length(entered_by) > 0", name="entered_by_not_empty"),
+        CheckConstraint(
+            "(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_names_target"
+        ),
+        CheckConstraint("financial_year BETWEEN 1990 AND 2200", name="financial_year_range"),
+        Index("ix_entries_pot_id", "pot_id"),
+        Index("ix_entries_allocation_id", "allocation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(100), unique=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    financial_year: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    memo: Mapped[str] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    posted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    pot_id: Mapped[int | None] = mapped_column(ForeignKey("pots.id"))
+    to_pot_id: Mapped[int | None] = mapped_column(ForeignKey("pots.id"))
+    award_id: Mapped[int | None] = mapped_column(ForeignKey("awards.id"))
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"), unique=True)
+
+    lines: Mapped[list[Line]] = relationship(
+        back_populates="entry", order_by="Line.id", lazy="selectin"
+    )
+    reverses: Mapped[Entry | None] = relationship(remote_side=[id])
+
+
+class Line(Base):
+    """One leg of an entry: positive pence debit the account, negative pence credit it."""
+
+    __tablename__ = "lines"
+    __table_args__ = (CheckConstraint("amount_pence <> 0", name="amount_not_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+
+    entry: Mapped[Entry] = relationship(back_populates="lines")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class Request(Base):
+    """A variation or payment awaiting a second person's approval.
+
+    Until decided it holds its money: a pending increase counts against the pot's available
+    balance and a pending payment against the allocation's unpaid commitment.
+    """
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REQUEST_KINDS), name="kind_known"),
+        CheckConstraint(_in("status", REQUEST_STATUSES), name="status_known"),
+        CheckConstraint("amount_pence <> 0", name="amount_not_zero"),
+        CheckConstraint("kind = 'vary' OR amount_pence > 0", name="payment_positive"),
+        CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_has_decider"),
+        CheckConstraint(
+            "(status = 'approved') = (entry_id IS NOT NULL)", name="approved_has_entry"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    reference: Mapped[str | None] = mapped_column(String(100), unique=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    memo: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
+
+    allocation: Mapped[Allocation] = relationship()
+
+
+class AuditEvent(Base):
+    """Who did what, when and why, for acts that move no money (approvals, rejections,
+    status changes, imports). Append-only, like the journal."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (CheckConstraint("length(actor) > 0", name="actor_not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Setting(Base):
+    """Ledger-wide policy, such as the amount below which one person may enter and approve."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
