@@ -1,5 +1,9 @@
 """The ``commonpurse`` command.
 
+Subcommands from ``statements`` and ``web`` arrive as entry points in the group
+``commonpurse.commands``: each is a function taking the subparsers object, adding its parser
+with ``set_defaults(func=handler)`` where ``handler(args, out) -> int``.
+
 Every refusal or bad input ends with a one-line message on stderr and a non-zero exit status;
 tracebacks are for bugs only. Exit codes: 0 success, 1 refused (a ledger rule or bad input),
 2 usage, 3 ``check`` found problems, 4 database unavailable.
@@ -14,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TextIO
 
@@ -21,15 +26,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ledger import db
+from ledger import db, users
 from ledger import operations as ops
 from ledger.check import check
 from ledger.demo import load_demo
 from ledger.errors import LedgerError
 from ledger.importer import ImportResult, import_rows
+from ledger.models import USER_ROLES
 from ledger.money import format_pence, parse_pence
 from ledger.readout import PotBalance, pot_balances
 
+PLUGIN_GROUP = "commonpurse.commands"
 EXIT_REFUSED = 1
 EXIT_CHECK_FAILED = 3
 EXIT_DATABASE = 4
@@ -41,11 +48,12 @@ class CliError(Exception):
         self.code = code
 
 
-def _user(args: argparse.Namespace) -> str:
+def user_of(args: argparse.Namespace) -> str:
     return str(args.user or os.environ.get("COMMONPURSE_USER") or getpass.getuser())
 
 
-def _engine(args: argparse.Namespace, *, create: bool = True) -> Engine:
+def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
+    """The engine for ``--db`` / the environment / the default, with the schema at head."""
     engine = db.make_engine(db.resolve_url(args.db))
     if create:
         db.ensure_schema(engine)
@@ -53,7 +61,7 @@ def _engine(args: argparse.Namespace, *, create: bool = True) -> Engine:
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(args, create=False)
+    engine = engine_for(args, create=False)
     db.upgrade(engine)
 
     def settings(session: Session) -> None:
@@ -73,7 +81,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(args)
+    engine = engine_for(args)
     factory = db.session_factory(engine)
     db.run_in_transaction(factory, load_demo)
     out.write(
@@ -86,7 +94,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(args)
+    engine = engine_for(args)
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path} is not a file")
@@ -105,7 +113,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     session,
                     handle,
                     source_name=path.name,
-                    entered_by=_user(args),
+                    entered_by=user_of(args),
                     approved_by=args.approved_by,
                     progress=progress,
                 )
@@ -129,7 +137,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(args)
+    engine = engine_for(args)
     with db.session_factory(engine)() as session:
         balances = pot_balances(session)
     if args.json:
@@ -184,7 +192,7 @@ def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(args)
+    engine = engine_for(args)
     with db.session_factory(engine)() as session:
         report = check(session)
     out.write(
@@ -198,6 +206,102 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"PROBLEM {problem}\n")
     out.write(f"{len(report.problems)} problem(s) found.\n")
     return EXIT_CHECK_FAILED
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CliError("No terminal to ask for the password on; pipe it in with --password-stdin")
+    first = getpass.getpass("Password (12 characters or more): ")
+    if first != getpass.getpass("Same password again: "):
+        raise CliError("The two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace, out: TextIO) -> int:
+    password = _read_password(args)
+    engine = engine_for(args)
+    db.run_in_transaction(
+        db.session_factory(engine),
+        lambda s: users.add_user(
+            s,
+            username=args.username,
+            password=password,
+            role=args.role,
+            organisation=args.organisation,
+            display_name=args.name or "",
+            added_by=user_of(args),
+        ),
+    )
+    out.write(
+        f"Added {args.username} as {args.role}"
+        + (f" for {args.organisation}" if args.organisation else "")
+        + ".\n"
+    )
+    return 0
+
+
+def cmd_user_role(args: argparse.Namespace, out: TextIO) -> int:
+    engine = engine_for(args)
+    db.run_in_transaction(
+        db.session_factory(engine),
+        lambda s: users.set_role(
+            s,
+            username=args.username,
+            role=args.role,
+            organisation=args.organisation,
+            changed_by=user_of(args),
+        ),
+    )
+    out.write(f"{args.username} is now {args.role}.\n")
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace, out: TextIO) -> int:
+    password = _read_password(args)
+    engine = engine_for(args)
+    db.run_in_transaction(
+        db.session_factory(engine),
+        lambda s: users.set_password(
+            s, username=args.username, password=password, changed_by=user_of(args)
+        ),
+    )
+    out.write(f"Password changed for {args.username}.\n")
+    return 0
+
+
+def _add_user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = sub.add_parser("user", help="people who sign in to the web app, and their roles")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    roles = ", ".join(USER_ROLES)
+
+    add = user_sub.add_parser("add", help="add a person with a role")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, help=f"one of {roles}")
+    add.add_argument("--organisation", help="for an intermediary: the organisation (e.g. CTSI)")
+    add.add_argument("--name", help="the name shown in the app")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    add.set_defaults(func=cmd_user_add)
+
+    role = user_sub.add_parser("role", help="change a person's role")
+    role.add_argument("username")
+    role.add_argument("role", help=f"one of {roles}")
+    role.add_argument("--organisation", help="for an intermediary: the organisation")
+    role.set_defaults(func=cmd_user_role)
+
+    password = user_sub.add_parser("password", help="set a new password (also unlocks)")
+    password.add_argument("username")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    password.set_defaults(func=cmd_user_password)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="recompute every balance and invariant from the journal")
     chk.set_defaults(func=cmd_check)
+    _add_user_commands(sub)
+
+    # Commands from the layers above (statements, web) register themselves through entry points,
+    # so the ledger never imports them.
+    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+        plugin.load()(sub)
     return parser
 
 

@@ -483,3 +483,39 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+USER_ROLES = ("admin", "officer", "intermediary", "finance", "viewer")
+
+
+class User(Base):
+    """Someone who signs in to the web app. The journal records their ``username``.
+
+    Roles: admin; commissioning ``officer``; ``intermediary`` administrator (scoped to the pots
+    their organisation administers); ``finance``; ``viewer`` (read-only).
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", USER_ROLES), name="role_known"),
+        CheckConstraint("length(username) > 0", name="username_not_empty"),
+        CheckConstraint(
+            "role <> 'intermediary' OR organisation_id IS NOT NULL",
+            name="intermediary_has_organisation",
+        ),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(12))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    organisation: Mapped[Organisation | None] = relationship()
