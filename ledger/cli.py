@@ -12,6 +12,7 @@ tracebacks are for bugs only. Exit codes: 0 success, 1 refused (a ledger rule or
 from __future__ import annotations
 
 import argparse
+import codecs
 import getpass
 import json
 import os
@@ -118,9 +119,10 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     progress=progress,
                 )
         except UnicodeDecodeError as error:
+            offset, line = _first_bad_utf8(path)
             raise CliError(
-                f"{path.name} is not UTF-8 text (byte {error.start}); save it as 'CSV UTF-8'."
-                " Nothing was imported."
+                f"{path.name} is not UTF-8 text (line {line}, byte {offset}); save it as"
+                " 'CSV UTF-8'. Nothing was imported."
             ) from error
 
     try:
@@ -134,6 +136,21 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         f" {result.pending} awaiting approval, {result.already_recorded} already recorded.\n"
     )
     return 0
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, int]:
+    """Where a file stops being UTF-8: (byte offset in the file, line number), streamed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                return offset + error.start, line + chunk[: error.start].count(b"\n")
+            offset += len(chunk)
+            line += chunk.count(b"\n")
+    return offset, line
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
@@ -365,7 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     # Commands from the layers above (statements, web) register themselves through entry points,
     # so the ledger never imports them.
     for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
-        plugin.load()(sub)
+        try:
+            register = plugin.load()
+        except Exception as error:  # a broken add-on must not take the ledger's commands down
+            sys.stderr.write(
+                f"commonpurse: the '{plugin.name}' command could not be loaded ({error});"
+                " the other commands still work\n"
+            )
+            continue
+        register(sub)
     return parser
 
 

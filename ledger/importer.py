@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import parse_date
-from ledger.models import Entry
+from ledger.models import AuditEvent, Entry
 from ledger.money import AmountError, parse_pence
 
 HEADER = (
@@ -39,6 +39,7 @@ HEADER = (
 )
 OPERATIONS = ("award", "receive", "allocate", "delegate", "vary", "pay", "return")
 MAX_FIELD_CHARS = 2000
+NO_DESCRIPTION = "Imported; no description given"
 
 
 class ImportRowError(LedgerError):
@@ -119,19 +120,30 @@ def import_rows(
     rows = 0
     for row_number, row in read_rows(lines):
         try:
-            result = _apply(session, row, row_number, source_name, entered_by, approved_by)
+            awaiting = _apply(session, row, row_number, source_name, entered_by, approved_by)
         except ImportRowError:
             raise
         except AmountError as error:
             raise ImportRowError(row_number, "amount", str(error)) from error
         except LedgerError as error:
             raise ImportRowError(row_number, _column(error.field), str(error)) from error
-        pending += result
+        pending += awaiting
         rows += 1
         if progress is not None:
             progress(rows)
     after = session.scalar(select(func.count(Entry.id))) or 0
-    return ImportResult(rows=rows, new_entries=after - before, pending=pending)
+    result = ImportResult(rows=rows, new_entries=after - before, pending=pending)
+    if result.new_entries or result.pending:  # a pure replay leaves no trace: it changed nothing
+        session.add(
+            AuditEvent(
+                actor=entered_by,
+                action="import",
+                subject=f"file {source_name}"[:200],
+                detail=f"{rows} rows, {result.new_entries} new entries, {pending} awaiting"
+                f" approval; approved under {approved_by}",
+            )
+        )
+    return result
 
 
 def _column(field: str | None) -> str | None:
@@ -159,7 +171,10 @@ def _apply(
         raise ImportRowError(row_number, "reference", "every row needs a unique reference")
     day = _date(row, row_number)
     amount = parse_pence(row["amount"], allow_negative=operation == "vary")
-    memo = row["description"] or f"Imported from {source_name}, row {row_number}"
+    # The default reason is the same wherever the row comes from, so the same row imported again
+    # from a renamed file, or further down a longer file, is recognised as already recorded.
+    # The file and its rows are named in the import's audit event.
+    memo = row["description"] or NO_DESCRIPTION
     reference = row["reference"]
     needs = {
         "award": ("pot", "counterparty"),
@@ -172,11 +187,13 @@ def _apply(
     }[operation]
     for column in needs:
         if not row[column]:
-            raise ImportRowError(row_number, column, f"a {operation} row needs a {column}")
+            raise ImportRowError(row_number, column, f"a {operation} row needs {column}")
     for column in ("to_pot",) if operation != "delegate" else ():
         if row[column]:
             raise ImportRowError(row_number, column, f"only delegate rows take a {column}")
 
+    if operation in ("vary", "pay", "return"):
+        _check_allocation_columns(session, row, row_number)
     if operation == "award":
         ops.record_award(
             session,
@@ -249,6 +266,27 @@ def _apply(
             memo=memo,
         )
     return 0
+
+
+def _check_allocation_columns(session: Session, row: dict[str, str], row_number: int) -> None:
+    """On vary, pay and return rows ``pot`` and ``counterparty`` may be filled in for the
+    reader; if they are, they must agree with the allocation, so a row that names the wrong
+    pot or recipient is not silently applied to another one."""
+    allocation = ops.find_allocation(session, row["allocation_ref"])
+    pots = [share.pot.name for share in allocation.shares]
+    if row["pot"] and row["pot"] not in pots:
+        raise ImportRowError(
+            row_number,
+            "pot",
+            f"allocation {allocation.reference} is funded from {', '.join(pots)}, not {row['pot']}",
+        )
+    if row["counterparty"] and row["counterparty"] != allocation.recipient.name:
+        raise ImportRowError(
+            row_number,
+            "counterparty",
+            f"allocation {allocation.reference} is to {allocation.recipient.name},"
+            f" not {row['counterparty']}",
+        )
 
 
 def _date(row: dict[str, str], row_number: int) -> dt.date:

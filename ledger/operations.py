@@ -95,9 +95,7 @@ def ensure_organisation(
     local_authority_code: str | None = None,
 ) -> Organisation:
     """The organisation called ``name``, created if new, with at least ``roles``."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("An organisation needs a name", field="counterparty")
+    name = _check_name(name, "organisation", "counterparty")
     organisation = session.scalars(
         select(Organisation).where(Organisation.name == name)
     ).one_or_none()
@@ -172,9 +170,7 @@ def open_pot(
     financial_year: int | None = None,
     parent_allocation: Allocation | None = None,
 ) -> Pot:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("A pot needs a name", field="pot")
+    name = _check_name(name, "pot", "pot")
     if session.scalars(select(Pot.id).where(Pot.name == name)).first() is not None:
         raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
     pot = Pot(
@@ -243,9 +239,38 @@ def _replayed(session: Session, reference: str | None, content: str) -> Replay |
     return None
 
 
+MAX_REFERENCE_CHARS = 100
+MAX_NAME_CHARS = 200
+
+
 def _check_reference(reference: str | None) -> None:
-    if reference is not None and not reference.strip():
+    if reference is None:
+        return
+    if not reference.strip():
         raise InvalidInput("A reference cannot be blank", field="reference")
+    if len(reference) > MAX_REFERENCE_CHARS:
+        raise InvalidInput(
+            f"A reference can be at most {MAX_REFERENCE_CHARS} characters; this one has"
+            f" {len(reference)}",
+            field="reference",
+        )
+
+
+def _check_name(name: str, what: str, field: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput(f"A {what} needs a name", field=field)
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInput(
+            f"A {what} name can be at most {MAX_NAME_CHARS} characters; this one has {len(name)}",
+            field=field,
+        )
+    return name
+
+
+def same_person(first: str, second: str) -> bool:
+    """Names are compared as people read them: ``Alice`` and `` alice`` are one person."""
+    return first.strip().casefold() == second.strip().casefold()
 
 
 def _approval(
@@ -256,8 +281,10 @@ def _approval(
         raise InvalidInput("Every act needs the name of the person entering it")
     if approved_by is None:
         return None
+    if not approved_by.strip():
+        raise InvalidInput("The approver's name cannot be blank", field="approved_by")
     limit = self_approval_limit_pence(session)
-    if approved_by == entered_by and abs(amount_pence) > limit:
+    if same_person(approved_by, entered_by) and abs(amount_pence) > limit:
         raise SelfApproval(entered_by, what, abs(amount_pence), limit)
     return approved_by
 
@@ -357,6 +384,7 @@ def record_award(
     replay = _replayed(session, reference, content)
     if replay and replay.entry:
         return replay.entry
+    approver = _approval(session, entered_by, approved_by, f"award {reference}", amount_pence)
     funder_org = ensure_organisation(session, funder, ["funder"])
     stream_row = None
     if stream is not None:
@@ -399,7 +427,7 @@ def record_award(
         effective_date=award_date,
         memo=memo,
         entered_by=entered_by,
-        approved_by=approved_by,
+        approved_by=approver,
         reference=reference,
         content=content,
         amount_pence=amount_pence,
