@@ -155,7 +155,7 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
     engine = engine_for(args)
-    with db.session_factory(engine)() as session:
+    with db.reader_factory(engine)() as session:
         balances = pot_balances(session)
     if args.json:
         json.dump({"pots": [b.as_json() for b in balances]}, out, indent=2)
@@ -210,7 +210,7 @@ def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     engine = engine_for(args)
-    with db.session_factory(engine)() as session:
+    with db.reader_factory(engine)() as session:
         report = check(session)
     out.write(
         f"Checked {report.entries} entries, {report.lines} lines, {report.accounts} accounts"

@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.errors import LedgerError
@@ -28,6 +28,7 @@ from ledger.errors import LedgerError
 ENV_URL = "COMMONPURSE_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "commonpurse_read_only"
 
 T = TypeVar("T")
 
@@ -82,7 +83,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no write lock: in WAL mode they see a consistent snapshot and neither
+        # wait for writers nor make writers wait. Writers queue for the write lock up front.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -100,13 +106,19 @@ def head_revision() -> str:
     return head
 
 
+def reading(engine: Engine) -> Engine:
+    """The same database for reading only: on SQLite its transactions take no write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with _plain_errors(), reading(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with _plain_errors():
+        command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
@@ -131,6 +143,24 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def reader_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for read-outs (balances, statements, web pages): never block writers."""
+    return sessionmaker(reading(engine), expire_on_commit=False)
+
+
+@contextmanager
+def _plain_errors() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, DBAPIError) as error:
+        if _is_lock_error(error):
+            raise LedgerBusy(BUSY_MESSAGE) from error
+        raise
+
+
+BUSY_MESSAGE = "The ledger is busy with other changes; nothing was recorded. Try again in a moment."
+
+
 def _is_lock_error(error: DBAPIError) -> bool:
     text = str(error.orig).lower()
     return (
@@ -138,6 +168,15 @@ def _is_lock_error(error: DBAPIError) -> bool:
         or "database table is locked" in text
         or "deadlock detected" in text
         or "could not serialize" in text
+    )
+
+
+def _is_unique_race(error: DBAPIError) -> bool:
+    """Two transactions created the same new row (an organisation, a pot, a reference) at
+    once. Retrying the whole operation finds the other's row and replays or refuses cleanly."""
+    return isinstance(error, IntegrityError) and (
+        getattr(error.orig, "sqlstate", None) == "23505"
+        or "unique constraint failed" in str(error.orig).lower()
     )
 
 
@@ -156,13 +195,10 @@ def run_in_transaction(
                 result = operation(session)
             return result
         except (OperationalError, DBAPIError) as error:
-            if not _is_lock_error(error):
+            if not (_is_lock_error(error) or _is_unique_race(error)):
                 raise
             if attempt == attempts:
-                raise LedgerBusy(
-                    "The ledger is busy with other changes; nothing was recorded. Try again in a"
-                    " moment."
-                ) from error
+                raise LedgerBusy(BUSY_MESSAGE) from error
             time.sleep(0.05 * 2**attempt)
         finally:
             session.close()
