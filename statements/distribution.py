@@ -264,8 +264,14 @@ def _heading(pot: Pot, years: tuple[int, ...], totals: Totals) -> str:
     if parent is not None:
         purpose = parent.purpose or f"Delegation to {parent.recipient.name}"
         return f"{purpose} {money(totals.funded_pence)} ({pot.name})"
-    stream = pot.stream.short_name or pot.stream.name if pot.stream else pot.name
-    return f"{stream} {financial_years(years)}: Award {money(totals.awarded_pence)}"
+    award = money(totals.awarded_pence)
+    period = financial_years(years)
+    if pot.stream is None:
+        # Pots are usually named with their year ("Small Grants 2023-24"): say it once.
+        named = pot.name if period in pot.name else f"{pot.name} {period}"
+        return f"{named}: Award {award}"
+    stream = pot.stream.short_name or pot.stream.name
+    return f"{stream} {period}: Award {award}"
 
 
 def _allocation_rows(
@@ -280,19 +286,19 @@ def _allocation_rows(
         allocated = figures.of(AllocationShare, share.id, "allocated_pence")
         allocation = share.allocation
         first_entry = session.scalars(
-            select(Entry.effective_date)
+            select(Entry)
             .where(Entry.allocation_id == allocation.id)
-            .order_by(Entry.effective_date)
+            .order_by(Entry.effective_date, Entry.id)
             .limit(1)
         ).first()
-        if first_entry is None or first_entry > as_at:
+        if first_entry is None or first_entry.effective_date > as_at:
             continue
         sub_pot = allocation.delegated_pot
         yield AllocationRow(
             reference=allocation.reference,
             recipient=allocation.recipient.name,
             purpose=allocation.purpose,
-            status=_status_as_at(allocation, as_at),
+            status=_status_as_at(allocation, first_entry.approved_by is not None, as_at),
             allocated_pence=allocated,
             paid_pence=figures.of(AllocationShare, share.id, "paid_pence"),
             returned_pence=figures.of(AllocationShare, share.id, "returned_pence"),
@@ -305,10 +311,14 @@ def _allocation_rows(
         )
 
 
-def _status_as_at(allocation: Allocation, as_at: dt.date) -> str:
-    if allocation.approved_at is not None and allocation.approved_at.date() > as_at:
-        return "provisional"
-    return allocation.status
+def _status_as_at(allocation: Allocation, approved_on_entry: bool, as_at: dt.date) -> str:
+    """An allocation approved as it was entered (an import, or a second person at the same
+    sitting: its journal entry records the approver) has been confirmed since its own date; one
+    approved later was provisional until the day of its approval."""
+    approved_at = allocation.approved_at
+    if approved_at is None or approved_on_entry:
+        return allocation.status
+    return "provisional" if approved_at.date() > as_at else allocation.status
 
 
 def balance_note(totals: Totals, *, delegated: bool) -> str:

@@ -100,3 +100,46 @@ def test_a_statement_as_at_an_earlier_date_leaves_out_what_came_later(run: Run) 
         "£103.18 is recorded as coming from a source the documents do not name (an assumption)."
         " £337,103.18 of the award is not yet allocated."
     )
+
+
+def test_an_allocation_approved_later_was_provisional_until_its_approval(run: Run) -> None:
+    run(load_demo)
+    run(
+        lambda s: ops.allocate(
+            s,
+            reference="LATE",
+            pot="Promise Partnership 2021-22",
+            recipient="Who Cares? Scotland",
+            amount_pence=1_000_000,
+            date=dt.date(2021, 10, 1),
+            entered_by="officer",
+            purpose="Independent advocacy",
+        )
+    )
+    run(lambda s: ops.approve_allocation(s, reference="LATE", approved_by="manager"))
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    before = run(lambda s: build_statement(s, "Promise Partnership 2021-22", as_at=yesterday))
+    now = run(lambda s: build_statement(s, "Promise Partnership 2021-22"))
+    assert [r.status for r in before.section.allocations] == ["provisional"]
+    assert [r.status for r in now.section.allocations] == ["confirmed"]
+    # Appendix 2's lines were approved as they were entered, so they were confirmed all along.
+    wfwf = run(lambda s: build_statement(s, WFWF_POT, as_at=dt.date(2023, 3, 31)))
+    assert {r.status for r in wfwf.section.allocations} == {"confirmed"}
+
+
+def test_a_pot_without_a_stream_is_headed_by_its_own_name(run: Run) -> None:
+    run(lambda s: ops.set_setting(s, ops.ACCOUNTABLE_BODY, "Clackmannanshire Council"))
+    run(
+        lambda s: ops.record_award(
+            s,
+            reference="SMALL",
+            pot="Small Grants 2023-24",
+            funder="Clackmannanshire Alliance",
+            amount_pence=500_000,
+            award_date=dt.date(2023, 4, 1),
+            entered_by="officer",
+            memo="x",
+        )
+    )
+    statement = run(lambda s: build_statement(s, "Small Grants 2023-24"))
+    assert statement.section.heading == "Small Grants 2023-24: Award £5,000.00"
