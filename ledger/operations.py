@@ -465,7 +465,10 @@ def record_receipt(
         .where(Award.pot_id == target.id, Award.funder_id == funder_org.id)
         .order_by(Award.award_date, Award.id)
     ).all()
-    outstanding = [(a, a.amount_pence - a.received_pence) for a in awards]
+    # What is still owed is the award's receivable balance: a reversed award owes nothing.
+    outstanding = [
+        (a, account_of(session, "receivable", award_id=a.id).balance_pence) for a in awards
+    ]
     total_outstanding = sum(o for _, o in outstanding)
     if amount_pence > total_outstanding:
         raise OverReceived(funder_org.name, target.name, total_outstanding, amount_pence)

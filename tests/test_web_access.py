@@ -1,0 +1,213 @@
+"""Who may open what: every route against every role, in one table.
+
+Each row is a route and the people allowed. Everyone else gets 403; nobody signed in is sent to
+the sign-in page. ``{wfwf}`` is the council's WFWF 2022-23 pot and ``{ctsi}`` the pot CTSI
+administers, so the rows also say that CTSI's administrator sees and acts on their own pot and
+nothing else, whatever the URL or the form says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from ledger import operations as ops
+from ledger.demo import CTSI_POT, WFWF_POT
+from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
+
+EVERYONE = frozenset(PEOPLE)
+ADMIN = frozenset({"admin"})
+OFFICERS = frozenset({"admin", "officer"})
+FINANCE = frozenset({"admin", "finance"})
+COUNCIL_READERS = frozenset({"admin", "officer", "finance", "viewer"})
+APPROVERS = frozenset({"admin", "officer", "finance"})
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    allowed: frozenset[str]
+    data: tuple[tuple[str, str], ...] = ()
+
+
+ROUTES = (
+    Route("GET", "/", EVERYONE),
+    Route("GET", "/pots/{wfwf}", COUNCIL_READERS),
+    Route("GET", "/pots/{ctsi}", EVERYONE),
+    Route("GET", "/pots/{wfwf}/journal", COUNCIL_READERS),
+    Route("GET", "/pots/{ctsi}/journal", EVERYONE),
+    Route("GET", "/pots/{wfwf}/statement", COUNCIL_READERS),
+    Route("GET", "/pots/{ctsi}/statement", EVERYONE),
+    Route("GET", "/pots/{wfwf}/statement.pdf", COUNCIL_READERS),
+    Route("GET", "/pots/{ctsi}/statement.pdf", EVERYONE),
+    Route("GET", "/pots/{wfwf}/statement.csv", COUNCIL_READERS),
+    Route("GET", "/pots/{ctsi}/statement.csv", EVERYONE),
+    Route("GET", "/awards/new", OFFICERS),
+    Route("POST", "/awards/new", OFFICERS),
+    Route("GET", "/receipts/new", FINANCE),
+    Route("POST", "/receipts/new", FINANCE),
+    Route("GET", "/allocations/new", OFFICERS),
+    Route("POST", "/allocations/new", OFFICERS),
+    Route("GET", "/delegations/new", OFFICERS),
+    Route("POST", "/delegations/new", OFFICERS),
+    Route("GET", "/subgrants/new", frozenset({"admin", "ctsi"})),
+    Route("GET", "/subgrants/new?pot={ctsi}", frozenset({"admin", "ctsi"})),
+    Route("GET", "/subgrants/new?pot={wfwf}", ADMIN),
+    Route("POST", "/subgrants/new", frozenset({"admin", "ctsi"}), (("pot", "{ctsi}"),)),
+    Route("POST", "/subgrants/new", ADMIN, (("pot", "{wfwf}"), ("amount", "1"))),
+    Route("GET", "/variations/new", OFFICERS),
+    Route("POST", "/variations/new", OFFICERS),
+    Route("GET", "/payments/new", frozenset({"admin", "finance", "ctsi"})),
+    Route("GET", "/payments/new?allocation=WFWF-22-02", FINANCE),
+    Route("POST", "/payments/new", frozenset({"admin", "finance", "ctsi"})),
+    Route("POST", "/payments/new", FINANCE, (("allocation", "WFWF-22-02"), ("amount", "1"))),
+    Route("GET", "/returns/new", FINANCE),
+    Route("POST", "/returns/new", FINANCE),
+    Route("GET", "/approvals", APPROVERS | {"ctsi"}),
+    Route("POST", "/approvals/allocations/WFWF-22-02/approve", APPROVERS),
+    Route("POST", "/approvals/allocations/CTSI-22-01/approve", APPROVERS | {"ctsi"}),
+    Route("GET", "/approvals/requests/{council_request}/reject", APPROVERS),
+    Route("POST", "/approvals/requests/{council_request}/reject", APPROVERS),
+    Route("POST", "/approvals/requests/{council_request}/approve", APPROVERS),
+    Route("GET", "/approvals/requests/{ctsi_request}/reject", APPROVERS | {"ctsi"}),
+    Route("POST", "/approvals/requests/{ctsi_request}/approve", APPROVERS | {"ctsi"}),
+    Route("GET", "/reconciliation", FINANCE),
+    Route("POST", "/reconciliation", FINANCE),
+    Route("GET", "/imports", ADMIN),
+    Route("POST", "/imports", ADMIN),
+    Route("POST", "/imports/confirm", ADMIN),
+    Route("POST", "/imports/cancel", ADMIN),
+    Route("GET", "/audit", COUNCIL_READERS),
+    Route("GET", "/audit?actor=officer", COUNCIL_READERS),
+)
+OPEN_ROUTES = {("GET", "auth.login"), ("POST", "auth.login"), ("POST", "auth.logout")}
+
+
+def _requests(session: Session) -> dict[str, int]:
+    """One variation waiting on a council allocation, one payment waiting on a CTSI grant."""
+    council = ops.vary(
+        session,
+        reference="VAR-TEST-1",
+        allocation="WFWF-22-02",
+        delta_pence=-50_000,
+        date=dt.date(2022, 11, 1),
+        reason="Start delayed by a month",
+        entered_by="officer",
+    )
+    ctsi = ops.pay(
+        session,
+        reference="PAY-TEST-1",
+        allocation="CTSI-22-01",
+        amount_pence=100_000,
+        date=dt.date(2022, 11, 1),
+        memo="First instalment",
+        entered_by="ctsi",
+    )
+    return {"council_request": council.id, "ctsi_request": ctsi.id}
+
+
+def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:
+    app = demo_app(database_url)
+    keys = run(app, _requests)
+    keys.update(wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT))
+    return app, keys
+
+
+def _call(client: object, route: Route, keys: dict[str, int]) -> tuple[int, str | None]:
+    path = route.path.format(**keys)
+    data = {name: value.format(**keys) for name, value in route.data}
+    response = client.open(path, method=route.method, data=data)  # type: ignore[attr-defined]
+    assert response.status_code < 500, f"{route.method} {path}: {text_of(response)[:2000]}"
+    return response.status_code, response.headers.get("Location")
+
+
+@pytest.mark.parametrize("username", sorted(PEOPLE))
+def test_every_route_checks_the_role_and_the_pot_scope(database_url: str, username: str) -> None:
+    app, keys = _app_and_keys(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, username)
+    wrong = []
+    for route in ROUTES:
+        status, _ = _call(client, route, keys)
+        allowed = username in route.allowed
+        if allowed == (status == 403):
+            wrong.append(f"{route.method} {route.path} {route.data}: {status}")
+    assert not wrong, f"{username} ({PEOPLE[username][0]}) got:\n" + "\n".join(wrong)
+
+
+def test_nobody_signed_in_is_sent_to_sign_in(database_url: str) -> None:
+    app, keys = _app_and_keys(database_url)
+    client = app.test_client()
+    for route in ROUTES:
+        status, location = _call(client, route, keys)
+        assert status == 302, f"{route.method} {route.path}"
+        assert location is not None and location.startswith("/login?next=")
+
+
+def test_the_table_covers_every_route(database_url: str) -> None:
+    app, keys = _app_and_keys(database_url)
+    adapter = app.url_map.bind("localhost")
+    in_table = {
+        (r.method, adapter.match(r.path.format(**keys).split("?")[0], method=r.method)[0])
+        for r in ROUTES
+    }
+    every = {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    missing = every - in_table - OPEN_ROUTES
+    assert not missing, f"routes missing from the access table: {sorted(missing)}"
+
+
+def test_an_intermediary_cannot_reach_another_organisations_pot(database_url: str) -> None:
+    app, keys = _app_and_keys(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "ctsi")
+    before = counts(app)
+
+    # Editing the URL.
+    assert client.get(f"/pots/{keys['wfwf']}").status_code == 403
+    assert client.get(f"/pots/{keys['wfwf']}/statement.pdf").status_code == 403
+    # Editing the form: a sub-grant from the council's pot, a payment on a council allocation.
+    sub_grant = {
+        "pot": str(keys["wfwf"]),
+        "recipient": "Homestart",
+        "amount": "100.00",
+        "date": "01/10/2022",
+        "purpose": "Edited form",
+        "reference": "SUB-20221001-AAAAAAAA",
+    }
+    assert client.post("/subgrants/new", data=sub_grant).status_code == 403
+    payment = {
+        "allocation": "WFWF-22-02",
+        "amount": "100.00",
+        "date": "01/10/2022",
+        "memo": "Edited form",
+        "reference": "PAY-20221001-AAAAAAAA",
+    }
+    assert client.post("/payments/new", data=payment).status_code == 403
+    assert client.post("/approvals/allocations/WFWF-22-04/approve").status_code == 403
+    assert counts(app) == before
+
+    # Their own pot, through the same forms, is fine.
+    sub_grant["pot"] = str(keys["ctsi"])
+    response = client.post("/subgrants/new", data=sub_grant)
+    assert response.status_code == 422  # CTSI's pot is fully granted: refused, not forbidden
+    assert "CTSI managed WFWF Grant 2022-23 has £0.00 available" in text_of(response)
+
+
+def test_an_intermediary_sees_only_their_pots_on_the_dashboard(database_url: str) -> None:
+    app, keys = _app_and_keys(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "ctsi")
+    page = text_of(client.get("/"))
+    assert f'href="/pots/{keys["ctsi"]}"' in page
+    assert f'href="/pots/{keys["wfwf"]}"' not in page  # named as the source, never linked
+    assert "Promise Partnership" not in page

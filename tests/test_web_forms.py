@@ -1,0 +1,403 @@
+"""The money forms as a finance officer meets them: refusals next to the field with the amounts
+in pounds, a double submit that records once, everything typed shown escaped, and the second
+person who approves."""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from html import unescape
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ledger.demo import CTSI, CTSI_POT, WFWF_POT
+from tests.web_helpers import (
+    XSS,
+    appendix_2_app,
+    counts,
+    demo_app,
+    fast_sign_in,
+    hidden_reference,
+    pot_id,
+    text_of,
+)
+
+SHORT_BY_103_18 = (
+    "WFWF 2022-23 has £82,233.00 available; this allocation needs £82,336.18 (short by £103.18)"
+)
+
+
+def _form(client: FlaskClient, path: str, **fields: str) -> dict[str, str]:
+    """What the browser would send: the rendered form's hidden reference and the fields."""
+    page = client.get(path)
+    assert page.status_code == 200, path
+    return {"reference": hidden_reference(text_of(page)), **fields}
+
+
+def _error_for(html: str, field: str) -> str:
+    found = re.search(
+        rf'<p class="ds_question__error-message" id="{field}-error">(.*?)</p>', html, re.S
+    )
+    assert found, f"no error shown next to {field}"
+    return unescape(re.sub(r"<[^>]+>", "", found.group(1))).replace("Error: ", "").strip()
+
+
+@pytest.fixture
+def appendix_2(database_url: str) -> Flask:
+    return appendix_2_app(database_url)
+
+
+def test_appendix_2_as_printed_is_refused_next_to_the_amount(appendix_2: Flask) -> None:
+    client = appendix_2.test_client()
+    fast_sign_in(appendix_2, client, "officer")
+    before = counts(appendix_2)
+    wfwf = pot_id(appendix_2, WFWF_POT)
+    data = _form(
+        client,
+        f"/delegations/new?pot={wfwf}",
+        pot=str(wfwf),
+        recipient=CTSI,
+        to_pot=CTSI_POT,
+        amount="£82,336.18",
+        date="01/10/2022",
+        purpose="Allocation of Award for CTSI managed WFWF Grant",
+    )
+    response = client.post("/delegations/new", data=data)
+    assert response.status_code == 422
+    html = text_of(response)
+    assert _error_for(html, "amount") == SHORT_BY_103_18.replace("allocation", "delegation")
+    assert 'href="#amount"' in html  # the error summary links to the field
+    assert html.count("short by £103.18") == 2  # in the summary and next to the field
+    assert counts(appendix_2) == before
+
+    allocation = dict(data, recipient="CTSI", purpose="As an ordinary allocation")
+    del allocation["to_pot"]
+    response = client.post("/allocations/new", data=allocation)
+    assert response.status_code == 422
+    assert _error_for(text_of(response), "amount") == SHORT_BY_103_18
+    assert counts(appendix_2) == before
+
+
+def test_what_is_available_can_be_allocated_and_waits_for_approval(appendix_2: Flask) -> None:
+    client = appendix_2.test_client()
+    fast_sign_in(appendix_2, client, "officer")
+    wfwf = pot_id(appendix_2, WFWF_POT)
+    data = _form(
+        client,
+        "/allocations/new",
+        pot=str(wfwf),
+        recipient="Homestart",
+        amount="82,233",
+        date="2022-10-01",
+        purpose="All that is left",
+        tags="WFS 1, 2",
+    )
+    response = client.post("/allocations/new", data=data)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/pots/{wfwf}"
+    page = text_of(client.get(response.headers["Location"]))
+    assert "Recorded allocation" in page and "£82,233.00" in page
+    assert "provisional" in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0.001", "at most 2 decimal places"),
+        ("1e3", "exponents such as 1e3 are not accepted"),
+        ("-£500.00", "negative amounts are not allowed here"),
+        ("", "Enter the amount to allocate"),
+        ("12,34.5", "commas must separate thousands"),
+    ],
+)
+def test_a_bad_amount_is_refused_next_to_the_field(
+    appendix_2: Flask, typed: str, message: str
+) -> None:
+    client = appendix_2.test_client()
+    fast_sign_in(appendix_2, client, "officer")
+    data = _form(
+        client,
+        "/allocations/new",
+        pot=str(pot_id(appendix_2, WFWF_POT)),
+        recipient="Homestart",
+        amount=typed,
+        date="01/10/2022",
+        purpose="x",
+    )
+    response = client.post("/allocations/new", data=data)
+    assert response.status_code == 422
+    assert message in _error_for(text_of(response), "amount")
+
+
+def test_a_bad_date_and_missing_fields_are_refused_next_to_their_fields(appendix_2: Flask) -> None:
+    client = appendix_2.test_client()
+    fast_sign_in(appendix_2, client, "officer")
+    data = _form(client, "/allocations/new", pot="", recipient="", amount="10", date="31/02/2023")
+    html = text_of(client.post("/allocations/new", data=data))
+    assert "is not a real date" in _error_for(html, "date")
+    assert _error_for(html, "pot") == "Choose the pot the money comes from"
+    assert _error_for(html, "recipient") == "Enter the recipient's name"
+    assert _error_for(html, "purpose") == "Enter what the money is for"
+    assert html.startswith("<!doctype html>") and "<title>Error: Record an allocation" in html
+
+
+def test_a_double_submitted_form_records_once(appendix_2: Flask) -> None:
+    client = appendix_2.test_client()
+    fast_sign_in(appendix_2, client, "officer")
+    data = _form(
+        client,
+        "/allocations/new",
+        pot=str(pot_id(appendix_2, WFWF_POT)),
+        recipient="Homestart",
+        amount="1,000.00",
+        date="01/10/2022",
+        purpose="Clicked twice",
+    )
+    before = counts(appendix_2)
+    first = client.post("/allocations/new", data=data)
+    second = client.post("/allocations/new", data=data)
+    assert first.status_code == second.status_code == 302
+    after = counts(appendix_2)
+    assert after.allocations == before.allocations + 1
+    assert after.entries == before.entries + 1
+
+    # A fresh rendering of the form is a new record.
+    again = _form(client, "/allocations/new", **{k: v for k, v in data.items() if k != "reference"})
+    assert again["reference"] != data["reference"]
+    client.post("/allocations/new", data=again)
+    assert counts(appendix_2).allocations == before.allocations + 2
+
+
+def test_a_reused_form_with_different_content_is_refused(appendix_2: Flask) -> None:
+    client = appendix_2.test_client()
+    fast_sign_in(appendix_2, client, "officer")
+    data = _form(
+        client,
+        "/allocations/new",
+        pot=str(pot_id(appendix_2, WFWF_POT)),
+        recipient="Homestart",
+        amount="1,000.00",
+        date="01/10/2022",
+        purpose="First",
+    )
+    client.post("/allocations/new", data=data)
+    before = counts(appendix_2)
+    response = client.post("/allocations/new", data=dict(data, amount="2,000.00"))
+    assert response.status_code == 422
+    assert "already been used to record something different" in text_of(response)
+    assert counts(appendix_2) == before
+
+
+def test_a_payment_double_submitted_waits_for_approval_once(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    data = _form(
+        client,
+        "/payments/new?allocation=WFWF-22-02",
+        allocation="WFWF-22-02",
+        amount="25,000",
+        date="30/06/2022",
+        memo="Quarter 1",
+    )
+    before = counts(app)
+    for _ in range(2):
+        response = client.post("/payments/new", data=data)
+        assert response.status_code == 302
+    assert counts(app).requests == before.requests + 1
+    assert "waits for a second person to approve it" in text_of(
+        client.get(response.headers["Location"])
+    )
+
+
+def _every_text_field(app: Flask, client: FlaskClient, payload: str) -> None:
+    """Record a delegation, a sub-grant, a variation and an award with ``payload`` typed in
+    every free-text field they have."""
+    wfwf = pot_id(app, "Promise Partnership 2021-22")
+    fast_sign_in(app, client, "officer")
+    data = _form(
+        client,
+        "/delegations/new",
+        pot=str(wfwf),
+        recipient=f"Intermediary {payload}",
+        to_pot=f"Pot {payload}",
+        amount="1000",
+        date="01/10/2022",
+        purpose=f"Purpose {payload}",
+    )
+    assert client.post("/delegations/new", data=data).status_code == 302
+    data = _form(
+        client,
+        "/awards/new",
+        funder=f"Funder {payload}",
+        pot=f"Award pot {payload}",
+        amount="500",
+        award_date="01/04/2022",
+        memo=f"Memo {payload}",
+    )
+    assert client.post("/awards/new", data=data).status_code == 302
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_whatever_people_type_is_shown_escaped(database_url: str, payload: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    _every_text_field(app, client, payload)
+    fast_sign_in(app, client, "admin")
+    pages = ["/", "/approvals", "/audit", "/audit?words=" + payload]
+    pages += [f"/pots/{n}" for n in range(1, 7)] + [f"/pots/{n}/statement" for n in range(1, 7)]
+    # A refused form shows the typed text back, escaped too.
+    data = _form(
+        client, "/allocations/new", pot="1", recipient=payload, amount=payload, purpose=payload
+    )
+    refused = client.post("/allocations/new", data=data)
+    for response in [client.get(p) for p in pages] + [refused]:
+        html = text_of(response)
+        assert payload not in html
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+    shown = text_of(client.get("/"))
+    escaped = payload.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped.replace('"', "&#34;") in shown or escaped.replace('"', "&quot;") in shown
+
+
+def test_the_entrant_cannot_approve_their_own_allocation_but_another_person_can(
+    appendix_2: Flask,
+) -> None:
+    officer = appendix_2.test_client()
+    fast_sign_in(appendix_2, officer, "officer")
+    data = _form(
+        officer,
+        "/allocations/new",
+        pot=str(pot_id(appendix_2, WFWF_POT)),
+        recipient="Homestart",
+        amount="9,058",
+        date="01/10/2022",
+        purpose="Family Support Workers",
+    )
+    officer.post("/allocations/new", data=data)
+    reference = data["reference"]
+    queue = text_of(officer.get("/approvals"))
+    assert reference in queue and "You entered this: someone else must approve it." in queue
+
+    refused = officer.post(f"/approvals/allocations/{reference}/approve")
+    assert refused.status_code == 422
+    assert "officer entered allocation" in text_of(refused)
+    assert "cannot also approve it" in text_of(refused)
+
+    finance = appendix_2.test_client()
+    fast_sign_in(appendix_2, finance, "finance")
+    approved = finance.post(f"/approvals/allocations/{reference}/approve")
+    assert approved.status_code == 302
+    assert "it is confirmed and can be paid" in text_of(finance.get("/approvals"))
+    again = finance.post(f"/approvals/allocations/{reference}/approve")
+    assert again.status_code == 422 and "is already confirmed" in text_of(again)
+
+
+def test_a_variation_can_be_a_reduction_and_is_approved_or_rejected(database_url: str) -> None:
+    app = demo_app(database_url)
+    officer = app.test_client()
+    fast_sign_in(app, officer, "officer")
+    for amount, reason in (("-£500.00", "Start delayed"), ("-1,000", "Fewer sessions")):
+        data = _form(
+            officer,
+            "/variations/new",
+            allocation="WFWF-22-02",
+            amount=amount,
+            date="01/11/2022",
+            reason=reason,
+        )
+        assert officer.post("/variations/new", data=data).status_code == 302
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    queue = text_of(finance.get("/approvals"))
+    ids = [int(n) for n in re.findall(r'id="request-(\d+)"', queue)]
+    assert len(ids) == 2
+    assert finance.post(f"/approvals/requests/{ids[0]}/approve").status_code == 302
+
+    empty = finance.post(f"/approvals/requests/{ids[1]}/reject", data={"note": ""})
+    assert empty.status_code == 422
+    assert _error_for(text_of(empty), "note") == "Enter why you are rejecting it"
+    rejected = finance.post(
+        f"/approvals/requests/{ids[1]}/reject", data={"note": "Not in the plan"}
+    )
+    assert rejected.status_code == 302
+    page = text_of(finance.get("/pots/1"))
+    assert "£99,500.00" in page  # Aberlour Sustain after the approved reduction
+
+
+def test_an_overspending_variation_shows_the_shortfall_in_pounds(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "officer")
+    data = _form(
+        client,
+        "/variations/new",
+        allocation="WFWF-22-02",
+        amount="103.19",
+        date="01/11/2022",
+        reason="Too much",
+    )
+    response = client.post("/variations/new", data=data)
+    assert response.status_code == 422
+    assert _error_for(text_of(response), "amount") == (
+        "WFWF 2022-23 has £0.00 available; this variation needs £103.19 (short by £103.19)"
+    )
+
+
+def test_a_receipt_and_a_return(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    wfwf = pot_id(app, WFWF_POT)
+    too_much = _form(
+        client,
+        f"/receipts/new?pot={wfwf}",
+        pot=str(wfwf),
+        funder="Scottish Government",
+        amount="337,000.01",
+        date="30/04/2022",
+        memo="Grant payment",
+    )
+    response = client.post("/receipts/new", data=too_much)
+    assert response.status_code == 422
+    assert "(over by £0.01)" in _error_for(text_of(response), "amount")
+    right = dict(too_much, amount="337,000")
+    assert client.post("/receipts/new", data=right).status_code == 302
+
+    nothing_paid = _form(
+        client, "/returns/new", allocation="WFWF-22-02", amount="1", date="01/03/2023", memo="x"
+    )
+    response = client.post("/returns/new", data=nothing_paid)
+    assert response.status_code == 422
+    assert (
+        _error_for(text_of(response), "allocation") == "Choose the allocation the money came from"
+    )
+
+
+def test_two_submissions_of_one_form_at_the_same_moment_record_once(appendix_2: Flask) -> None:
+    clients = [appendix_2.test_client() for _ in range(4)]
+    for client in clients:
+        fast_sign_in(appendix_2, client, "officer")
+    data = _form(
+        clients[0],
+        "/allocations/new",
+        pot=str(pot_id(appendix_2, WFWF_POT)),
+        recipient="Homestart",
+        amount="500.00",
+        date="01/10/2022",
+        purpose="Clicked four times at once",
+    )
+    before = counts(appendix_2)
+    start = threading.Barrier(len(clients))
+
+    def submit(client: FlaskClient) -> int:
+        start.wait()
+        return client.post("/allocations/new", data=data).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = list(pool.map(submit, clients))
+    assert statuses == [302] * len(clients)
+    assert counts(appendix_2).allocations == before.allocations + 1

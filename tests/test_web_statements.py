@@ -1,0 +1,146 @@
+"""Statement pages and downloads, the finance reconciliation upload and the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from sqlalchemy.orm import Session
+
+from ledger import operations as ops
+from ledger.demo import CTSI_POT, WFWF_POT
+from tests.web_helpers import demo_app, fast_sign_in, pot_id, run, text_of
+
+
+def test_the_statement_page_shows_appendix_2_with_the_gap_in_view(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "viewer")
+    response = client.get(f"/pots/{pot_id(app, WFWF_POT)}/statement")
+    assert response.status_code == 200
+    html = text_of(response)
+    assert "WFWF 2022-23: Award £337,000.00" in html
+    assert "£82,336.18" in html and "£9,058.00" in html  # CTSI's pot nested, with its grants
+    assert "£103.18" in html  # the assumption stays visible
+    assert html.count("<h1") == 1
+    assert f'href="/pots/{pot_id(app, WFWF_POT)}/statement.pdf"' in html
+
+
+def test_statements_as_at_a_date(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    wfwf = pot_id(app, WFWF_POT)
+    before = text_of(client.get(f"/pots/{wfwf}/statement?as_at=31/08/2022"))
+    assert "31 August 2022" in before
+    assert "Aberlour" not in before  # allocated on 1 October 2022
+    unreadable = client.get(f"/pots/{wfwf}/statement?as_at=yesterday")
+    assert unreadable.status_code == 422
+    assert "is not a date; write it as 2023-10-01 or 01/10/2023" in text_of(unreadable)
+    assert 'href="#as_at"' in text_of(unreadable)
+    assert client.get(f"/pots/{wfwf}/statement.pdf?as_at=yesterday").status_code == 400
+
+
+def test_pdf_and_csv_downloads(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "ctsi")
+    ctsi = pot_id(app, CTSI_POT)
+    pdf = client.get(f"/pots/{ctsi}/statement.pdf?as_at=2023-03-31")
+    assert pdf.status_code == 200
+    assert pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Content-Disposition"] == (
+        'attachment; filename="statement-ctsi-managed-wfwf-grant-2022-23-2023-03-31.pdf"'
+    )
+    csv = client.get(f"/pots/{ctsi}/statement.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    body = csv.data.decode("utf-8-sig")
+    assert body.startswith("record,")
+    assert "Homestart" in body and "9058.00" in body
+
+
+def _receipts(session: Session) -> None:
+    ops.record_receipt(
+        session,
+        reference="SG-WFWF-1",
+        pot=WFWF_POT,
+        funder="Scottish Government",
+        amount_pence=16_850_000,
+        date=dt.date(2022, 5, 31),
+        entered_by="finance",
+        memo="Instalment 1",
+    )
+
+
+def _upload(client: object, content: str, name: str = "export.csv") -> object:
+    data = {"file": (io.BytesIO(content.encode("utf-8")), name), "date_from": "", "date_to": ""}
+    return client.post(  # type: ignore[attr-defined]
+        "/reconciliation", data=data, content_type="multipart/form-data"
+    )
+
+
+def test_a_finance_export_that_matches_reconciles(database_url: str) -> None:
+    app = demo_app(database_url)
+    run(app, _receipts)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    assert client.get("/reconciliation").status_code == 200
+    good = _upload(
+        client, 'date,reference,amount,description\n31/05/2022,SG-WFWF-1,"£168,500.00",SG\n'
+    )
+    assert good.status_code == 200  # type: ignore[attr-defined]
+    assert "It reconciles" in text_of(good)
+
+    off = _upload(client, "date,reference,amount,description\n31/05/2022,SG-WFWF-1,168500.01,SG\n")
+    html = text_of(off)
+    assert "It does not reconcile" in html
+    assert "Amounts differ (1)" in html and "£0.01" in html
+
+
+def test_a_finance_export_that_cannot_be_read_is_refused_next_to_the_file(
+    database_url: str,
+) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    bad = _upload(client, "date,ref,amount,memo\n31/05/2022,X,1,Y\n")
+    assert bad.status_code == 422  # type: ignore[attr-defined]
+    assert "must be date,reference,amount,description" in text_of(bad)
+    assert 'href="#file"' in text_of(bad)
+    latin1 = client.post(
+        "/reconciliation",
+        data={
+            "file": (io.BytesIO("date,reference,amount,description\n£".encode("latin-1")), "x.csv")
+        },
+        content_type="multipart/form-data",
+    )
+    assert latin1.status_code == 422
+    assert "is not UTF-8 text" in text_of(latin1)
+
+
+def test_the_audit_log_says_who_did_what_when_and_why(database_url: str) -> None:
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "viewer")
+    everything = text_of(client.get("/audit"))
+    assert "demo.officer" in everything and "approved by demo.finance" in everything
+    assert "WFWF Year 1: Award £337,000" in everything
+
+    only_awards = text_of(client.get("/audit?action=entry:award"))
+    assert "Source not stated in Appendix 2" not in only_awards  # names the pot, not the funder
+    assert only_awards.count("<td>Award</td>") == 3
+
+    by_ctsi = text_of(client.get("/audit", query_string={"actor": "demo.ctsi"}))
+    assert by_ctsi.count("<td>Allocation</td>") == 5
+    assert "Crèche" in by_ctsi
+
+    words = text_of(client.get("/audit", query_string={"words": "Crèche"}))
+    assert words.count("<td>Allocation</td>") == 1
+
+    later = text_of(client.get("/audit", query_string={"date_from": "01/01/2100"}))
+    assert "Nothing matches these filters." in later
+
+    bad = client.get("/audit", query_string={"date_from": "32/01/2024"})
+    assert bad.status_code == 422
+    assert "is not a real date" in text_of(bad)

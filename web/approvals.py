@@ -1,0 +1,100 @@
+"""The approvals queue: provisional allocations and pending variations and payments, each
+approved (or, for a request, rejected with a reason) by a second person. The ledger refuses
+anyone approving their own entry above the self-approval limit; the queue shows why."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from ledger import operations as ops
+from ledger.errors import LedgerError
+from ledger.models import Request
+from statements.formatting import money
+from web import db
+from web.forms import RejectForm
+from web.lookups import allocation_or_404, pending_requests, provisional_allocations
+from web.permissions import CurrentUser, require_allocation, requires, signed_in_user
+
+bp = Blueprint("approvals", __name__, url_prefix="/approvals")
+
+
+def _queue(user: CurrentUser, problem: tuple[str, str] | None = None) -> ResponseReturnValue:
+    session = db.session()
+    page = render_template(
+        "approvals/queue.html",
+        allocations=provisional_allocations(session, user),
+        requests=pending_requests(session, user),
+        limit_pence=ops.self_approval_limit_pence(session),
+        problem=problem,
+    )
+    return page, 422 if problem else 200
+
+
+def _request_or_404(session: Session, user: CurrentUser, request_id: int) -> Request:
+    found = session.get(Request, request_id)
+    if found is None:
+        abort(404)
+    require_allocation(user, found.allocation)
+    return found
+
+
+@bp.route("")
+@requires("approve")
+def queue() -> ResponseReturnValue:
+    return _queue(signed_in_user())
+
+
+@bp.route("/allocations/<path:reference>/approve", methods=["POST"])
+@requires("approve")
+def approve_allocation(reference: str) -> ResponseReturnValue:
+    user = signed_in_user()
+    allocation_or_404(db.session(), user, reference)
+    try:
+        db.write(
+            lambda s: ops.approve_allocation(s, reference=reference, approved_by=user.username)
+        )
+    except LedgerError as error:
+        return _queue(user, (str(error), f"#allocation-{reference}"))
+    flash(f"Approved allocation {reference}: it is confirmed and can be paid.", "success")
+    return redirect(url_for("approvals.queue"))
+
+
+@bp.route("/requests/<int:request_id>/approve", methods=["POST"])
+@requires("approve")
+def approve_request(request_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    _request_or_404(db.session(), user, request_id)
+    try:
+        entry = db.write(
+            lambda s: ops.approve_request(s, request_id=request_id, approved_by=user.username)
+        )
+    except LedgerError as error:
+        return _queue(user, (str(error), f"#request-{request_id}"))
+    flash(f"Approved request {request_id}: {money(entry.amount_pence)} is recorded.", "success")
+    return redirect(url_for("approvals.queue"))
+
+
+@bp.route("/requests/<int:request_id>/reject", methods=["GET", "POST"])
+@requires("approve")
+def reject_request(request_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    found = _request_or_404(db.session(), user, request_id)
+    form = RejectForm()
+    if form.validate_on_submit():
+        note = form.note.data or ""
+        try:
+            db.write(
+                lambda s: ops.reject_request(
+                    s, request_id=request_id, rejected_by=user.username, note=note
+                )
+            )
+        except LedgerError as error:
+            form.note.errors = [*form.note.errors, str(error)]
+        else:
+            flash(f"Rejected request {request_id}. Its money is no longer held.", "success")
+            return redirect(url_for("approvals.queue"))
+        found = _request_or_404(db.session(), user, request_id)
+    status = 422 if request.method == "POST" else 200
+    return render_template("approvals/reject.html", form=form, item=found), status

@@ -1,0 +1,164 @@
+# mypy: disallow-subclassing-any=False
+"""Signing in and out.
+
+Passwords are checked with ``ledger.users.verify_password`` (scrypt). After five failures in a
+row an account is locked for 15 minutes (``User.failed_logins``, ``User.locked_until``). Every
+refusal says the same thing, whether or not the username exists, and costs the same scrypt work.
+At sign-in the session is cleared and started afresh (no session fixation); ``next`` is followed
+only when it is a path on this site. Passwords are never logged or echoed back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm  # type: ignore[import-untyped, unused-ignore]
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField  # type: ignore[import-untyped, unused-ignore]
+from wtforms.validators import InputRequired, Length  # type: ignore[import-untyped, unused-ignore]
+
+from ledger.models import User, utcnow
+from ledger.users import hash_password, verify_password
+from web import db
+from web.permissions import CurrentUser, current_user
+
+bp = Blueprint("auth", __name__)
+
+MAX_FAILED_LOGINS = 5
+LOCK_FOR = dt.timedelta(minutes=15)
+SIGN_IN_REFUSED = (
+    "The username or password is not right. After 5 failed attempts in a row an account is"
+    " locked for 15 minutes."
+)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[InputRequired("Enter your username"), Length(max=100)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password"), Length(max=1000)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(load_user)
+
+
+def load_user() -> None:
+    """Put the signed-in person (if any) in ``g.user`` as plain values."""
+    g.user = None
+    user_id = session.get("user_id")
+    if not isinstance(user_id, int):
+        return
+    with db.ledger().factory() as reader:
+        user = reader.get(User, user_id)
+        if user is None or not user.active or session.get("pw") != _fingerprint(user):
+            session.clear()
+            return
+        g.user = snapshot(user)
+
+
+def snapshot(user: User) -> CurrentUser:
+    return CurrentUser(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name or user.username,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        organisation_name=user.organisation.name if user.organisation else None,
+    )
+
+
+def _fingerprint(user: User) -> str:
+    """Changes when the password does, so changing it signs out every other session."""
+    return user.password_hash[-16:]
+
+
+@cache
+def _decoy_hash() -> str:
+    return hash_password("not a real password, only for even timing")
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def attempt_sign_in(
+    reader: Session, username: str, password: str
+) -> tuple[CurrentUser, str] | None:
+    """Check the password and keep count of failures; None when refused (for any reason)."""
+    user = reader.scalars(select(User).where(User.username == username)).one_or_none()
+    now = utcnow()
+    if user is None or not user.active:
+        verify_password(password, _decoy_hash())
+        return None
+    if user.locked_until is not None and _as_utc(user.locked_until) > now:
+        verify_password(password, _decoy_hash())
+        return None
+    if not verify_password(password, user.password_hash):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins = 0
+            user.locked_until = now + LOCK_FOR
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    reader.flush()
+    return snapshot(user), _fingerprint(user)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site; anything else (another host, a scheme, ``//``) goes home."""
+    if not target:
+        return url_for("pots.dashboard")
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 for c in target)
+    ):
+        return url_for("pots.dashboard")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    if current_user() is not None and request.method == "GET":
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        username = (form.username.data or "").strip()
+        password = form.password.data or ""
+        result = db.write(lambda s: attempt_sign_in(s, username, password))
+        if result is not None:
+            user, fingerprint = result
+            session.clear()
+            session.permanent = True
+            session["user_id"] = user.id
+            session["pw"] = fingerprint
+            return redirect(safe_next(request.args.get("next")))
+        form.form_errors.append(SIGN_IN_REFUSED)
+    form.password.data = ""
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,145 @@
+"""Statement pages and downloads, and the finance reconciliation upload.
+
+A pot's distribution statement (``statements.distribution.build_statement``) is shown as HTML
+inside the app's page and offered as PDF and CSV; ``?as_at=2023-03-31`` gives the figures as at
+a date. The renderers are imported inside the views, so this module depends on them only when a
+statement is asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import unicodedata
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+
+from ledger.errors import InvalidInput
+from ledger.fy import parse_date
+from statements.distribution import DistributionStatement, build_statement
+from web import db
+from web.forms import ReconcileForm
+from web.lookups import pot_or_404
+from web.permissions import requires, signed_in_user
+
+bp = Blueprint("statements", __name__)
+
+
+def _statement(pot_id: int, as_at: dt.date | None) -> DistributionStatement:
+    user = signed_in_user()
+    session = db.session()
+    pot = pot_or_404(session, user, pot_id)
+    return build_statement(session, pot.name, as_at=as_at)
+
+
+def _as_at() -> tuple[dt.date | None, str | None]:
+    """The ``as_at`` date asked for (None: today), or why it cannot be read."""
+    text = request.args.get("as_at", "").strip()
+    if not text:
+        return None, None
+    try:
+        return parse_date(text, field="as_at"), None
+    except InvalidInput as error:
+        return None, str(error)
+
+
+def _as_at_or_400() -> dt.date | None:
+    as_at, problem = _as_at()
+    if problem:
+        abort(400)
+    return as_at
+
+
+def _filename(statement: DistributionStatement, extension: str) -> str:
+    ascii_name = (
+        unicodedata.normalize("NFKD", statement.section.pot).encode("ascii", "ignore").decode()
+    )
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower() or "pot"
+    return f"statement-{slug}-{statement.as_at.isoformat()}.{extension}"
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/pots/<int:pot_id>/statement")
+@requires("view_statement")
+def statement(pot_id: int) -> ResponseReturnValue:
+    from statements.render_html import render_html
+
+    as_at, problem = _as_at()
+    found = _statement(pot_id, as_at)
+    fragment = Markup(render_html(found, standalone=False))  # autoescaped by the renderer
+    page = render_template(
+        "statements/statement.html",
+        statement=found,
+        fragment=fragment,
+        pot_id=pot_id,
+        as_at=request.args.get("as_at", ""),
+        problem=problem,
+    )
+    return page, 422 if problem else 200
+
+
+@bp.route("/pots/<int:pot_id>/statement.pdf")
+@requires("view_statement")
+def statement_pdf(pot_id: int) -> Response:
+    from statements.render_pdf import render_pdf
+
+    found = _statement(pot_id, _as_at_or_400())
+    return _download(render_pdf(found), "application/pdf", _filename(found, "pdf"))
+
+
+@bp.route("/pots/<int:pot_id>/statement.csv")
+@requires("view_statement")
+def statement_csv(pot_id: int) -> Response:
+    from statements.render_csv import render_csv
+
+    found = _statement(pot_id, _as_at_or_400())
+    out = io.StringIO()
+    render_csv(found, out)
+    # A byte-order mark so spreadsheets open the £ signs and accents as UTF-8.
+    body = ("\ufeff" + out.getvalue()).encode("utf-8")
+    return _download(body, "text/csv", _filename(found, "csv"))
+
+
+@bp.route("/reconciliation", methods=["GET", "POST"])
+@requires("reconcile")
+def reconciliation() -> ResponseReturnValue:
+    from statements.finance_match import FinanceFileError, reconcile_finance
+
+    form = ReconcileForm()
+    result = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        name = _upload_name(upload.filename)
+        try:
+            content = upload.read().decode("utf-8-sig")
+            result = reconcile_finance(
+                db.session(),
+                io.StringIO(content, newline=None),
+                name,
+                date_from=form.date_from.day,
+                date_to=form.date_to.day,
+            )
+        except UnicodeDecodeError as error:
+            form.file.errors = [
+                *form.file.errors,
+                f"{name} is not UTF-8 text (byte {error.start}); save it as 'CSV UTF-8'."
+                " Nothing was matched.",
+            ]
+        except FinanceFileError as error:
+            form.file.errors = [*form.file.errors, f"{error}. Nothing was matched."]
+    status = 422 if request.method == "POST" and result is None else 200
+    return render_template("statements/reconciliation.html", form=form, result=result), status
+
+
+def _upload_name(filename: str | None) -> str:
+    base = (filename or "the finance export").replace("\\", "/").rsplit("/", 1)[-1]
+    return base[:100] or "the finance export"
