@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.errors import LedgerError, UnbalancedEntry
+from ledger.errors import InvalidInput, LedgerError, UnbalancedEntry
 from ledger.fy import financial_year_of
 from ledger.models import (
     Account,
@@ -137,6 +137,8 @@ def post(
     reverses: Entry | None = None,
 ) -> Entry:
     """Write one balanced entry, move its accounts and figures, or raise and write nothing."""
+    if not memo.strip():
+        raise InvalidInput("Say why: every entry records its reason", field="description")
     legs = [leg for leg in legs if leg.amount_pence != 0]
     total = sum(leg.amount_pence for leg in legs)
     if total != 0 or len(legs) < 2:

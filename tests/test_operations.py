@@ -551,3 +551,23 @@ def test_tags_take_promise_action_codes_and_foundations(run: Run, wfwf: None) ->
     ]
     with pytest.raises(InvalidInput, match="neither a Promise Plan action code"):
         allocate(run, "X", 1, tags=["WFS 9"])
+
+
+def test_every_entry_records_its_reason(run: Run, wfwf: None) -> None:
+    allocate(run, "PDO", 3_900_000)
+    entries_before = entry_count(run)
+    with pytest.raises(InvalidInput, match="every entry records its reason") as refused:
+        run(
+            lambda s: ops.pay(
+                s,
+                reference="P-NO-MEMO",
+                allocation="PDO",
+                amount_pence=100,
+                date=DAY,
+                entered_by="finance",
+                memo="   ",
+                approved_by="boss",
+            )
+        )
+    assert refused.value.field == "description"
+    assert entry_count(run) == entries_before
