@@ -42,7 +42,7 @@ NAMING_CONVENTION = {
 }
 
 ORGANISATION_ROLES = ("funder", "accountable_body", "intermediary", "provider")
-ALLOCATION_STATUSES = ("provisional", "confirmed", "closed")
+ALLOCATION_STATUSES = ("provisional", "confirmed", "closed", "rejected")
 ACCOUNT_KINDS = ("available", "cash", "receivable", "unpaid", "due_in")
 FLOORS = ("debit", "credit", "none")
 ENTRY_KINDS = (
@@ -243,7 +243,8 @@ class Allocation(Base):
             name="period_ordered",
         ),
         CheckConstraint(
-            "status = 'provisional' OR approved_by IS NOT NULL", name="confirmed_has_approver"
+            "status IN ('provisional', 'rejected') OR approved_by IS NOT NULL",
+            name="confirmed_has_approver",
         ),
         CheckConstraint("allocated_pence >= paid_pence", name="paid_within_allocated"),
         CheckConstraint("paid_pence >= returned_pence", name="returned_within_paid"),

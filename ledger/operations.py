@@ -704,6 +704,42 @@ def approve_allocation(session: Session, *, reference: str, approved_by: str) ->
     return allocation
 
 
+def reject_allocation(
+    session: Session, *, reference: str, rejected_by: str, note: str, date: dt.date | None = None
+) -> Allocation:
+    """A second person turns down a provisional allocation: its held money goes back to the pot
+    in one balanced entry, its pending requests are rejected with it, and it stays on record
+    as rejected."""
+    if not note.strip():
+        raise InvalidInput("Say why the allocation is rejected", field="note")
+    allocation = find_allocation(session, reference)
+    if allocation.status != "provisional":
+        raise AlreadyDecided(f"Allocation {reference}", allocation.status)
+    _lock_allocation(session, allocation)
+    for pending in session.scalars(
+        select(Request).where(Request.allocation_id == allocation.id, Request.status == "pending")
+    ).all():
+        reject_request(session, request_id=pending.id, rejected_by=rejected_by, note=note)
+    release = allocation.unpaid_pence
+    if release:
+        _guard_variation(session, allocation, -release)
+        _post_variation(
+            session,
+            allocation,
+            -release,
+            date or dt.date.today(),
+            f"Rejected: {note}",
+            rejected_by,
+            rejected_by,
+            None,
+            content_sha256("reject", {"allocation": reference, "note": note}),
+        )
+    allocation.status = "rejected"
+    _audit(session, rejected_by, "reject", f"allocation {reference}", note)
+    session.flush()
+    return allocation
+
+
 def close_allocation(session: Session, *, reference: str, closed_by: str, reason: str) -> None:
     allocation = find_allocation(session, reference)
     if allocation.status == "closed":

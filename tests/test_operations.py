@@ -571,3 +571,74 @@ def test_every_entry_records_its_reason(run: Run, wfwf: None) -> None:
         )
     assert refused.value.field == "description"
     assert entry_count(run) == entries_before
+
+
+def test_a_rejected_allocation_gives_its_held_money_back_and_stays_on_record(
+    run: Run, wfwf: None
+) -> None:
+    allocate(run, "BARNARDOS", 4_500_000, approved_by=None)
+    payment = run(
+        lambda s: ops.vary(
+            s,
+            reference="V-UP",
+            allocation="BARNARDOS",
+            delta_pence=10_000,
+            date=DAY,
+            reason="uplift",
+            entered_by="officer",
+        )
+    )
+    assert pot(run).available_pence == 33_700_000 - 4_500_000
+    with pytest.raises(InvalidInput, match="Say why"):
+        run(
+            lambda s: ops.reject_allocation(
+                s, reference="BARNARDOS", rejected_by="finance", note=" "
+            )
+        )
+
+    run(
+        lambda s: ops.reject_allocation(
+            s, reference="BARNARDOS", rejected_by="finance", note="not in the commissioning plan"
+        )
+    )
+
+    allocation = run(lambda s: ops.find_allocation(s, "BARNARDOS"))
+    assert (allocation.status, allocation.allocated_pence) == ("rejected", 0)
+    assert pot(run).available_pence == 33_700_000
+    request = run(lambda s: s.get(Request, payment.id))
+    assert request.status == "rejected"
+    with pytest.raises(NotConfirmed):
+        run(
+            lambda s: ops.pay(
+                s,
+                reference="P",
+                allocation="BARNARDOS",
+                amount_pence=1,
+                date=DAY,
+                entered_by="finance",
+                memo="x",
+                approved_by="boss",
+            )
+        )
+    assert_checks(run)
+
+
+def test_a_delegation_cannot_be_rejected_once_its_pot_has_sub_granted(run: Run, wfwf: None) -> None:
+    allocate(run, "CTSI", 8_233_618, recipient="CTSI", to_pot="CTSI pot", approved_by=None)
+    allocate(
+        run,
+        "HOMESTART",
+        905_800,
+        pot="CTSI pot",
+        recipient="Homestart",
+        entered_by="ctsi.officer",
+        approved_by="ctsi.manager",
+    )
+    with pytest.raises(InsufficientFunds, match=re.escape("CTSI pot has £73,278.18 available")):
+        run(
+            lambda s: ops.reject_allocation(
+                s, reference="CTSI", rejected_by="finance", note="wrong pot"
+            )
+        )
+    assert run(lambda s: ops.find_allocation(s, "CTSI")).status == "provisional"
+    assert_checks(run)
