@@ -401,3 +401,36 @@ def test_two_submissions_of_one_form_at_the_same_moment_record_once(appendix_2: 
         statuses = list(pool.map(submit, clients))
     assert statuses == [302] * len(clients)
     assert counts(appendix_2).allocations == before.allocations + 1
+
+
+def test_a_provisional_allocation_rejected_in_the_queue_gives_its_money_back(
+    appendix_2: Flask,
+) -> None:
+    officer = appendix_2.test_client()
+    fast_sign_in(appendix_2, officer, "officer")
+    wfwf = pot_id(appendix_2, WFWF_POT)
+    data = _form(
+        officer,
+        "/allocations/new",
+        pot=str(wfwf),
+        recipient="Homestart",
+        amount="82,233",
+        date="2022-10-01",
+        purpose="All that is left",
+    )
+    assert officer.post("/allocations/new", data=data).status_code == 302
+    reference = re.findall(
+        r"/approvals/allocations/([^/\"]+)/reject", text_of(officer.get("/approvals"))
+    )[-1]
+
+    finance = appendix_2.test_client()
+    fast_sign_in(appendix_2, finance, "finance")
+    empty = finance.post(f"/approvals/allocations/{reference}/reject", data={"note": ""})
+    assert empty.status_code == 422
+    rejected = finance.post(
+        f"/approvals/allocations/{reference}/reject", data={"note": "Not in the plan"}
+    )
+    assert rejected.status_code == 302
+    page = text_of(finance.get(f"/pots/{wfwf}"))
+    assert "£82,233.00" in page  # available again
+    assert "rejected" in page

@@ -98,3 +98,30 @@ def reject_request(request_id: int) -> ResponseReturnValue:
         found = _request_or_404(db.session(), user, request_id)
     status = 422 if request.method == "POST" else 200
     return render_template("approvals/reject.html", form=form, item=found), status
+
+
+@bp.route("/allocations/<path:reference>/reject", methods=["GET", "POST"])
+@requires("approve")
+def reject_allocation(reference: str) -> ResponseReturnValue:
+    user = signed_in_user()
+    allocation = allocation_or_404(db.session(), user, reference)
+    form = RejectForm()
+    if form.validate_on_submit():
+        note = form.note.data or ""
+        try:
+            db.write(
+                lambda s: ops.reject_allocation(
+                    s, reference=reference, rejected_by=user.username, note=note
+                )
+            )
+        except LedgerError as error:
+            form.note.errors = [*form.note.errors, str(error)]
+        else:
+            flash(
+                f"Rejected allocation {reference}. Its money is available in the pot again.",
+                "success",
+            )
+            return redirect(url_for("approvals.queue"))
+        allocation = allocation_or_404(db.session(), user, reference)
+    status = 422 if request.method == "POST" else 200
+    return render_template("approvals/reject_allocation.html", form=form, item=allocation), status
