@@ -254,11 +254,14 @@ class Effects:
             self.add(Pot, pot_id, "handed_back_pence", amount)
 
     def apply(self, session: Session) -> None:
-        for (model, object_id, figure), delta in self.deltas.items():
-            if delta:
-                target: object = session.get_one(model, object_id)
-                setattr(target, figure, getattr(target, figure) + delta)
-        validate_figures(session, self.touched(session))
+        # No flush until every figure has moved and been checked: a half-applied entry would
+        # meet the database's CHECKs as a raw error instead of a refusal in plain words.
+        with session.no_autoflush:
+            for (model, object_id, figure), delta in self.deltas.items():
+                if delta:
+                    target: object = session.get_one(model, object_id)
+                    setattr(target, figure, getattr(target, figure) + delta)
+            validate_figures(session, self.touched(session))
 
     def touched(self, session: Session) -> list[object]:
         return [session.get_one(model, object_id) for model, object_id in self.objects()]

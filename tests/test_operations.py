@@ -24,7 +24,7 @@ from ledger.errors import (
     ReferenceConflict,
     SelfApproval,
 )
-from ledger.journal import FloorBreached
+from ledger.journal import FigureInvariantBroken, FloorBreached
 from ledger.models import Allocation, Entry, Pot, Request
 
 Run = Callable[[Callable[[Session], Any]], Any]
@@ -641,4 +641,37 @@ def test_a_delegation_cannot_be_rejected_once_its_pot_has_sub_granted(run: Run, 
             )
         )
     assert run(lambda s: ops.find_allocation(s, "CTSI")).status == "provisional"
+    assert_checks(run)
+
+
+def test_reversing_a_payment_that_was_partly_returned_is_refused_in_plain_words(
+    run: Run, wfwf: None
+) -> None:
+    allocate(run, "AFC", 7_076_700)
+    payment = run(
+        lambda s: ops.pay(
+            s,
+            reference="AFC-P1",
+            allocation="AFC",
+            amount_pence=500_000,
+            date=DAY,
+            entered_by="finance",
+            memo="first instalment",
+            approved_by="boss",
+        )
+    )
+    run(
+        lambda s: ops.return_unspent(
+            s,
+            reference="AFC-R1",
+            allocation="AFC",
+            amount_pence=30_000,
+            date=DAY,
+            entered_by="finance",
+            memo="underspend",
+        )
+    )
+    with pytest.raises(FigureInvariantBroken, match=re.escape("£300.00 returned against £0.00")):
+        run(lambda s: ops.reverse(s, entry_id=payment.id, reason="wrong", entered_by="finance"))
+    assert run(lambda s: ops.find_allocation(s, "AFC")).paid_pence == 500_000
     assert_checks(run)
