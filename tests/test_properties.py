@@ -46,7 +46,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import db
@@ -568,15 +567,14 @@ class LedgerMachine(RuleBasedStateMachine):
         what: str,
         fits: bool | None,
         operation: Callable[[Session], T],
-        known_bug: type[Exception] = LedgerError,
     ) -> T | None:
         """Run ``operation`` in its own transaction; it must be accepted exactly when the model
         says it fits (``fits=None``: no opinion), and a refusal must change nothing. A refusal is
-        a ``LedgerError`` (or ``known_bug``, while a known bug stands)."""
+        a ``LedgerError``: anything else (a raw database error) fails the test."""
         before = self.read_before()
         try:
             result = db.run_in_transaction(self.factory, operation)
-        except (LedgerError, known_bug) as error:
+        except LedgerError as error:
             event(f"{what.split()[0]} refused: {type(error).__name__}")
             note(f"{what}: refused: {type(error).__name__}: {error}")
             changes = before.diff(self.read())
@@ -1116,17 +1114,12 @@ class LedgerMachine(RuleBasedStateMachine):
             and not self.model.violations(self.model.applied(negated))
         )
         kind = target.kind if target else "missing"
-        problems = [] if target is None else self.model.violations(self.model.applied(negated))
-        # Reversing a payment after a return: refused, but with a raw IntegrityError (see
-        # test_reversing_a_payment_already_returned_is_refused_as_a_ledger_error, xfail).
-        returned_over_paid = bool(problems) and all(RETURNED_OVER_PAID in p for p in problems)
         reversal_id = self.attempt(
             f"reverse entry {entry_id} ({kind})",
             fits,
             lambda s: (
                 ops.reverse(s, entry_id=entry_id, reason="entered twice", entered_by=FINANCE).id
             ),
-            known_bug=IntegrityError if returned_over_paid else LedgerError,
         )
         if reversal_id is None:
             return
@@ -1537,14 +1530,6 @@ def award_kwargs(reference: str) -> dict[str, Any]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="reversing a payment that has been partly returned is refused by the database's "
-    "CHECK (returned_within_paid) as a raw IntegrityError: Effects.apply autoflushes the "
-    "half-updated figures (session.get_one) before validate_figures can raise "
-    "FigureInvariantBroken",
-)
 def test_reversing_a_payment_already_returned_is_refused_as_a_ledger_error(run: Run) -> None:
     run(setup_ledger)
     run(lambda s: ops.record_award(s, **award_kwargs("AW-1")))
