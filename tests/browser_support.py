@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -168,7 +168,7 @@ def sign_in(page: Page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("Signed in as").is_visible(), f"{username} could not sign in"
+    expect(page.locator(".app-account__who")).to_contain_text("Signed in as")
 
 
 # axe-core ----------------------------------------------------------------------------------

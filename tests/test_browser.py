@@ -10,9 +10,10 @@ policy as in production.
 * Keyboard: the first Tab reaches the skip link, and signing in needs only the keyboard.
 * axe-core (vendored, WCAG 2.0/2.1/2.2 A and AA) finds no violation on any page state each role
   can reach. The pages come from the app's URL map, so a new page cannot escape the check: every
-  GET route is opened (routes with parameters with every real id), every form is also submitted
-  empty to check it with its errors, and then come the states only an action reaches (a ledger
-  refusal, a success message, reconciliation and import results, error pages).
+  route is opened, those with parameters with real ids (the administrator with every one), each
+  form is also submitted empty to check it with its errors, and then come the states only an
+  action reaches (ledger refusals, success messages, reconciliation and import results, error
+  pages).
 
 Nothing is downloaded: ``scripts/browser-deps`` installs Debian's chromium if it is missing. The
 module is skipped when ``/usr/bin/chromium`` is absent, unless CI is set: then it fails.
@@ -183,12 +184,12 @@ def submit(page: Page, button: str) -> int:
     return response.status
 
 
-def figure(page: Page, label: str) -> str:
-    """A figure from a pot page's summary list, e.g. figure(page, "Available")."""
+def expect_figure(page: Page, label: str, value: str) -> None:
+    """A pot page's figure, e.g. expect_figure(page, "Available", "£20,000.00")."""
     item = page.locator(".ds_summary-list__item").filter(
         has=page.locator(".ds_summary-list__key", has_text=re.compile(f"^{label}$"))
     )
-    return (item.locator(".ds_summary-list__value").text_content() or "").strip()
+    expect(item.locator(".ds_summary-list__value")).to_have_text(value)
 
 
 # An officer records an award, allocates, and is refused an overspend ---------------------
@@ -212,7 +213,7 @@ def test_an_officer_records_an_award_allocates_and_is_refused_an_overspend(
     expect(page.locator(".ds_notification-message")).to_contain_text(
         "Recorded the award of £50,000.00 from Corra Foundation into Promise Partnership 2023-24."
     )
-    assert figure(page, "Funded") == "£50,000.00"
+    expect_figure(page, "Funded", "£50,000.00")
 
     page.get_by_role("link", name="Record an allocation").click()
     expect(page.get_by_label("Pot", exact=True)).to_have_value(
@@ -226,7 +227,7 @@ def test_an_officer_records_an_award_allocates_and_is_refused_an_overspend(
     expect(page.locator(".ds_notification-message")).to_contain_text(
         "of £30,000.00 from Promise Partnership 2023-24 to Who Cares? Scotland. It is provisional"
     )
-    assert figure(page, "Available") == "£20,000.00"
+    expect_figure(page, "Available", "£20,000.00")
 
     page.get_by_role("link", name="Record an allocation").click()
     page.get_by_label("Recipient").fill("Aberlour")
@@ -252,7 +253,7 @@ def test_an_officer_records_an_award_allocates_and_is_refused_an_overspend(
 
     page.get_by_role("link", name="Cancel").click()
     page.get_by_role("link", name="Promise Partnership 2023-24").click()
-    assert figure(page, "Available") == "£20,000.00"  # the refusal recorded nothing
+    expect_figure(page, "Available", "£20,000.00")  # the refusal recorded nothing
     expect(page.locator("tr[id^='allocation-']")).to_have_count(1)
 
 
@@ -292,7 +293,7 @@ def test_appendix_2_as_printed_is_refused_short_by_103_18(app: Flask, page: Page
     run(app, _appendix_2)
     sign_in(page, "officer")
     page.get_by_role("link", name=WFWF_POT).click()
-    assert figure(page, "Available") == "£82,233.00"
+    expect_figure(page, "Available", "£82,233.00")
 
     page.get_by_role("link", name="Record a delegation").click()
     expect(page.get_by_label("From pot")).to_have_value(str(pot_id(app, WFWF_POT)))
@@ -315,7 +316,7 @@ def test_appendix_2_as_printed_is_refused_short_by_103_18(app: Flask, page: Page
     assert error_next_to(page, "amount") == SHORT_BY_103_18.replace("delegation", "allocation")
 
     page.goto(f"/pots/{pot_id(app, WFWF_POT)}")
-    assert figure(page, "Available") == "£82,233.00"
+    expect_figure(page, "Available", "£82,233.00")
     assert run(app, lambda s: s.scalars(select(Pot).where(Pot.name == CTSI_POT)).first()) is None
 
 
