@@ -37,6 +37,7 @@ from ledger.errors import (
 from ledger.fy import financial_year_of, label
 from ledger.journal import Leg, account_of, content_sha256, open_account, post
 from ledger.models import (
+    Account,
     Allocation,
     AllocationShare,
     AllocationTag,
@@ -833,6 +834,71 @@ def _split_by_weight(allocation: Allocation, amount_pence: int) -> list[int]:
     return split_by_ratios(amount_pence, [s.weight_pence for s in allocation.shares])
 
 
+@dataclass(frozen=True)
+class Record:
+    """Who, when and why, for an entry about to be posted."""
+
+    date: dt.date
+    memo: str
+    entered_by: str
+    approved_by: str | None
+    reference: str | None
+    content: str
+
+
+def _share_account(session: Session, kind: str, share: AllocationShare) -> Account:
+    """A share's own unpaid commitment, or the named account of the pot it draws on."""
+    if kind == "unpaid":
+        return account_of(session, kind, share_id=share.id)
+    return account_of(session, kind, pot_id=share.pot_id)
+
+
+def _post_on_allocation(
+    session: Session,
+    allocation: Allocation,
+    *,
+    kind: str,
+    parts: Sequence[int],
+    shares_move: tuple[str, str],
+    child_move: tuple[str, str],
+    child_pence: int,
+    amount_pence: int,
+    record: Record,
+) -> Entry:
+    """Post one entry on an allocation: each share's part moves from the debit to the credit
+    account named in ``shares_move``; for a delegation, ``child_pence`` moves likewise in the
+    delegated pot per ``child_move``."""
+    debit, credit = shares_move
+    legs: list[Leg] = []
+    for share, part in zip(allocation.shares, parts, strict=True):
+        legs += [
+            Leg(_share_account(session, debit, share), part),
+            Leg(_share_account(session, credit, share), -part),
+        ]
+    child = allocation.delegated_pot
+    if child is not None:
+        debit, credit = child_move
+        legs += [
+            Leg(account_of(session, debit, pot_id=child.id), child_pence),
+            Leg(account_of(session, credit, pot_id=child.id), -child_pence),
+        ]
+    return post(
+        session,
+        kind=kind,
+        legs=legs,
+        effective_date=record.date,
+        memo=record.memo,
+        entered_by=record.entered_by,
+        approved_by=record.approved_by,
+        reference=record.reference,
+        content=record.content,
+        amount_pence=amount_pence,
+        pot_id=allocation.shares[0].pot_id,
+        to_pot_id=child.id if child else None,
+        allocation_id=allocation.id,
+    )
+
+
 def _post_variation(
     session: Session,
     allocation: Allocation,
@@ -853,32 +919,16 @@ def _post_variation(
                 -delta_pence, [max(s.allocated_pence - s.paid_pence, 0) for s in allocation.shares]
             )
         ]
-    legs: list[Leg] = []
-    for share, part in zip(allocation.shares, parts, strict=True):
-        legs += [
-            Leg(account_of(session, "available", pot_id=share.pot_id), part),
-            Leg(account_of(session, "unpaid", share_id=share.id), -part),
-        ]
-    child = allocation.delegated_pot
-    if child is not None:
-        legs += [
-            Leg(account_of(session, "due_in", pot_id=child.id), delta_pence),
-            Leg(account_of(session, "available", pot_id=child.id), -delta_pence),
-        ]
-    return post(
+    return _post_on_allocation(
         session,
+        allocation,
         kind="vary",
-        legs=legs,
-        effective_date=date,
-        memo=reason,
-        entered_by=entered_by,
-        approved_by=approved_by,
-        reference=reference,
-        content=content,
+        parts=parts,
+        shares_move=("available", "unpaid"),
+        child_move=("due_in", "available"),
+        child_pence=delta_pence,
         amount_pence=abs(delta_pence),
-        pot_id=allocation.shares[0].pot_id,
-        to_pot_id=child.id if child else None,
-        allocation_id=allocation.id,
+        record=Record(date, reason, entered_by, approved_by, reference, content),
     )
 
 
@@ -946,32 +996,16 @@ def _post_payment(
 ) -> Entry:
     owed = [s.allocated_pence - s.paid_pence for s in allocation.shares]
     parts = split_by_ratios(amount_pence, owed)
-    legs: list[Leg] = []
-    for share, part in zip(allocation.shares, parts, strict=True):
-        legs += [
-            Leg(account_of(session, "unpaid", share_id=share.id), part),
-            Leg(account_of(session, "cash", pot_id=share.pot_id), -part),
-        ]
-    child = allocation.delegated_pot
-    if child is not None:
-        legs += [
-            Leg(account_of(session, "cash", pot_id=child.id), amount_pence),
-            Leg(account_of(session, "due_in", pot_id=child.id), -amount_pence),
-        ]
-    return post(
+    return _post_on_allocation(
         session,
+        allocation,
         kind="pay",
-        legs=legs,
-        effective_date=date,
-        memo=memo,
-        entered_by=entered_by,
-        approved_by=approved_by,
-        reference=reference,
-        content=content,
+        parts=parts,
+        shares_move=("unpaid", "cash"),
+        child_move=("cash", "due_in"),
+        child_pence=amount_pence,
         amount_pence=amount_pence,
-        pot_id=allocation.shares[0].pot_id,
-        to_pot_id=child.id if child else None,
-        allocation_id=allocation.id,
+        record=Record(date, memo, entered_by, approved_by, reference, content),
     )
 
 
@@ -1004,31 +1038,16 @@ def return_unspent(
     if child is not None:
         _guard_available(session, child, amount_pence, "return")
     parts = split_by_ratios(amount_pence, [s.paid_pence - s.returned_pence for s in target.shares])
-    legs: list[Leg] = []
-    for share, part in zip(target.shares, parts, strict=True):
-        legs += [
-            Leg(account_of(session, "cash", pot_id=share.pot_id), part),
-            Leg(account_of(session, "available", pot_id=share.pot_id), -part),
-        ]
-    if child is not None:
-        legs += [
-            Leg(account_of(session, "available", pot_id=child.id), amount_pence),
-            Leg(account_of(session, "cash", pot_id=child.id), -amount_pence),
-        ]
-    return post(
+    return _post_on_allocation(
         session,
+        target,
         kind="return",
-        legs=legs,
-        effective_date=date,
-        memo=memo,
-        entered_by=entered_by,
-        approved_by=None,
-        reference=reference,
-        content=content,
+        parts=parts,
+        shares_move=("cash", "available"),
+        child_move=("available", "cash"),
+        child_pence=amount_pence,
         amount_pence=amount_pence,
-        pot_id=target.shares[0].pot_id,
-        to_pot_id=child.id if child else None,
-        allocation_id=target.id,
+        record=Record(date, memo, entered_by, None, reference, content),
     )
 
 
