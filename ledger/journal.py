@@ -26,10 +26,12 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger import chain
 from ledger.errors import InvalidInput, LedgerError, UnbalancedEntry
 from ledger.fy import financial_year_of
 from ledger.models import (
@@ -149,12 +151,21 @@ def post(
             account.floor == "debit" and new_balance < 0
         ):
             raise FloorBreached(describe_account(session, account), -abs(new_balance))
-    entry = Entry(
+    # The entry is hashed into the chain before it is written (it can never be updated after):
+    # its lines need their accounts' ids, and its position needs the head, locked after the
+    # pots the operation locked.
+    session.flush()
+    last_seq, last_sha256 = chain.lock_head(session)
+    seq = last_seq + 1
+    year = financial_year_of(effective_date)
+    reverses_id = reverses.id if reverses is not None else None
+    digest = chain.entry_digest(
+        seq=seq,
         kind=kind,
         reference=reference,
         content_sha256=content,
         effective_date=effective_date,
-        financial_year=financial_year_of(effective_date),
+        financial_year=year,
         amount_pence=amount_pence,
         memo=memo,
         entered_by=entered_by,
@@ -163,15 +174,35 @@ def post(
         to_pot_id=to_pot_id,
         award_id=award_id,
         allocation_id=allocation_id,
-        reverses_id=reverses.id if reverses is not None else None,
+        reverses_id=reverses_id,
+        lines=[(leg.account.id, leg.amount_pence) for leg in legs],
+    )
+    entry = Entry(
+        kind=kind,
+        reference=reference,
+        content_sha256=content,
+        effective_date=effective_date,
+        financial_year=year,
+        amount_pence=amount_pence,
+        memo=memo,
+        entered_by=entered_by,
+        approved_by=approved_by,
+        pot_id=pot_id,
+        to_pot_id=to_pot_id,
+        award_id=award_id,
+        allocation_id=allocation_id,
+        reverses_id=reverses_id,
+        chain_seq=seq,
+        chain_sha256=chain.link(last_sha256, digest),
     )
     entry.lines = [Line(account=leg.account, amount_pence=leg.amount_pence) for leg in legs]
     for leg in legs:
         leg.account.balance_pence += leg.amount_pence
     session.add(entry)
-    effects = Effects()
+    effects = Effects(SessionLookups(session))
     effects.add_entry(session, entry, reverses)
     effects.apply(session)
+    chain.advance(session, entry.chain_seq, entry.chain_sha256)
     session.flush()
     return entry
 
@@ -188,47 +219,125 @@ def _net_by_account(legs: Iterable[Leg]) -> dict[Account, int]:
 FigureKey = tuple[type, int, str]
 
 
-class Effects:
-    """Accumulates figure changes (class, id, attribute) → pence, from journal lines."""
+class Meaning(Protocol):
+    """What a line's figures depend on: the kind, allocation and target pot of its entry or,
+    for a reversal, of the entry it reverses. An ``Entry`` is one; ``check`` passes rows."""
 
-    def __init__(self) -> None:
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def allocation_id(self) -> int | None: ...
+
+    @property
+    def to_pot_id(self) -> int | None: ...
+
+
+class AccountView(Protocol):
+    """The parts of an account a line's meaning depends on."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def pot_id(self) -> int | None: ...
+
+    @property
+    def award_id(self) -> int | None: ...
+
+    @property
+    def share_id(self) -> int | None: ...
+
+
+class Lookups(Protocol):
+    """What replaying lines needs to know about pots and allocation shares."""
+
+    def parent_allocation_of(self, pot_id: int) -> int | None:
+        """The allocation that opened this (delegated) pot, if any."""
+        ...
+
+    def allocation_of_share(self, share_id: int) -> int: ...
+
+    def share_of(self, allocation_id: int | None, pot_id: int) -> int:
+        """The id of the allocation's share in this pot."""
+        ...
+
+
+class SessionLookups:
+    """Lookups through the session (and its identity map), for posting one entry."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def parent_allocation_of(self, pot_id: int) -> int | None:
+        return self.session.get_one(Pot, pot_id).parent_allocation_id
+
+    def allocation_of_share(self, share_id: int) -> int:
+        return self.session.get_one(AllocationShare, share_id).allocation_id
+
+    def share_of(self, allocation_id: int | None, pot_id: int) -> int:
+        return self.session.scalars(
+            select(AllocationShare.id).where(
+                AllocationShare.allocation_id == allocation_id, AllocationShare.pot_id == pot_id
+            )
+        ).one()
+
+
+class Effects:
+    """Accumulates figure changes (class, id, attribute) → pence, from journal lines.
+
+    Every line's effect is linear in its amount, so the lines of many entries that share a
+    meaning and an account can be added up first and fed in once (``check`` does).
+    """
+
+    def __init__(self, lookups: Lookups | None = None) -> None:
+        self._lookups = lookups
         self.deltas: dict[FigureKey, int] = defaultdict(int)
+
+    @property
+    def lookups(self) -> Lookups:
+        if self._lookups is None:
+            raise RuntimeError("Effects needs lookups: pass them, or replay through add_entry")
+        return self._lookups
 
     def add(self, model: type, object_id: int, figure: str, delta: int) -> None:
         self.deltas[(model, object_id, figure)] += delta
 
     def add_entry(self, session: Session, entry: Entry, reverses: Entry | None = None) -> None:
         """What ``entry``'s lines mean for the figures. A reversal means its target, negated."""
+        if self._lookups is None:
+            self._lookups = SessionLookups(session)
         meaning = reverses if reverses is not None else entry
         if entry.kind == "reversal" and reverses is None:
             meaning = session.get_one(Entry, entry.reverses_id)
         for line in entry.lines:
-            self._add_line(session, meaning, line.account, line.amount_pence)
+            self.add_line(meaning, line.account, line.amount_pence)
 
-    def _add_line(self, session: Session, meaning: Entry, account: Account, amount: int) -> None:
+    def add_line(self, meaning: Meaning, account: AccountView, amount: int) -> None:
         kind = meaning.kind
         if account.kind == "available" and account.pot_id is not None:
-            self._available(session, meaning, account.pot_id, amount)
+            self._available(meaning, account.pot_id, amount)
         elif account.kind == "cash" and account.pot_id is not None:
             if kind == "receive":
                 self.add(Pot, account.pot_id, "received_pence", amount)
-            elif kind == "pay" and not _is_child(session, account.pot_id, meaning):
+            elif kind == "pay" and not self._is_child(account.pot_id, meaning):
                 self.add(Pot, account.pot_id, "paid_pence", -amount)
         elif account.kind == "receivable" and account.award_id is not None:
             if kind == "receive":
                 self.add(Award, account.award_id, "received_pence", -amount)
         elif account.kind == "unpaid" and account.share_id is not None:
-            share = session.get_one(AllocationShare, account.share_id)
+            share_id = account.share_id
+            allocation_id = self.lookups.allocation_of_share(share_id)
             if kind in ("allocate", "delegate", "vary"):
-                self.add(AllocationShare, share.id, "allocated_pence", -amount)
-                self.add(Allocation, share.allocation_id, "allocated_pence", -amount)
+                self.add(AllocationShare, share_id, "allocated_pence", -amount)
+                self.add(Allocation, allocation_id, "allocated_pence", -amount)
             elif kind == "pay":
-                self.add(AllocationShare, share.id, "paid_pence", amount)
-                self.add(Allocation, share.allocation_id, "paid_pence", amount)
+                self.add(AllocationShare, share_id, "paid_pence", amount)
+                self.add(Allocation, allocation_id, "paid_pence", amount)
 
-    def _available(self, session: Session, meaning: Entry, pot_id: int, amount: int) -> None:
+    def _available(self, meaning: Meaning, pot_id: int, amount: int) -> None:
         kind = meaning.kind
-        child = _is_child(session, pot_id, meaning)
+        child = self._is_child(pot_id, meaning)
         if kind == "award":
             self.add(Pot, pot_id, "funded_pence", -amount)
         elif kind in ("allocate", "delegate", "vary"):
@@ -241,9 +350,14 @@ class Effects:
                 self.add(Pot, pot_id, "handed_back_pence", amount)
             else:
                 self.add(Pot, pot_id, "returned_pence", -amount)
-                share = _share_of(session, meaning.allocation_id, pot_id)
-                self.add(AllocationShare, share.id, "returned_pence", -amount)
-                self.add(Allocation, share.allocation_id, "returned_pence", -amount)
+                share_id = self.lookups.share_of(meaning.allocation_id, pot_id)
+                self.add(AllocationShare, share_id, "returned_pence", -amount)
+                self.add(
+                    Allocation,
+                    self.lookups.allocation_of_share(share_id),
+                    "returned_pence",
+                    -amount,
+                )
         elif kind == "carry_forward":
             if pot_id == meaning.to_pot_id:
                 self.add(Pot, pot_id, "funded_pence", -amount)
@@ -252,6 +366,11 @@ class Effects:
                 self.add(Pot, pot_id, "carried_forward_pence", amount)
         elif kind == "hand_back":
             self.add(Pot, pot_id, "handed_back_pence", amount)
+
+    def _is_child(self, pot_id: int, meaning: Meaning) -> bool:
+        if meaning.allocation_id is None:
+            return False
+        return self.lookups.parent_allocation_of(pot_id) == meaning.allocation_id
 
     def apply(self, session: Session) -> None:
         # No flush until every figure has moved and been checked: a half-applied entry would
@@ -268,22 +387,6 @@ class Effects:
 
     def objects(self) -> list[tuple[type, int]]:
         return sorted({(m, i) for m, i, _ in self.deltas}, key=lambda k: (k[0].__name__, k[1]))
-
-
-def _is_child(session: Session, pot_id: int, meaning: Entry) -> bool:
-    if meaning.allocation_id is None:
-        return False
-    pot = session.get_one(Pot, pot_id)
-    return pot.parent_allocation_id == meaning.allocation_id
-
-
-def _share_of(session: Session, allocation_id: int | None, pot_id: int) -> AllocationShare:
-    share = session.scalars(
-        select(AllocationShare).where(
-            AllocationShare.allocation_id == allocation_id, AllocationShare.pot_id == pot_id
-        )
-    ).one()
-    return share
 
 
 class FigureInvariantBroken(LedgerError):

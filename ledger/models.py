@@ -368,6 +368,9 @@ class Entry(Base):
     """One balanced journal entry: what happened, when, who entered and approved it, and why.
 
     Posted entries are never changed; a correction is a new entry with ``reverses_id`` set.
+    The database refuses UPDATE and DELETE on entries, lines and the audit log (triggers), and
+    ``chain_seq`` / ``chain_sha256`` link each entry into the journal's hash chain
+    (``ledger.chain``), so an alteration made around the triggers shows up in ``check``.
     ``reference`` is chosen by the client and doubles as the idempotency key: replaying an
     operation with the same reference and the same content is a no-op (``content_sha256``).
     """
@@ -382,6 +385,8 @@ class Entry(Base):
             "(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_names_target"
         ),
         CheckConstraint("financial_year BETWEEN 1990 AND 2200", name="financial_year_range"),
+        CheckConstraint("chain_seq > 0", name="chain_seq_positive"),
+        CheckConstraint("length(chain_sha256) = 64", name="chain_sha256_length"),
         Index("ix_entries_pot_id", "pot_id"),
         Index("ix_entries_allocation_id", "allocation_id"),
     )
@@ -402,6 +407,8 @@ class Entry(Base):
     award_id: Mapped[int | None] = mapped_column(ForeignKey("awards.id"))
     allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"), unique=True)
+    chain_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    chain_sha256: Mapped[str] = mapped_column(String(64))
 
     lines: Mapped[list[Line]] = relationship(
         back_populates="entry", order_by="Line.id", lazy="selectin"
@@ -475,6 +482,25 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class JournalHead(Base):
+    """The one row recording the hash chain's tip: the last entry's position and chain hash.
+
+    Writers lock it (``ledger.chain.lock_head``) to take the next position; ``check`` compares
+    it with the last entry, so entries deleted from the end of the journal are noticed.
+    """
+
+    __tablename__ = "journal_head"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("last_seq >= 0", name="last_seq_not_negative"),
+        CheckConstraint("length(last_sha256) = 64", name="last_sha256_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_sha256: Mapped[str] = mapped_column(String(64))
 
 
 class Setting(Base):

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import db
-from ledger.models import Base
+from ledger import chain, db
+from ledger.models import Base, JournalHead
 
 T = TypeVar("T")
 POSTGRES_URL = os.environ.get("COMMONPURSE_TEST_DATABASE_URL")
@@ -52,9 +52,14 @@ def postgres_engine() -> Iterator[Engine | None]:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table (TRUNCATE fires no row triggers, so the append-only journal empties
+    too) and put back the journal head's genesis row, as the migration seeds it."""
     names = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(
+            insert(JournalHead).values(id=chain.HEAD_ID, last_seq=0, last_sha256=chain.GENESIS)
+        )
 
 
 class LedgerFactory:
