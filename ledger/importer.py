@@ -17,13 +17,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import operations as ops
+from ledger.bulk import Batch, Outcome
 from ledger.errors import InvalidInput, LedgerError
-from ledger.fy import parse_date
-from ledger.models import AuditEvent, Entry
+from ledger.fy import parse_date, shown
 from ledger.money import AmountError, parse_pence
 
 HEADER = (
@@ -39,6 +37,7 @@ HEADER = (
 )
 OPERATIONS = ("award", "receive", "allocate", "delegate", "vary", "pay", "return")
 MAX_FIELD_CHARS = 2000
+MAX_LINE_CHARS = 1 << 20
 NO_DESCRIPTION = "Imported; no description given"
 
 
@@ -66,7 +65,7 @@ class ImportResult:
 
 def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (spreadsheet row number, row) after checking the header; blank lines are skipped."""
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(_limited(lines), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -75,8 +74,12 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         raise ImportRowError(1, None, f"the header is not valid CSV ({error})") from None
     cleaned = tuple(h.strip().lower().lstrip("\ufeff") for h in header)
     if cleaned != HEADER:
+        found = ",".join(header)
+        hint = "; the file looks like UTF-16: save it as 'CSV UTF-8'" if "\x00" in found else ""
         raise ImportRowError(
-            1, None, f"the header must be exactly: {','.join(HEADER)} (found: {','.join(header)})"
+            1,
+            None,
+            f"the header must be exactly: {','.join(HEADER)} (found: {shown(found)}){hint}",
         )
     row_number = 1
     while True:
@@ -103,6 +106,24 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         yield row_number, {k: v.strip() for k, v in zip(HEADER, values, strict=True)}
 
 
+CHUNK_ROWS = 1000
+"""Rows applied between writes: their references are looked up together, and their entries
+written together."""
+
+
+def _limited(lines: Iterable[str]) -> Iterator[str]:
+    """Lines as read, refusing one that reached ``MAX_LINE_CHARS`` without ending: callers read
+    with ``readline(MAX_LINE_CHARS)``, so a file with no line breaks never sits in memory."""
+    for number, line in enumerate(lines, 1):
+        if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise ImportRowError(
+                number,
+                None,
+                f"a line is longer than {MAX_LINE_CHARS:,} characters; is this the right file?",
+            )
+        yield line
+
+
 def import_rows(
     session: Session,
     lines: Iterable[str],
@@ -115,35 +136,54 @@ def import_rows(
     """Apply every row in order inside the caller's transaction; raise on the first bad row."""
     if not approved_by.strip():
         raise InvalidInput("An import needs the authority it is approved under (--approved-by)")
-    before = session.scalar(select(func.count(Entry.id))) or 0
+    batch = Batch(session, entered_by=entered_by)
     pending = 0
     rows = 0
-    for row_number, row in read_rows(lines):
-        try:
-            awaiting = _apply(session, row, row_number, source_name, entered_by, approved_by)
-        except ImportRowError:
-            raise
-        except AmountError as error:
-            raise ImportRowError(row_number, "amount", str(error)) from error
-        except LedgerError as error:
-            raise ImportRowError(row_number, _column(error.field), str(error)) from error
-        pending += awaiting
-        rows += 1
-        if progress is not None:
-            progress(rows)
-    after = session.scalar(select(func.count(Entry.id))) or 0
-    result = ImportResult(rows=rows, new_entries=after - before, pending=pending)
-    if result.new_entries or result.pending:  # a pure replay leaves no trace: it changed nothing
-        session.add(
-            AuditEvent(
-                actor=entered_by,
-                action="import",
-                subject=f"file {source_name}"[:200],
-                detail=f"{rows} rows, {result.new_entries} new entries, {pending} awaiting"
-                f" approval; approved under {approved_by}",
-            )
+    for chunk in _chunks(read_rows(lines), CHUNK_ROWS):
+        batch.expect(
+            (row["reference"] for _, row in chunk),
+            pots=[name for _, row in chunk for name in (row["pot"], row["to_pot"])],
+            organisations=[row["counterparty"] for _, row in chunk],
+            allocations=[row["allocation_ref"] for _, row in chunk],
         )
+        for row_number, row in chunk:
+            try:
+                outcome = _apply(batch, row, row_number, approved_by)
+            except ImportRowError:
+                raise
+            except AmountError as error:
+                raise ImportRowError(row_number, "amount", str(error)) from error
+            except LedgerError as error:
+                raise ImportRowError(row_number, _column(error.field), str(error)) from error
+            pending += outcome.awaiting
+            rows += 1
+            if progress is not None:
+                progress(rows)
+        batch.flush()
+    result = ImportResult(rows=rows, new_entries=batch.posted, pending=pending)
+    if result.new_entries or result.pending:  # a pure replay leaves no trace: it changed nothing
+        batch.audit(
+            entered_by,
+            "import",
+            f"file {source_name}"[:200],
+            f"{rows} rows, {result.new_entries} new entries, {pending} awaiting"
+            f" approval; approved under {approved_by}",
+        )
+    batch.finish()
     return result
+
+
+def _chunks(
+    rows: Iterator[tuple[int, dict[str, str]]], size: int
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    chunk: list[tuple[int, dict[str, str]]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _column(field: str | None) -> str | None:
@@ -152,20 +192,25 @@ def _column(field: str | None) -> str | None:
     return "description" if field == "note" else None
 
 
-def _apply(
-    session: Session,
-    row: dict[str, str],
-    row_number: int,
-    source_name: str,
-    entered_by: str,
-    approved_by: str,
-) -> int:
+NEEDS = {
+    "award": ("pot", "counterparty"),
+    "receive": ("pot", "counterparty"),
+    "allocate": ("pot", "counterparty"),
+    "delegate": ("pot", "counterparty", "to_pot"),
+    "vary": ("allocation_ref",),
+    "pay": ("allocation_ref",),
+    "return": ("allocation_ref",),
+}
+
+
+def check_row(row: dict[str, str], row_number: int) -> tuple[str, dt.date, int, str]:
+    """The checks every row passes before it is applied: (operation, date, pence, memo)."""
     operation = row["operation"].lower()
     if operation not in OPERATIONS:
         raise ImportRowError(
             row_number,
             "operation",
-            f"'{row['operation']}' is not an operation; use one of {', '.join(OPERATIONS)}",
+            f"{shown(row['operation'])} is not an operation; use one of {', '.join(OPERATIONS)}",
         )
     if not row["reference"]:
         raise ImportRowError(row_number, "reference", "every row needs a unique reference")
@@ -175,104 +220,82 @@ def _apply(
     # from a renamed file, or further down a longer file, is recognised as already recorded.
     # The file and its rows are named in the import's audit event.
     memo = row["description"] or NO_DESCRIPTION
-    reference = row["reference"]
-    needs = {
-        "award": ("pot", "counterparty"),
-        "receive": ("pot", "counterparty"),
-        "allocate": ("pot", "counterparty"),
-        "delegate": ("pot", "counterparty", "to_pot"),
-        "vary": ("allocation_ref",),
-        "pay": ("allocation_ref",),
-        "return": ("allocation_ref",),
-    }[operation]
-    for column in needs:
+    for column in NEEDS[operation]:
         if not row[column]:
             raise ImportRowError(row_number, column, f"a {operation} row needs {column}")
-    for column in ("to_pot",) if operation != "delegate" else ():
-        if row[column]:
-            raise ImportRowError(row_number, column, f"only delegate rows take a {column}")
+    if operation != "delegate" and row["to_pot"]:
+        raise ImportRowError(row_number, "to_pot", "only delegate rows take a to_pot")
+    return operation, day, amount, memo
 
+
+def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str) -> Outcome:
+    operation, day, amount, memo = check_row(row, row_number)
+    reference = row["reference"]
     if operation in ("vary", "pay", "return"):
-        _check_allocation_columns(session, row, row_number)
+        _check_allocation_columns(batch, row, row_number)
     if operation == "award":
-        ops.record_award(
-            session,
+        return batch.award(
             reference=reference,
             pot=row["pot"],
             funder=row["counterparty"],
             amount_pence=amount,
             award_date=day,
-            entered_by=entered_by,
             memo=memo,
             approved_by=approved_by,
         )
-    elif operation == "receive":
-        ops.record_receipt(
-            session,
+    if operation == "receive":
+        return batch.receive(
             reference=reference,
             pot=row["pot"],
             funder=row["counterparty"],
             amount_pence=amount,
             date=day,
-            entered_by=entered_by,
             memo=memo,
         )
-    elif operation in ("allocate", "delegate"):
-        ops.allocate(
-            session,
+    if operation in ("allocate", "delegate"):
+        return batch.allocate(
             reference=reference,
             pot=row["pot"],
             recipient=row["counterparty"],
             amount_pence=amount,
             date=day,
-            entered_by=entered_by,
             purpose=row["description"],
             memo=memo,
             approved_by=approved_by,
             to_pot=row["to_pot"] or None,
         )
-    elif operation == "vary":
-        result = ops.vary(
-            session,
+    if operation == "vary":
+        return batch.vary(
             reference=reference,
             allocation=row["allocation_ref"],
             delta_pence=amount,
             date=day,
             reason=memo,
-            entered_by=entered_by,
             approved_by=approved_by,
         )
-        return 0 if isinstance(result, Entry) else 1
-    elif operation == "pay":
-        paid = ops.pay(
-            session,
+    if operation == "pay":
+        return batch.pay(
             reference=reference,
             allocation=row["allocation_ref"],
             amount_pence=amount,
             date=day,
-            entered_by=entered_by,
             memo=memo,
             approved_by=approved_by,
         )
-        return 0 if isinstance(paid, Entry) else 1
-    else:
-        ops.return_unspent(
-            session,
-            reference=reference,
-            allocation=row["allocation_ref"],
-            amount_pence=amount,
-            date=day,
-            entered_by=entered_by,
-            memo=memo,
-        )
-    return 0
+    return batch.return_unspent(
+        reference=reference,
+        allocation=row["allocation_ref"],
+        amount_pence=amount,
+        date=day,
+        memo=memo,
+    )
 
 
-def _check_allocation_columns(session: Session, row: dict[str, str], row_number: int) -> None:
+def _check_allocation_columns(batch: Batch, row: dict[str, str], row_number: int) -> None:
     """On vary, pay and return rows ``pot`` and ``counterparty`` may be filled in for the
     reader; if they are, they must agree with the allocation, so a row that names the wrong
     pot or recipient is not silently applied to another one."""
-    allocation = ops.find_allocation(session, row["allocation_ref"])
+    allocation = batch.find_allocation(row["allocation_ref"])
     pots = [share.pot.name for share in allocation.shares]
     if row["pot"] and row["pot"] not in pots:
         raise ImportRowError(
@@ -280,11 +303,11 @@ def _check_allocation_columns(session: Session, row: dict[str, str], row_number:
             "pot",
             f"allocation {allocation.reference} is funded from {', '.join(pots)}, not {row['pot']}",
         )
-    if row["counterparty"] and row["counterparty"] != allocation.recipient.name:
+    if row["counterparty"] and row["counterparty"] != allocation.recipient:
         raise ImportRowError(
             row_number,
             "counterparty",
-            f"allocation {allocation.reference} is to {allocation.recipient.name},"
+            f"allocation {allocation.reference} is to {allocation.recipient},"
             f" not {row['counterparty']}",
         )
 

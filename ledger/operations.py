@@ -13,6 +13,7 @@ same content returns what was recorded the first time; with different content it
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,7 +97,7 @@ def ensure_organisation(
     local_authority_code: str | None = None,
 ) -> Organisation:
     """The organisation called ``name``, created if new, with at least ``roles``."""
-    name = _check_name(name, "organisation", "counterparty")
+    name = check_name(name, "organisation", "counterparty")
     organisation = session.scalars(
         select(Organisation).where(Organisation.name == name)
     ).one_or_none()
@@ -171,7 +172,7 @@ def open_pot(
     financial_year: int | None = None,
     parent_allocation: Allocation | None = None,
 ) -> Pot:
-    name = _check_name(name, "pot", "pot")
+    name = check_name(name, "pot", "pot")
     if session.scalars(select(Pot.id).where(Pot.name == name)).first() is not None:
         raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
     pot = Pot(
@@ -241,14 +242,25 @@ def _replayed(session: Session, reference: str | None, content: str) -> Replay |
 
 
 MAX_REFERENCE_CHARS = 100
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Control, format (zero-width, direction overrides) and line/paragraph separator characters:
+a reference with one looks like another reference, or rewrites the line it is printed on."""
 MAX_NAME_CHARS = 200
 
 
-def _check_reference(reference: str | None) -> None:
+def check_reference(reference: str | None) -> None:
     if reference is None:
         return
     if not reference.strip():
         raise InvalidInput("A reference cannot be blank", field="reference")
+    if not reference.isprintable() and any(
+        unicodedata.category(c) in INVISIBLE_CATEGORIES for c in reference
+    ):
+        raise InvalidInput(
+            "A reference cannot contain control or invisible characters (line breaks, tabs,"
+            " zero-width spaces, direction marks)",
+            field="reference",
+        )
     if len(reference) > MAX_REFERENCE_CHARS:
         raise InvalidInput(
             f"A reference can be at most {MAX_REFERENCE_CHARS} characters; this one has"
@@ -257,7 +269,7 @@ def _check_reference(reference: str | None) -> None:
         )
 
 
-def _check_name(name: str, what: str, field: str) -> str:
+def check_name(name: str, what: str, field: str) -> str:
     name = name.strip()
     if not name:
         raise InvalidInput(f"A {what} needs a name", field=field)
@@ -294,7 +306,7 @@ def _audit(session: Session, actor: str, action: str, subject: str, detail: str 
     session.add(AuditEvent(actor=actor, action=action, subject=subject, detail=detail))
 
 
-def _positive(amount_pence: int) -> None:
+def require_positive(amount_pence: int) -> None:
     if amount_pence <= 0:
         raise InvalidInput("The amount must be more than £0.00", field="amount")
 
@@ -304,22 +316,35 @@ def _positive(amount_pence: int) -> None:
 
 def pending_increase_on_pot(session: Session, pot: Pot, excluding: int | None = None) -> int:
     """Money held in ``pot`` by pending increases (other than request ``excluding``)."""
-    held = 0
-    requests = session.scalars(
-        select(Request)
+    return held_in_pot(session, pot.id, excluding)
+
+
+def held_in_pot(session: Session, pot_id: int, excluding: int | None = None) -> int:
+    """``pending_increase_on_pot`` by the pot's id: each pending increase's part for this pot,
+    split across the allocation's shares by weight."""
+    rows = session.execute(
+        select(Request.id, Request.amount_pence, Request.allocation_id)
         .join(AllocationShare, AllocationShare.allocation_id == Request.allocation_id)
         .where(
             Request.status == "pending",
             Request.kind == "vary",
             Request.amount_pence > 0,
-            AllocationShare.pot_id == pot.id,
+            AllocationShare.pot_id == pot_id,
             Request.id != (excluding or 0),
         )
+        .order_by(Request.id)
     ).all()
-    for request in requests:
-        shares = request.allocation.shares
-        parts = split_by_ratios(request.amount_pence, [s.weight_pence for s in shares])
-        held += sum(p for s, p in zip(shares, parts, strict=True) if s.pot_id == pot.id)
+    held = 0
+    for _, amount, allocation_id in rows:
+        shares = session.execute(
+            select(AllocationShare.pot_id, AllocationShare.weight_pence)
+            .where(AllocationShare.allocation_id == allocation_id)
+            .order_by(AllocationShare.id)
+        ).all()
+        parts = split_by_ratios(amount, [weight for _, weight in shares])
+        held += sum(
+            p for (share_pot, _), p in zip(shares, parts, strict=True) if share_pot == pot_id
+        )
     return held
 
 
@@ -327,9 +352,15 @@ def pending_reduction_on_allocation(
     session: Session, allocation: Allocation, excluding: int | None = None
 ) -> int:
     """Pending payments and reductions, which hold the allocation's unpaid commitment."""
+    return pending_reduction_by_allocation(session, allocation.id, excluding)
+
+
+def pending_reduction_by_allocation(
+    session: Session, allocation_id: int, excluding: int | None = None
+) -> int:
     total = session.scalar(
         select(func.coalesce(func.sum(func.abs(Request.amount_pence)), 0)).where(
-            Request.allocation_id == allocation.id,
+            Request.allocation_id == allocation_id,
             Request.status == "pending",
             (Request.kind == "pay") | (Request.amount_pence < 0),
             Request.id != (excluding or 0),
@@ -366,8 +397,8 @@ def record_award(
     approved_by: str | None = None,
 ) -> Entry:
     """``funder`` awards ``amount_pence`` into ``pot`` (opened if new) for one financial year."""
-    _check_reference(reference)
-    _positive(amount_pence)
+    check_reference(reference)
+    require_positive(amount_pence)
     year = financial_year if financial_year is not None else financial_year_of(award_date)
     content = content_sha256(
         "award",
@@ -449,8 +480,8 @@ def record_receipt(
     memo: str,
 ) -> Entry:
     """Cash arrives from ``funder`` against its awards into ``pot``, oldest award first."""
-    _check_reference(reference)
-    _positive(amount_pence)
+    check_reference(reference)
+    require_positive(amount_pence)
     content = content_sha256(
         "receive",
         {"pot": pot, "funder": funder, "amount": amount_pence, "date": date, "memo": memo},
@@ -554,14 +585,14 @@ def allocate_pooled(
     to_pot: str | None = None,
 ) -> Allocation:
     """One allocation funded from several pots: ``shares`` is (pot, pence) for each funder."""
-    _check_reference(reference)
+    check_reference(reference)
     if not shares:
         raise InvalidInput("An allocation needs at least one pot", field="pot")
     pot_names = [name for name, _ in shares]
     if len(set(pot_names)) != len(pot_names):
         raise InvalidInput("Each pot can fund a pooled contract only once", field="pot")
     for _, part in shares:
-        _positive(part)
+        require_positive(part)
     total = sum(part for _, part in shares)
     normalised_tags = _normalise_tags(tags)
     kind = "delegate" if to_pot else "allocate"
@@ -775,7 +806,7 @@ def vary(
 
     Approved on entry it posts at once; otherwise it waits as a Request, holding its money.
     """
-    _check_reference(reference)
+    check_reference(reference)
     if delta_pence == 0:
         raise InvalidInput("A variation must change the amount", field="amount")
     if not reason.strip():
@@ -946,8 +977,8 @@ def pay(
     """Pay an instalment against a confirmed allocation; for a delegation, the cash handed to
     the intermediary. A pooled payment splits across funders in proportion to what each still
     owes, so the last instalment clears every funder's share exactly."""
-    _check_reference(reference)
-    _positive(amount_pence)
+    check_reference(reference)
+    require_positive(amount_pence)
     content = content_sha256(
         "pay", {"allocation": allocation, "amount": amount_pence, "date": date, "memo": memo}
     )
@@ -1021,8 +1052,8 @@ def return_unspent(
 ) -> Entry:
     """Money paid out comes back (underspend, clawback) and is available in its pot again.
     For a delegation, the intermediary gives back money it has not sub-granted."""
-    _check_reference(reference)
-    _positive(amount_pence)
+    check_reference(reference)
+    require_positive(amount_pence)
     content = content_sha256(
         "return", {"allocation": allocation, "amount": amount_pence, "date": date, "memo": memo}
     )
@@ -1153,8 +1184,8 @@ def carry_forward(
 ) -> Entry:
     """Move a pot's unspent balance into the same stream's pot for a later financial year, as
     funders allow (Year 1 underspend into Year 2). Distinct from handing money back."""
-    _check_reference(reference)
-    _positive(amount_pence)
+    check_reference(reference)
+    require_positive(amount_pence)
     content = content_sha256(
         "carry_forward",
         {"from": from_pot, "to": to_pot, "amount": amount_pence, "date": date, "memo": memo},
@@ -1212,8 +1243,8 @@ def hand_back(
     memo: str,
 ) -> Entry:
     """Unspent money handed back to the funder: it leaves the ledger."""
-    _check_reference(reference)
-    _positive(amount_pence)
+    check_reference(reference)
+    require_positive(amount_pence)
     content = content_sha256(
         "hand_back", {"pot": pot, "amount": amount_pence, "date": date, "memo": memo}
     )

@@ -1,0 +1,1450 @@
+"""Many operations in one transaction, fast: the engine behind ``commonpurse import``.
+
+``ledger.operations`` posts one operation at a time through the ORM, and is what the web app and
+the API use. An import of years of history would spend almost all its time on the ORM's
+bookkeeping, so ``Batch`` applies the same operations over a working set held in memory: the
+pots, allocations, awards and accounts the file touches, with their maintained figures. Every
+operation still
+
+* checks the same guards in the same order and raises the same typed errors, with the same
+  messages (available money after holds, unpaid commitment, what a funder still owes, the
+  self-approval limit, idempotent references);
+* posts exactly one balanced entry, whose accounts never cross their floors;
+* moves the same figures as ``journal.Effects`` would for its lines, so ``commonpurse check``
+  proves them against the journal afterwards;
+* links the entry into the journal's hash chain.
+
+New rows are written in batches with the driver's ``executemany`` (inside the caller's
+transaction, so a refusal anywhere still writes nothing) and the changed figures are written
+back with each batch. Memory stays bounded: the entries of a batch are dropped once written,
+and the allocations cache is emptied when it grows large.
+
+On PostgreSQL, every pot the import touches is locked (``FOR UPDATE``) when it is first read, as
+``operations.lock_pots`` does, so figures held in memory cannot go stale under another writer.
+
+``tests/test_bulk.py`` runs random files through this engine and through ``ledger.operations``
+row by row and requires identical ledgers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from ledger import chain
+from ledger.errors import (
+    AllocationClosed,
+    InsufficientFunds,
+    InvalidInput,
+    LedgerError,
+    NotConfirmed,
+    NotFound,
+    OverCommitted,
+    OverReceived,
+    OverReturned,
+    ReferenceConflict,
+    SelfApproval,
+    UnbalancedEntry,
+)
+from ledger.fy import financial_year_of
+from ledger.journal import FLOOR_OF_KIND, FigureInvariantBroken, FloorBreached, content_sha256
+from ledger.models import utcnow
+from ledger.money import format_pence, split_by_ratios
+from ledger.operations import (
+    ACCOUNTABLE_BODY,
+    check_name,
+    check_reference,
+    held_in_pot,
+    pending_reduction_by_allocation,
+    require_positive,
+    same_person,
+    self_approval_limit_pence,
+)
+
+ALLOCATION_CACHE_LIMIT = 50_000
+"""Allocations kept in memory between batches; past this the cache is emptied (and re-read)."""
+
+
+# The working set ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class AccountState:
+    id: int
+    code: str
+    kind: str
+    floor: str
+    balance: int
+    owner: str  # how a refusal names it, e.g. "WFWF 2022-23's available balance"
+    inserted: bool = True
+    dirty: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class PotState:
+    id: int
+    name: str
+    stream_id: int | None
+    financial_year: int | None
+    parent_allocation_id: int | None
+    administered_by_id: int
+    figures: dict[str, int]
+    available_account: AccountState
+    cash_account: AccountState
+    due_in_account: AccountState | None
+    held: int  # money held by pending increases (requests made before the import)
+    inserted: bool = True
+    dirty: bool = False
+    awards: list[AwardState] | None = None  # loaded on the first receipt
+
+    @property
+    def available(self) -> int:
+        f = self.figures
+        return (
+            f["funded_pence"]
+            - f["allocated_pence"]
+            + f["returned_pence"]
+            - f["carried_forward_pence"]
+            - f["handed_back_pence"]
+        )
+
+
+POT_FIGURES = (
+    "funded_pence",
+    "allocated_pence",
+    "paid_pence",
+    "returned_pence",
+    "received_pence",
+    "carried_forward_pence",
+    "carried_in_pence",
+    "handed_back_pence",
+)
+
+
+@dataclass(slots=True, eq=False)
+class AwardState:
+    id: int
+    reference: str
+    funder_id: int
+    award_date: dt.date
+    amount: int
+    received: int
+    receivable: AccountState
+    inserted: bool = True
+    dirty: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class ShareState:
+    id: int
+    pot: PotState
+    weight: int
+    allocated: int
+    paid: int
+    returned: int
+    unpaid_account: AccountState
+    inserted: bool = True
+    dirty: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class AllocationState:
+    id: int
+    reference: str
+    recipient: str
+    status: str
+    allocated: int
+    paid: int
+    returned: int
+    shares: list[ShareState]
+    delegated: PotState | None
+    pending_reduction: int
+    inserted: bool = True
+    dirty: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class OrganisationState:
+    id: int
+    name: str
+    roles: set[str]
+
+
+@dataclass
+class Tables:
+    """Rows waiting to be written, in the order foreign keys need them."""
+
+    organisations: list[tuple[Any, ...]] = field(default_factory=list)
+    organisation_roles: list[tuple[Any, ...]] = field(default_factory=list)
+    allocations: list[tuple[Any, ...]] = field(default_factory=list)
+    pots: list[tuple[Any, ...]] = field(default_factory=list)
+    awards: list[tuple[Any, ...]] = field(default_factory=list)
+    allocation_shares: list[tuple[Any, ...]] = field(default_factory=list)
+    accounts: list[AccountState] = field(default_factory=list)
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+    audit_events: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "organisations": ("id", "name"),
+    "organisation_roles": ("id", "organisation_id", "role"),
+    "allocations": (
+        "id",
+        "reference",
+        "recipient_id",
+        "purpose",
+        "status",
+        "entered_by",
+        "approved_by",
+        "approved_at",
+        "created_at",
+        "allocated_pence",
+        "paid_pence",
+        "returned_pence",
+    ),
+    "pots": (
+        "id",
+        "name",
+        "stream_id",
+        "administered_by_id",
+        "financial_year",
+        "parent_allocation_id",
+        "created_at",
+        *POT_FIGURES,
+    ),
+    "awards": (
+        "id",
+        "reference",
+        "funder_id",
+        "stream_id",
+        "pot_id",
+        "financial_year",
+        "award_date",
+        "amount_pence",
+        "received_pence",
+        "is_assumption",
+        "description",
+    ),
+    "allocation_shares": (
+        "id",
+        "allocation_id",
+        "pot_id",
+        "weight_pence",
+        "allocated_pence",
+        "paid_pence",
+        "returned_pence",
+    ),
+    "accounts": ("id", "code", "kind", "floor", "pot_id", "award_id", "share_id", "balance_pence"),
+    "entries": (
+        "id",
+        "kind",
+        "reference",
+        "content_sha256",
+        "effective_date",
+        "financial_year",
+        "amount_pence",
+        "memo",
+        "entered_by",
+        "approved_by",
+        "posted_at",
+        "pot_id",
+        "to_pot_id",
+        "award_id",
+        "allocation_id",
+        "reverses_id",
+        "chain_seq",
+        "chain_sha256",
+    ),
+    "lines": ("id", "entry_id", "account_id", "amount_pence"),
+    "audit_events": ("id", "at", "actor", "action", "subject", "detail"),
+}
+
+
+class Ids:
+    """New primary keys, handed out before rows are written (lines name their entry's id).
+
+    SQLite: the transaction holds the write lock, so the next id is max(id) + 1. PostgreSQL:
+    ids come from each table's own sequence, in blocks, so other writers never collide.
+    """
+
+    BLOCK = 2000
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+        self.free: dict[str, list[int]] = {}
+        self.next_id: dict[str, int] = {}
+
+    def take(self, table: str) -> int:
+        if self.postgres:
+            free = self.free.get(table)
+            if not free:
+                free = list(
+                    self.connection.execute(
+                        text(
+                            "SELECT nextval(pg_get_serial_sequence(:t, 'id'))"
+                            " FROM generate_series(1, :n)"
+                        ),
+                        {"t": table, "n": self.BLOCK},
+                    ).scalars()
+                )
+                free.reverse()
+                self.free[table] = free
+            return free.pop()
+        value = self.next_id.get(table)
+        if value is None:
+            value = int(
+                self.connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar()
+                or 0
+            )
+        value += 1
+        self.next_id[table] = value
+        return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one operation did: posted an entry, replayed one, or found a waiting request."""
+
+    posted: bool = False
+    awaiting: bool = False
+
+
+REPLAYED = Outcome()
+POSTED = Outcome(posted=True)
+AWAITING = Outcome(awaiting=True)
+
+
+class Batch:
+    """The operations of ``ledger.operations`` over an in-memory working set, written in
+    batches. Use inside one transaction; call ``finish()`` before it commits."""
+
+    def __init__(self, session: Session, *, entered_by: str) -> None:
+        if not entered_by.strip():
+            raise InvalidInput("Every act needs the name of the person entering it")
+        self.session = session
+        self.connection = session.connection()
+        self.postgres = self.connection.dialect.name == "postgresql"
+        raw: Any = self.connection.connection.driver_connection
+        self.raw = raw  # sqlite3 or psycopg: rows go straight to the driver
+        self.entered_by = entered_by
+        self.ids = Ids(self.connection)
+        self.out = Tables()
+        self.limit = self_approval_limit_pence(session)
+        self.accountable_body_name = _setting(self.connection, ACCOUNTABLE_BODY)
+        # Dates and times as the database stores them: SQLite keeps ISO text (as SQLAlchemy
+        # writes it), PostgreSQL takes the objects.
+        now = utcnow()
+        self.now: Any = now if self.postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        self.days: dict[dt.date, Any] = {}
+        self.organisations: dict[str, OrganisationState] = {}
+        self.pots: dict[str, PotState] = {}
+        self.pots_by_id: dict[int, PotState] = {}
+        self.allocations: dict[str, AllocationState] = {}
+        self.dirty: list[Any] = []
+        self.known: dict[str, tuple[str, str]] = {}  # reference -> (where, content)
+        self.looked_up: set[str] = set()  # references whose records are in ``known``
+        self.absent_pots: set[str] = set()  # names known not to be in the database
+        self.absent_organisations: set[str] = set()
+        self.absent_allocations: set[str] = set()
+        self.posted = 0
+        self.chain_seq: int | None = None
+        self.chain_tip = ""
+
+    # References and idempotency -----------------------------------------------------------
+
+    def expect(
+        self,
+        references: Iterable[str],
+        *,
+        pots: Iterable[str] = (),
+        organisations: Iterable[str] = (),
+        allocations: Iterable[str] = (),
+    ) -> None:
+        """Read in a few queries what the next rows will ask about: what is already recorded
+        under their references, and which of the pots, organisations and allocations they
+        name do not exist yet (so each is not looked for one query at a time)."""
+        wanted = sorted({r for r in references if r and r not in self.looked_up})
+        self.looked_up.update(wanted)
+        for table, where in (
+            ("entries", "entry"),
+            ("requests", "request"),
+            ("allocations", "other"),
+            ("awards", "other"),
+        ):
+            content = "content_sha256" if where != "other" else "''"
+            for reference, digest in self._select_in(
+                f"SELECT reference, {content} FROM {table} WHERE reference", wanted
+            ):
+                self.known.setdefault(reference, (where, digest))
+        for names, cache, absent, query in (
+            (pots, self.pots, self.absent_pots, "SELECT name FROM pots WHERE name"),
+            (
+                organisations,
+                self.organisations,
+                self.absent_organisations,
+                "SELECT name FROM organisations WHERE name",
+            ),
+            (
+                allocations,
+                self.allocations,
+                self.absent_allocations,
+                "SELECT reference FROM allocations WHERE reference",
+            ),
+        ):
+            unknown = sorted({n for n in names if n and n not in cache and n not in absent})
+            found = {row[0] for row in self._select_in(query, unknown)}
+            absent.update(n for n in unknown if n not in found)
+
+    def _select_in(self, query: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``query IN (values)``, a few hundred values at a time."""
+        mark = "%s" if self.postgres else "?"
+        rows: list[tuple[Any, ...]] = []
+        cursor = self.raw.cursor()
+        try:
+            for start in range(0, len(values), 500):
+                part = list(values[start : start + 500])
+                cursor.execute(f"{query} IN ({', '.join(mark for _ in part)})", part)
+                rows += cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
+
+    def _replayed(self, reference: str, content: str) -> Outcome | None:
+        if reference not in self.looked_up:
+            self.expect([reference])
+        found = self.known.get(reference)
+        if found is None:
+            return None
+        where, digest = found
+        if where == "other" or digest != content:
+            raise ReferenceConflict(reference)
+        return AWAITING if where == "request" else REPLAYED
+
+    def forget_references(self) -> None:
+        """Entries written to the database are found by ``expect`` from now on."""
+        self.known.clear()
+        self.looked_up.clear()
+
+    # Operations ---------------------------------------------------------------------------
+
+    def award(
+        self,
+        *,
+        reference: str,
+        pot: str,
+        funder: str,
+        amount_pence: int,
+        award_date: dt.date,
+        memo: str,
+        approved_by: str | None,
+    ) -> Outcome:
+        check_reference(reference)
+        require_positive(amount_pence)
+        year = financial_year_of(award_date)
+        content = content_sha256(
+            "award",
+            {
+                "pot": pot,
+                "funder": funder,
+                "amount": amount_pence,
+                "date": award_date,
+                "fy": year,
+                "stream": None,
+                "assumption": False,
+                "memo": memo,
+            },
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return REPLAYED if not replay.awaiting else replay
+        approver = self._approval(approved_by, f"award {reference}", amount_pence)
+        funder_org = self._organisation(funder, "funder")
+        target = self._find_pot(pot)
+        if target is None:
+            body = self._accountable_body()
+            target = self._open_pot(
+                pot, body.id, stream_id=None, financial_year=year, parent_allocation_id=None
+            )
+        if target.parent_allocation_id is not None:
+            raise InvalidInput(
+                f"{target.name} is a delegated pot: it is funded by its delegation, not by awards",
+                field="pot",
+            )
+        award_id = self.ids.take("awards")
+        receivable = self._open_account("receivable", "award", award_id, f"award {reference}")
+        award = AwardState(
+            award_id, reference, funder_org.id, award_date, amount_pence, 0, receivable
+        )
+        self.out.awards.append(
+            (
+                award_id,
+                reference,
+                funder_org.id,
+                target.stream_id,
+                target.id,
+                year,
+                self._day(award_date),
+                amount_pence,
+                0,
+                False,
+                memo,
+            )
+        )
+        receivable.owner = f"what {funder_org.name} still owes on award {reference}"
+        self._awards_of(target).append(award)
+        self._post(
+            "award",
+            [(receivable, amount_pence), (target.available_account, -amount_pence)],
+            date=award_date,
+            memo=memo,
+            approved_by=approver,
+            reference=reference,
+            content=content,
+            amount_pence=amount_pence,
+            pot_id=target.id,
+            award_id=award_id,
+        )
+        self._figure(target, "funded_pence", amount_pence)
+        self._check_pot(target)
+        return POSTED
+
+    def receive(
+        self,
+        *,
+        reference: str,
+        pot: str,
+        funder: str,
+        amount_pence: int,
+        date: dt.date,
+        memo: str,
+    ) -> Outcome:
+        check_reference(reference)
+        require_positive(amount_pence)
+        content = content_sha256(
+            "receive",
+            {"pot": pot, "funder": funder, "amount": amount_pence, "date": date, "memo": memo},
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return REPLAYED if not replay.awaiting else replay
+        target = self._find_pot(pot)
+        if target is None:
+            raise NotFound("pot", pot, "pot")
+        funder_org = self._find_organisation(funder)
+        if funder_org is None:
+            raise NotFound("organisation", funder, "counterparty")
+        awards = sorted(
+            (a for a in self._awards_of(target) if a.funder_id == funder_org.id),
+            key=lambda a: (a.award_date, a.id),
+        )
+        outstanding = sum(a.receivable.balance for a in awards)
+        if amount_pence > outstanding:
+            raise OverReceived(funder_org.name, target.name, outstanding, amount_pence)
+        legs: list[tuple[AccountState, int]] = [(target.cash_account, amount_pence)]
+        remaining = amount_pence
+        parts: list[tuple[AwardState, int]] = []
+        for award in awards:
+            part = min(award.receivable.balance, remaining)
+            if part > 0:
+                parts.append((award, part))
+                legs.append((award.receivable, -part))
+                remaining -= part
+        self._post(
+            "receive",
+            legs,
+            date=date,
+            memo=memo,
+            approved_by=None,
+            reference=reference,
+            content=content,
+            amount_pence=amount_pence,
+            pot_id=target.id,
+            award_id=parts[0][0].id if parts else None,
+        )
+        self._figure(target, "received_pence", amount_pence)
+        for award, part in parts:
+            award.received += part
+            self._touch(award)
+            if not 0 <= award.received <= award.amount:
+                raise FigureInvariantBroken(
+                    f"This would leave award {award.reference} with"
+                    f" {format_pence(award.received)} received against"
+                    f" {format_pence(award.amount)} awarded"
+                )
+        return POSTED
+
+    def allocate(
+        self,
+        *,
+        reference: str,
+        pot: str,
+        recipient: str,
+        amount_pence: int,
+        date: dt.date,
+        purpose: str,
+        memo: str,
+        approved_by: str | None,
+        to_pot: str | None,
+    ) -> Outcome:
+        check_reference(reference)
+        require_positive(amount_pence)
+        kind = "delegate" if to_pot else "allocate"
+        content = content_sha256(
+            kind,
+            {
+                "shares": [(pot, amount_pence)],
+                "recipient": recipient,
+                "date": date,
+                "purpose": purpose,
+                "period": [None, None],
+                "tags": [],
+                "to_pot": to_pot,
+                "memo": memo,
+            },
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return REPLAYED if not replay.awaiting else replay
+        source = self._find_pot(pot)
+        if source is None:
+            raise NotFound("pot", pot, "pot")
+        if to_pot:
+            what = "delegation"
+        elif source.parent_allocation_id is not None:
+            what = "sub-grant"
+        else:
+            what = "allocation"
+        self._guard_available(source, amount_pence, what)
+        approver = self._approval(approved_by, f"{what} {reference}", amount_pence)
+        recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
+        allocation_id = self.ids.take("allocations")
+        status = "confirmed" if approver else "provisional"
+        self.out.allocations.append(
+            (
+                allocation_id,
+                reference,
+                recipient_org.id,
+                purpose,
+                status,
+                self.entered_by,
+                approver,
+                self.now if approver else None,
+                self.now,
+                0,
+                0,
+                0,
+            )
+        )
+        share_id = self.ids.take("allocation_shares")
+        unpaid = self._open_account(
+            "unpaid",
+            "share",
+            share_id,
+            f"allocation {reference}'s unpaid commitment from {source.name}",
+        )
+        share = ShareState(share_id, source, amount_pence, 0, 0, 0, unpaid)
+        self.out.allocation_shares.append(
+            (share_id, allocation_id, source.id, amount_pence, 0, 0, 0)
+        )
+        allocation = AllocationState(
+            allocation_id,
+            reference,
+            recipient_org.name,
+            status,
+            0,
+            0,
+            0,
+            [share],
+            None,
+            0,
+        )
+        legs: list[tuple[AccountState, int]] = [
+            (source.available_account, amount_pence),
+            (unpaid, -amount_pence),
+        ]
+        child: PotState | None = None
+        if to_pot:
+            child = self._open_pot(
+                to_pot,
+                recipient_org.id,
+                stream_id=source.stream_id,
+                financial_year=source.financial_year,
+                parent_allocation_id=allocation_id,
+            )
+            allocation.delegated = child
+            assert child.due_in_account is not None
+            legs += [(child.due_in_account, amount_pence), (child.available_account, -amount_pence)]
+        self.allocations[reference] = allocation
+        self.absent_allocations.discard(reference)
+        self._post(
+            kind,
+            legs,
+            date=date,
+            memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+            approved_by=approver,
+            reference=reference,
+            content=content,
+            amount_pence=amount_pence,
+            pot_id=source.id,
+            to_pot_id=child.id if child else None,
+            allocation_id=allocation_id,
+        )
+        self._figure(source, "allocated_pence", amount_pence)
+        self._move_share(allocation, share, "allocated", amount_pence)
+        if child is not None:
+            self._figure(child, "funded_pence", amount_pence)
+        self._check_pot(source)
+        if approver:
+            self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
+        return POSTED
+
+    def vary(
+        self,
+        *,
+        reference: str,
+        allocation: str,
+        delta_pence: int,
+        date: dt.date,
+        reason: str,
+        approved_by: str | None,
+    ) -> Outcome:
+        check_reference(reference)
+        if delta_pence == 0:
+            raise InvalidInput("A variation must change the amount", field="amount")
+        if not reason.strip():
+            raise InvalidInput("A variation needs a reason", field="description")
+        content = content_sha256(
+            "vary",
+            {"allocation": allocation, "delta": delta_pence, "date": date, "reason": reason},
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return replay
+        target = self.find_allocation(allocation)
+        if target.status == "closed":
+            raise AllocationClosed(target.reference)
+        child = target.delegated
+        if delta_pence > 0:
+            parts = split_by_ratios(delta_pence, [s.weight for s in target.shares])
+            for share, part in zip(target.shares, parts, strict=True):
+                self._guard_available(share.pot, part, "variation")
+        else:
+            unpaid = target.allocated - target.paid - target.pending_reduction
+            if -delta_pence > unpaid:
+                raise OverCommitted(target.reference, unpaid, -delta_pence, "reduction")
+            if child is not None:
+                self._guard_available(child, -delta_pence, "reduction")
+        approver = self._approval(approved_by, f"a variation of {allocation}", delta_pence)
+        if approver is None:  # pragma: no cover - an import is always approved
+            raise InvalidInput("An import needs the authority it is approved under")
+        if delta_pence < 0:
+            parts = [
+                -p
+                for p in split_by_ratios(
+                    -delta_pence, [max(s.allocated - s.paid, 0) for s in target.shares]
+                )
+            ]
+        legs: list[tuple[AccountState, int]] = []
+        for share, part in zip(target.shares, parts, strict=True):
+            legs += [(share.pot.available_account, part), (share.unpaid_account, -part)]
+        if child is not None:
+            assert child.due_in_account is not None
+            legs += [(child.due_in_account, delta_pence), (child.available_account, -delta_pence)]
+        self._post(
+            "vary",
+            legs,
+            date=date,
+            memo=reason,
+            approved_by=approver,
+            reference=reference,
+            content=content,
+            amount_pence=abs(delta_pence),
+            pot_id=target.shares[0].pot.id,
+            to_pot_id=child.id if child else None,
+            allocation_id=target.id,
+        )
+        for share, part in zip(target.shares, parts, strict=True):
+            self._figure(share.pot, "allocated_pence", part)
+            self._move_share(target, share, "allocated", part)
+        if child is not None:
+            self._figure(child, "funded_pence", delta_pence)
+            self._check_pot(child)
+        for share in target.shares:
+            self._check_pot(share.pot)
+        return POSTED
+
+    def pay(
+        self,
+        *,
+        reference: str,
+        allocation: str,
+        amount_pence: int,
+        date: dt.date,
+        memo: str,
+        approved_by: str | None,
+    ) -> Outcome:
+        check_reference(reference)
+        require_positive(amount_pence)
+        content = content_sha256(
+            "pay", {"allocation": allocation, "amount": amount_pence, "date": date, "memo": memo}
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return replay
+        target = self.find_allocation(allocation)
+        if target.status == "closed":
+            raise AllocationClosed(target.reference)
+        if target.status != "confirmed":
+            raise NotConfirmed(target.reference, target.status)
+        unpaid = target.allocated - target.paid - target.pending_reduction
+        if amount_pence > unpaid:
+            raise OverCommitted(target.reference, unpaid, amount_pence, "payment")
+        approver = self._approval(approved_by, f"a payment on {allocation}", amount_pence)
+        if approver is None:  # pragma: no cover - an import is always approved
+            raise InvalidInput("An import needs the authority it is approved under")
+        parts = split_by_ratios(amount_pence, [s.allocated - s.paid for s in target.shares])
+        legs: list[tuple[AccountState, int]] = []
+        for share, part in zip(target.shares, parts, strict=True):
+            legs += [(share.unpaid_account, part), (share.pot.cash_account, -part)]
+        child = target.delegated
+        if child is not None:
+            assert child.due_in_account is not None
+            legs += [(child.cash_account, amount_pence), (child.due_in_account, -amount_pence)]
+        self._post(
+            "pay",
+            legs,
+            date=date,
+            memo=memo,
+            approved_by=approver,
+            reference=reference,
+            content=content,
+            amount_pence=amount_pence,
+            pot_id=target.shares[0].pot.id,
+            to_pot_id=child.id if child else None,
+            allocation_id=target.id,
+        )
+        for share, part in zip(target.shares, parts, strict=True):
+            self._figure(share.pot, "paid_pence", part)
+            self._move_share(target, share, "paid", part)
+        return POSTED
+
+    def return_unspent(
+        self,
+        *,
+        reference: str,
+        allocation: str,
+        amount_pence: int,
+        date: dt.date,
+        memo: str,
+    ) -> Outcome:
+        check_reference(reference)
+        require_positive(amount_pence)
+        content = content_sha256(
+            "return",
+            {"allocation": allocation, "amount": amount_pence, "date": date, "memo": memo},
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return REPLAYED if not replay.awaiting else replay
+        target = self.find_allocation(allocation)
+        returnable = target.paid - target.returned
+        if amount_pence > returnable:
+            raise OverReturned(target.reference, returnable, amount_pence)
+        child = target.delegated
+        if child is not None:
+            self._guard_available(child, amount_pence, "return")
+        parts = split_by_ratios(amount_pence, [s.paid - s.returned for s in target.shares])
+        legs: list[tuple[AccountState, int]] = []
+        for share, part in zip(target.shares, parts, strict=True):
+            legs += [(share.pot.cash_account, part), (share.pot.available_account, -part)]
+        if child is not None:
+            legs += [(child.available_account, amount_pence), (child.cash_account, -amount_pence)]
+        self._post(
+            "return",
+            legs,
+            date=date,
+            memo=memo,
+            approved_by=None,
+            reference=reference,
+            content=content,
+            amount_pence=amount_pence,
+            pot_id=target.shares[0].pot.id,
+            to_pot_id=child.id if child else None,
+            allocation_id=target.id,
+        )
+        for share, part in zip(target.shares, parts, strict=True):
+            self._figure(share.pot, "returned_pence", part)
+            self._move_share(target, share, "returned", part)
+        if child is not None:
+            self._figure(child, "handed_back_pence", amount_pence)
+            self._check_pot(child)
+        return POSTED
+
+    # Guards --------------------------------------------------------------------------------
+
+    def _approval(self, approved_by: str | None, what: str, amount_pence: int) -> str | None:
+        if approved_by is None:
+            return None
+        if not approved_by.strip():
+            raise InvalidInput("The approver's name cannot be blank", field="approved_by")
+        if same_person(approved_by, self.entered_by) and abs(amount_pence) > self.limit:
+            raise SelfApproval(self.entered_by, what, abs(amount_pence), self.limit)
+        return approved_by
+
+    def _guard_available(self, pot: PotState, needed: int, what: str) -> None:
+        available = pot.available - pot.held
+        if needed > available:
+            raise InsufficientFunds(pot.name, available, needed, held_pence=pot.held, what=what)
+
+    def _check_pot(self, pot: PotState) -> None:
+        if pot.available < 0:
+            raise FigureInvariantBroken(
+                f"This would leave {pot.name} overspent by {format_pence(-pot.available)}"
+            )
+
+    # Posting -------------------------------------------------------------------------------
+
+    def _post(
+        self,
+        kind: str,
+        legs: Sequence[tuple[AccountState, int]],
+        *,
+        date: dt.date,
+        memo: str,
+        approved_by: str | None,
+        reference: str,
+        content: str,
+        amount_pence: int,
+        pot_id: int | None = None,
+        to_pot_id: int | None = None,
+        award_id: int | None = None,
+        allocation_id: int | None = None,
+    ) -> None:
+        """``journal.post`` for the batch: one balanced entry, floors kept, chain extended."""
+        if not memo.strip():
+            raise InvalidInput("Say why: every entry records its reason", field="description")
+        legs = [leg for leg in legs if leg[1] != 0]
+        total = sum(amount for _, amount in legs)
+        if total != 0 or len(legs) < 2:
+            raise UnbalancedEntry(total)
+        net: dict[AccountState, int] = {}
+        for account, amount in legs:
+            net[account] = net.get(account, 0) + amount
+        for account, delta in net.items():
+            balance = account.balance + delta
+            if (account.floor == "credit" and balance > 0) or (
+                account.floor == "debit" and balance < 0
+            ):
+                raise FloorBreached(account.owner, -abs(balance))
+        for account, delta in net.items():
+            account.balance += delta
+            self._touch(account)
+        if self.chain_seq is None:
+            self.chain_seq, self.chain_tip = chain.lock_head(self.session)
+        entry_id = self.ids.take("entries")
+        year = financial_year_of(date)
+        lines = []
+        for account, amount in legs:
+            line_id = self.ids.take("lines")
+            self.out.lines.append((line_id, entry_id, account.id, amount))
+            lines.append((account.id, amount))
+        self.chain_seq += 1
+        digest = chain.entry_digest(
+            seq=self.chain_seq,
+            kind=kind,
+            reference=reference,
+            content_sha256=content,
+            effective_date=date,
+            financial_year=year,
+            amount_pence=amount_pence,
+            memo=memo,
+            entered_by=self.entered_by,
+            approved_by=approved_by,
+            pot_id=pot_id,
+            to_pot_id=to_pot_id,
+            award_id=award_id,
+            allocation_id=allocation_id,
+            reverses_id=None,
+            lines=lines,
+        )
+        self.chain_tip = chain.link(self.chain_tip, digest)
+        self.out.entries.append(
+            (
+                entry_id,
+                kind,
+                reference,
+                content,
+                self._day(date),
+                year,
+                amount_pence,
+                memo,
+                self.entered_by,
+                approved_by,
+                self.now,
+                pot_id,
+                to_pot_id,
+                award_id,
+                allocation_id,
+                None,
+                self.chain_seq,
+                self.chain_tip,
+            )
+        )
+        self.known[reference] = ("entry", content)
+        self.looked_up.add(reference)
+        self.posted += 1
+
+    def _day(self, date: dt.date) -> Any:
+        if self.postgres:
+            return date
+        found = self.days.get(date)
+        if found is None:
+            found = self.days[date] = date.isoformat()
+        return found
+
+    def _figure(self, pot: PotState, name: str, delta: int) -> None:
+        pot.figures[name] += delta
+        self._touch(pot)
+
+    def _move_share(
+        self, allocation: AllocationState, share: ShareState, name: str, delta: int
+    ) -> None:
+        setattr(share, name, getattr(share, name) + delta)
+        setattr(allocation, name, getattr(allocation, name) + delta)
+        self._touch(share)
+        self._touch(allocation)
+        for obj, ref in ((allocation, allocation.reference), (share, allocation.reference)):
+            if obj.paid > obj.allocated:
+                raise FigureInvariantBroken(
+                    f"This would leave allocation {ref} paid {format_pence(obj.paid)}, more"
+                    f" than its {format_pence(obj.allocated)} allocated"
+                )
+            if not 0 <= obj.returned <= obj.paid:
+                raise FigureInvariantBroken(
+                    f"This would leave allocation {ref} with {format_pence(obj.returned)}"
+                    f" returned against {format_pence(obj.paid)} paid"
+                )
+
+    def _touch(self, obj: Any) -> None:
+        if obj.inserted and not obj.dirty:
+            obj.dirty = True
+            self.dirty.append(obj)
+
+    def _audit(self, actor: str, action: str, subject: str, detail: str) -> None:
+        self.out.audit_events.append(
+            (self.ids.take("audit_events"), self.now, actor, action, subject, detail)
+        )
+
+    def audit(self, actor: str, action: str, subject: str, detail: str) -> None:
+        self._audit(actor, action, subject, detail)
+
+    # Reading and opening -------------------------------------------------------------------
+
+    def _find_organisation(self, name: str) -> OrganisationState | None:
+        found = self.organisations.get(name)
+        if found is not None or name in self.absent_organisations:
+            return found
+        row = self.connection.execute(
+            text("SELECT id FROM organisations WHERE name = :n"), {"n": name}
+        ).first()
+        if row is None:
+            return None
+        roles = set(
+            self.connection.execute(
+                text("SELECT role FROM organisation_roles WHERE organisation_id = :o"),
+                {"o": row[0]},
+            ).scalars()
+        )
+        found = OrganisationState(row[0], name, roles)
+        self.organisations[name] = found
+        return found
+
+    def _organisation(self, name: str, role: str) -> OrganisationState:
+        """``ensure_organisation``: the organisation called ``name``, created if new."""
+        name = check_name(name, "organisation", "counterparty")
+        found = self._find_organisation(name)
+        if found is None:
+            found = OrganisationState(self.ids.take("organisations"), name, set())
+            self.absent_organisations.discard(name)
+            self.out.organisations.append((found.id, name))
+            self.organisations[name] = found
+        if role not in found.roles:
+            found.roles.add(role)
+            self.out.organisation_roles.append(
+                (self.ids.take("organisation_roles"), found.id, role)
+            )
+        return found
+
+    def _accountable_body(self) -> OrganisationState:
+        if not self.accountable_body_name:
+            raise InvalidInput(
+                "No accountable body is set: name it once with"
+                " 'commonpurse init --accountable-body \"Clackmannanshire Council\"'"
+            )
+        return self._organisation(self.accountable_body_name, "accountable_body")
+
+    def _find_pot(self, name: str) -> PotState | None:
+        found = self.pots.get(name)
+        if found is not None or name in self.absent_pots:
+            return found
+        row = self.connection.execute(
+            text("SELECT id FROM pots WHERE name = :n"), {"n": name}
+        ).first()
+        return None if row is None else self._load_pot(row[0])
+
+    def _load_pot(self, pot_id: int) -> PotState:
+        found = self.pots_by_id.get(pot_id)
+        if found is not None:
+            return found
+        lock = " FOR UPDATE" if self.postgres else ""
+        row = (
+            self.connection.execute(
+                text(
+                    "SELECT id, name, stream_id, financial_year, parent_allocation_id,"
+                    f" administered_by_id, {', '.join(POT_FIGURES)} FROM pots WHERE id = :p{lock}"
+                ),
+                {"p": pot_id},
+            )
+            .mappings()
+            .one()
+        )
+        accounts = {
+            a.kind: a
+            for a in self._load_accounts("pot_id", [pot_id], f"{row['name']}'s {{kind}}").values()
+        }
+        pot = PotState(
+            row["id"],
+            row["name"],
+            row["stream_id"],
+            row["financial_year"],
+            row["parent_allocation_id"],
+            row["administered_by_id"],
+            {name: int(row[name]) for name in POT_FIGURES},
+            accounts["available"],
+            accounts["cash"],
+            accounts.get("due_in"),
+            held_in_pot(self.session, pot_id),
+        )
+        accounts["available"].owner = f"{pot.name}'s available balance"
+        accounts["cash"].owner = f"{pot.name}'s cash"
+        if pot.due_in_account is not None:
+            pot.due_in_account.owner = f"what {pot.name} is still owed by its delegation"
+        self.pots[pot.name] = pot
+        self.pots_by_id[pot.id] = pot
+        return pot
+
+    def _load_accounts(self, column: str, owners: Sequence[int], owner: str) -> dict[int, Any]:
+        marks = ", ".join(str(int(o)) for o in owners)
+        found: dict[int, AccountState] = {}
+        for row in self.connection.execute(
+            text(
+                f"SELECT id, code, kind, floor, balance_pence, {column} FROM accounts"
+                f" WHERE {column} IN ({marks})"
+            )
+        ):
+            found[row[0]] = AccountState(
+                row[0], row[1], row[2], row[3], int(row[4]), owner.format(kind=row[2])
+            )
+        return found
+
+    def _open_pot(
+        self,
+        name: str,
+        administered_by_id: int,
+        *,
+        stream_id: int | None,
+        financial_year: int | None,
+        parent_allocation_id: int | None,
+    ) -> PotState:
+        name = check_name(name, "pot", "pot")
+        if name in self.pots or self._find_pot(name) is not None:
+            raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
+        pot_id = self.ids.take("pots")
+        available = self._open_account("available", "pot", pot_id, f"{name}'s available balance")
+        cash = self._open_account("cash", "pot", pot_id, f"{name}'s cash")
+        due_in = None
+        if parent_allocation_id is not None:
+            due_in = self._open_account(
+                "due_in", "pot", pot_id, f"what {name} is still owed by its delegation"
+            )
+        pot = PotState(
+            pot_id,
+            name,
+            stream_id,
+            financial_year,
+            parent_allocation_id,
+            administered_by_id,
+            dict.fromkeys(POT_FIGURES, 0),
+            available,
+            cash,
+            due_in,
+            0,
+            inserted=False,
+            awards=[],
+        )
+        self.pots[name] = pot
+        self.pots_by_id[pot_id] = pot
+        self.absent_pots.discard(name)
+        return pot
+
+    def _open_account(self, kind: str, owner_kind: str, owner_id: int, owner: str) -> AccountState:
+        account = AccountState(
+            self.ids.take("accounts"),
+            f"{owner_kind}:{owner_id}:{kind}",
+            kind,
+            FLOOR_OF_KIND[kind],
+            0,
+            owner,
+            inserted=False,
+        )
+        self.out.accounts.append(account)
+        return account
+
+    def _awards_of(self, pot: PotState) -> list[AwardState]:
+        if pot.awards is None:
+            rows = self.connection.execute(
+                text(
+                    "SELECT id, reference, funder_id, award_date, amount_pence, received_pence"
+                    " FROM awards WHERE pot_id = :p"
+                ),
+                {"p": pot.id},
+            ).all()
+            accounts = {
+                a.code: a
+                for a in self._load_accounts("award_id", [r[0] for r in rows] or [0], "").values()
+            }
+            pot.awards = []
+            for award_id, reference, funder_id, award_date, amount, received in rows:
+                if isinstance(award_date, str):
+                    award_date = dt.date.fromisoformat(award_date)
+                receivable = accounts[f"award:{award_id}:receivable"]
+                pot.awards.append(
+                    AwardState(
+                        award_id, reference, funder_id, award_date, amount, received, receivable
+                    )
+                )
+        return pot.awards
+
+    def find_allocation(self, reference: str) -> AllocationState:
+        found = self.allocations.get(reference)
+        if found is not None:
+            return found
+        if reference in self.absent_allocations:
+            raise NotFound("allocation", reference, "allocation_ref")
+        row = self.connection.execute(
+            text("SELECT id FROM allocations WHERE reference = :r"), {"r": reference}
+        ).first()
+        if row is None:
+            raise NotFound("allocation", reference, "allocation_ref")
+        allocation_id = row[0]
+        # Lock the pots first (as operations._lock_allocation does), then read the figures.
+        share_rows = self.connection.execute(
+            text("SELECT id, pot_id FROM allocation_shares WHERE allocation_id = :a ORDER BY id"),
+            {"a": allocation_id},
+        ).all()
+        for _, pot_id in sorted(share_rows, key=lambda r: r[1]):
+            self._load_pot(pot_id)
+        child_row = self.connection.execute(
+            text("SELECT id FROM pots WHERE parent_allocation_id = :a"), {"a": allocation_id}
+        ).first()
+        child = self._load_pot(child_row[0]) if child_row else None
+        head = self.connection.execute(
+            text(
+                "SELECT a.status, a.allocated_pence, a.paid_pence, a.returned_pence, o.name"
+                " FROM allocations a JOIN organisations o ON o.id = a.recipient_id"
+                " WHERE a.id = :a"
+            ),
+            {"a": allocation_id},
+        ).one()
+        share_ids = [r[0] for r in share_rows]
+        accounts = {
+            a.code: a
+            for a in self._load_accounts(
+                "share_id", share_ids, f"allocation {reference}'s unpaid commitment"
+            ).values()
+        }
+        shares = []
+        for share in self.connection.execute(
+            text(
+                "SELECT id, pot_id, weight_pence, allocated_pence, paid_pence, returned_pence"
+                " FROM allocation_shares WHERE allocation_id = :a ORDER BY id"
+            ),
+            {"a": allocation_id},
+        ):
+            pot = self.pots_by_id[share[1]]
+            unpaid = accounts[f"share:{share[0]}:unpaid"]
+            unpaid.owner = f"allocation {reference}'s unpaid commitment from {pot.name}"
+            shares.append(ShareState(share[0], pot, share[2], share[3], share[4], share[5], unpaid))
+        found = AllocationState(
+            allocation_id,
+            reference,
+            head[4],
+            head[0],
+            head[1],
+            head[2],
+            head[3],
+            shares,
+            child,
+            pending_reduction_by_allocation(self.session, allocation_id),
+        )
+        self.allocations[reference] = found
+        return found
+
+    # Writing -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the rows gathered so far and the figures that moved; forget the entries."""
+        out = self.out
+        self._insert("organisations", out.organisations)
+        self._insert("organisation_roles", out.organisation_roles)
+        self._insert("allocations", out.allocations)
+        new_pots = [p for p in self.pots.values() if not p.inserted]
+        self._insert(
+            "pots",
+            [
+                (
+                    p.id,
+                    p.name,
+                    p.stream_id,
+                    p.administered_by_id,
+                    p.financial_year,
+                    p.parent_allocation_id,
+                    self.now,
+                    *(p.figures[name] for name in POT_FIGURES),
+                )
+                for p in new_pots
+            ],
+        )
+        for pot in new_pots:
+            pot.inserted = True
+            pot.dirty = False
+        self._insert("awards", out.awards)
+        self._insert("allocation_shares", out.allocation_shares)
+        accounts = out.accounts
+        self._insert(
+            "accounts",
+            [
+                (
+                    a.id,
+                    a.code,
+                    a.kind,
+                    a.floor,
+                    *_owner_columns(a.code),
+                    a.balance,
+                )
+                for a in accounts
+            ],
+        )
+        for account in accounts:
+            account.inserted = True
+            account.dirty = False
+        self._insert("entries", out.entries)
+        self._insert("lines", out.lines)
+        self._insert("audit_events", out.audit_events)
+        self.out = Tables()
+        # New allocations, shares and awards were written with zero figures; they are updated
+        # below with everything else that moved. (Their rows carry no figures in ``out``.)
+        self._write_figures()
+        self.forget_references()
+        if len(self.allocations) > ALLOCATION_CACHE_LIMIT:
+            self.allocations.clear()
+
+    def _write_figures(self) -> None:
+        pots = []
+        accounts = []
+        allocations = []
+        shares = []
+        awards = []
+        for obj in self.dirty:
+            obj.dirty = False
+            if isinstance(obj, AccountState):
+                accounts.append((obj.balance, obj.id))
+            elif isinstance(obj, PotState):
+                pots.append((*(obj.figures[name] for name in POT_FIGURES), obj.id))
+            elif isinstance(obj, AllocationState):
+                allocations.append((obj.allocated, obj.paid, obj.returned, obj.id))
+            elif isinstance(obj, ShareState):
+                shares.append((obj.allocated, obj.paid, obj.returned, obj.id))
+            else:
+                awards.append((obj.received, obj.id))
+        self.dirty = []
+        figures = ("allocated_pence", "paid_pence", "returned_pence")
+        self._update("accounts", ("balance_pence",), accounts)
+        self._update("pots", POT_FIGURES, pots)
+        self._update("allocations", figures, allocations)
+        self._update("allocation_shares", figures, shares)
+        self._update("awards", ("received_pence",), awards)
+
+    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = ", ".join(COLUMNS[table])
+        cursor = self.raw.cursor()
+        try:
+            if self.postgres:  # COPY: one round trip for the lot
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" for _ in COLUMNS[table])
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        finally:
+            cursor.close()
+
+    def _update(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        cursor = self.raw.cursor()
+        try:
+            if self.postgres:  # one statement per few thousand rows, not a round trip per row
+                names = ", ".join((*columns, "id"))
+                sets = ", ".join(f"{c} = v.{c}" for c in columns)
+                width = len(columns) + 1
+                for start in range(0, len(rows), 4000):
+                    part = rows[start : start + 4000]
+                    values = ", ".join(
+                        "(" + ", ".join("%s::bigint" for _ in range(width)) + ")" for _ in part
+                    )
+                    cursor.execute(
+                        f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v({names})"
+                        f" WHERE {table}.id = v.id",
+                        [value for row in part for value in row],
+                    )
+            else:
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", rows)
+        finally:
+            cursor.close()
+
+    def finish(self) -> None:
+        self.flush()
+        if self.chain_seq is not None:
+            chain.advance(self.session, self.chain_seq, self.chain_tip)
+
+
+# Helpers -----------------------------------------------------------------------------------
+
+
+def _setting(connection: Connection, key: str) -> str | None:
+    row = connection.execute(text("SELECT value FROM settings WHERE key = :k"), {"k": key}).first()
+    return None if row is None else str(row[0])
+
+
+def _owner_columns(code: str) -> tuple[int | None, int | None, int | None]:
+    owner, owner_id, _ = code.split(":")
+    number = int(owner_id)
+    return (
+        number if owner == "pot" else None,
+        number if owner == "award" else None,
+        number if owner == "share" else None,
+    )
+
+
+__all__ = ["Batch", "LedgerError", "Outcome"]
