@@ -16,9 +16,11 @@ import codecs
 import getpass
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TextIO
@@ -29,10 +31,11 @@ from sqlalchemy.orm import Session
 
 from ledger import db, users
 from ledger import operations as ops
+from ledger.backup import backup_sqlite, human_size, sqlite_path
 from ledger.check import check
 from ledger.demo import load_demo
 from ledger.errors import LedgerError
-from ledger.importer import ImportResult, import_rows
+from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows
 from ledger.models import USER_ROLES
 from ledger.money import format_pence, parse_pence
 from ledger.readout import PotBalance, pot_balances
@@ -112,7 +115,9 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 return import_rows(
                     session,
-                    handle,
+                    # At most MAX_LINE_CHARS at a time, so one enormous line is refused
+                    # without being held whole.
+                    iter(partial(handle.readline, MAX_LINE_CHARS), ""),
                     source_name=path.name,
                     entered_by=user_of(args),
                     approved_by=args.approved_by,
@@ -156,7 +161,11 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
-        balances = pot_balances(session)
+        if args.pot is None:
+            balances = pot_balances(session)
+        else:
+            ops.find_pot(session, args.pot)  # refuses a pot that is not in the ledger
+            balances = [b for b in pot_balances(session) if b.name == args.pot]
     if args.json:
         json.dump({"pots": [b.as_json() for b in balances]}, out, indent=2)
         out.write("\n")
@@ -218,11 +227,43 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     )
     if report.ok:
         out.write("OK: every entry balances and every balance matches the journal.\n")
+        # Written down outside the ledger (a board paper, the auditor's file), the tip pins the
+        # journal as it stands: a later rewrite, even one that recomputes the chain, differs.
+        out.write(f"Journal hash chain tip: {report.chain_tip}\n")
         return 0
     for problem in report.problems:
         out.write(f"PROBLEM {problem}\n")
     out.write(f"{len(report.problems)} problem(s) found.\n")
     return EXIT_CHECK_FAILED
+
+
+def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    source = sqlite_path(db.resolve_url(args.db))
+    try:
+        result = backup_sqlite(source, Path(args.file), force=args.force)
+    except sqlite3.Error as error:
+        raise CliError(f"The database refused the request: {error}", EXIT_DATABASE) from error
+    except OSError as error:
+        raise CliError(
+            f"Could not write the backup: {error.strerror or error}"
+            + (f" ({error.filename})" if error.filename else "")
+        ) from error
+    copied = (
+        f"Backed up {result.entries:,} entries to {result.path} ({human_size(result.size_bytes)})"
+    )
+    if not result.ok:
+        out.write(f"{copied}; check found {len(result.problems)} problem(s):\n")
+        for problem in result.problems:
+            out.write(f"PROBLEM {problem}\n")
+        return EXIT_CHECK_FAILED
+    if result.checked:
+        out.write(f"{copied}; check OK\n")
+    else:
+        out.write(
+            f"{copied}; not checked: its schema is at revision {result.revision} and this"
+            f" commonpurse checks revision {db.head_revision()}\n"
+        )
+    return 0
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -373,10 +414,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     bal = sub.add_parser("balances", help="every pot's funded, allocated, paid... figures")
     bal.add_argument("--json", action="store_true", help="machine-readable, amounts in pence")
+    bal.add_argument("--pot", metavar="NAME", help="only this pot")
     bal.set_defaults(func=cmd_balances)
 
     chk = sub.add_parser("check", help="recompute every balance and invariant from the journal")
     chk.set_defaults(func=cmd_check)
+
+    bak = sub.add_parser(
+        "backup",
+        help="copy a live SQLite ledger to FILE, then check the copy",
+        description="Copy the SQLite ledger to FILE with SQLite's online backup, safely while"
+        " others write, then check the copy as 'commonpurse check' does. FILE appears only"
+        " once the copy is complete. For PostgreSQL use pg_dump (see the README).",
+    )
+    bak.add_argument("file", metavar="FILE", help="where to write the backup")
+    bak.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    bak.set_defaults(func=cmd_backup)
     _add_user_commands(sub)
 
     # Commands from the layers above (statements, web) register themselves through entry points,

@@ -11,6 +11,12 @@ CLI and the web do. Workers are released together by a barrier before every roun
 back what happened as plain data: the exception's type name and message, never the object.
 Every wait has a time limit, so a deadlock fails the test instead of hanging CI, and every
 process is joined (or killed) before the test ends.
+
+The mixed race interleaves allocations and payments on one pot, and runs transactions of two
+steps (a payment that fits, then an allocation that may not): a refused operation must leave no
+entry, allocation, request, audit event or new organisation behind, not even its first step.
+``tests/test_concurrency_front_doors.py`` runs the same kind of race through the CLI's import and
+through the web app in a real server.
 """
 
 from __future__ import annotations
@@ -26,18 +32,27 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, make_url, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import db
 from ledger import operations as ops
 from ledger.check import check
 from ledger.errors import LedgerError
-from ledger.models import Allocation, AllocationShare, Entry, Pot
+from ledger.journal import account_of
+from ledger.models import (
+    Allocation,
+    AllocationShare,
+    AuditEvent,
+    Entry,
+    Organisation,
+    Pot,
+    Request,
+)
 from ledger.money import format_pence
 from tests.conftest import on_postgres
 
@@ -63,6 +78,11 @@ class Attempt:
     amount_pence: int
     entered_by: str
     recipient: str = "Aberlour"
+    then: Attempt | None = None  # a further step in the same transaction: both or neither
+
+    @property
+    def steps(self) -> list[Attempt]:
+        return [self, *(self.then.steps if self.then else [])]
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,8 @@ def _perform(session: Session, attempt: Attempt) -> None:
         )
     else:  # pragma: no cover - a mistake in the test itself
         raise ValueError(attempt.kind)
+    if attempt.then is not None:
+        _perform(session, attempt.then)
 
 
 def _worker(
@@ -412,6 +434,178 @@ def test_two_processes_racing_for_the_last_pounds_never_both_win(
         )
         assert pot_figures(run, pots[number]) == (20_000, 80_000, 2)
     assert_ledger_checks(run)
+
+
+# Allocations and payments interleaved on one pot ------------------------------------------------
+
+MIXED_GRANT = 40_000  # £400.00 confirmed before the race, leaving £600.00 available
+MIXED_STAKE = 20_000  # £200.00 allocated: three fit in the £600.00, the fourth does not
+MIXED_INSTALMENT = 15_000  # £150.00 paid on the grant: two fit in its £400.00, the third does not
+SMALL_INSTALMENT = 4_000  # £40.00: all eight would fit in the grant; the allocation decides
+
+
+@dataclass(frozen=True)
+class Traces:
+    """What the ledger holds under one reference (and one recipient's name)."""
+
+    entries: int
+    allocations: int
+    requests: int
+    audit_events: int
+    organisations: int
+
+
+def traces(s: Session, reference: str, recipient: str | None = None) -> Traces:
+    def count(query: Any) -> int:
+        return int(s.scalar(query) or 0)
+
+    mentions = f"%{reference}%"
+    return Traces(
+        entries=count(select(func.count(Entry.id)).where(Entry.reference == reference)),
+        allocations=count(
+            select(func.count(Allocation.id)).where(Allocation.reference == reference)
+        ),
+        requests=count(select(func.count(Request.id)).where(Request.reference == reference)),
+        audit_events=count(
+            select(func.count(AuditEvent.id)).where(
+                or_(AuditEvent.subject.like(mentions), AuditEvent.detail.like(mentions))
+            )
+        ),
+        organisations=count(
+            select(func.count(Organisation.id)).where(Organisation.name == recipient)
+        )
+        if recipient
+        else 0,
+    )
+
+
+def totals(s: Session) -> tuple[int, int, int, int]:
+    """(entries, allocations, requests, audit events) in the whole ledger."""
+    return (
+        int(s.scalar(select(func.count(Entry.id))) or 0),
+        int(s.scalar(select(func.count(Allocation.id))) or 0),
+        int(s.scalar(select(func.count(Request.id))) or 0),
+        int(s.scalar(select(func.count(AuditEvent.id))) or 0),
+    )
+
+
+@dataclass(frozen=True)
+class PotState:
+    funded: int
+    allocated: int
+    paid: int
+    available: int
+    available_account: int  # the journal account's balance: credit, so minus what is available
+
+
+def pot_state(s: Session, name: str) -> PotState:
+    pot = ops.find_pot(s, name)
+    return PotState(
+        funded=pot.funded_pence,
+        allocated=pot.allocated_pence,
+        paid=pot.paid_pence,
+        available=pot.available_pence,
+        available_account=account_of(s, "available", pot_id=pot.id).balance_pence,
+    )
+
+
+def test_eight_processes_allocating_and_paying_from_one_pot(database_url: str, run: Run) -> None:
+    """Round 0: every worker allocates £200.00 from a pot with £600.00 available and pays £150.00
+    on the pot's £400.00 grant, as two operations (half of them pay first), so allocations and
+    payments on one pot interleave. Round 1: every worker pays £40.00 on a grant and allocates
+    £200.00 from its pot in one transaction; the payment always fits, so every refused
+    allocation must take its payment with it."""
+    pots = ["Mixed pot", "All-or-nothing pot"]
+    grants = ["MIXED GRANT", "ALL-OR-NOTHING GRANT"]
+    fund_pots(run, pots)
+    for pot, grant in zip(pots, grants, strict=True):
+        confirmed_allocation(run, pot, grant, MIXED_GRANT)
+    entries_before, allocations_before, requests_before, audit_before = run(totals)
+
+    def allocation(r: int, w: int) -> Attempt:
+        return Attempt(
+            "allocate",
+            pots[r],
+            f"MIX ALLOC r{r} w{w}",
+            MIXED_STAKE,
+            f"officer {w}",
+            f"Mix r{r} w{w}",
+        )
+
+    def payment(r: int, w: int, amount_pence: int) -> Attempt:
+        return Attempt("pay", grants[r], f"MIX PAY r{r} w{w}", amount_pence, f"clerk {w}")
+
+    plans: list[list[list[Attempt]]] = []
+    for w in range(WORKERS):
+        both = [allocation(0, w), payment(0, w, MIXED_INSTALMENT)]
+        joint = replace(payment(1, w, SMALL_INSTALMENT), then=allocation(1, w))
+        plans.append([both if w % 2 == 0 else both[::-1], [joint]])
+    attempts = {a.reference: a for plan in plans for round_ in plan for a in round_}
+
+    outcomes = race(database_url, plans)
+    print(summary(outcomes))
+
+    rounds = by_round(outcomes)
+    allocations = [o for o in rounds[0] if attempts[o.reference].kind == "allocate"]
+    payments = [o for o in rounds[0] if attempts[o.reference].kind == "pay"]
+    together = rounds[1]
+    assert (len(allocations), len(payments), len(together)) == (WORKERS, WORKERS, WORKERS)
+    assert sum(o.won for o in allocations) == 3, allocations
+    assert sum(o.won for o in payments) == 2, payments
+    assert sum(o.won for o in together) == 3, together
+    assert_only(
+        allocations,
+        "InsufficientFunds",
+        "Mixed pot has £0.00 available; this allocation needs £200.00 (short by £200.00)",
+    )
+    assert_only(
+        payments,
+        "OverCommitted",
+        "Allocation MIXED GRANT has £100.00 committed and unpaid; this payment needs £150.00"
+        " (over by £50.00)",
+    )
+    assert_only(
+        together,
+        "InsufficientFunds",
+        "All-or-nothing pot has £0.00 available; this allocation needs £200.00 (short by £200.00)",
+    )
+
+    # Every refused operation wrote nothing: not its entry, allocation, audit event or recipient,
+    # and in round 1 not even the payment that came first in its transaction.
+    steps = [step for o in outcomes for step in attempts[o.reference].steps]
+    won = {step.reference for o in outcomes if o.won for step in attempts[o.reference].steps}
+    for step in steps:
+        recipient = step.recipient if step.kind == "allocate" else None
+        found = run(functools.partial(traces, reference=step.reference, recipient=recipient))
+        if step.reference in won:
+            assert found.entries == 1, (step, found)
+            assert found.organisations == (1 if step.kind == "allocate" else 0), (step, found)
+        else:
+            assert found == Traces(0, 0, 0, 0, 0), (step, found)
+    won_allocations = sum(1 for s in steps if s.reference in won and s.kind == "allocate")
+    assert run(totals) == (
+        entries_before + len(won),
+        allocations_before + won_allocations,
+        requests_before,
+        audit_before + won_allocations,  # each allocation approved on entry says so once
+    )
+
+    mixed, together_pot = run(lambda s: [pot_state(s, name) for name in pots])
+    assert mixed == PotState(POT_FUNDING, POT_FUNDING, 2 * MIXED_INSTALMENT, 0, 0)
+    assert together_pot == PotState(POT_FUNDING, POT_FUNDING, 3 * SMALL_INSTALMENT, 0, 0)
+    unpaid = run(lambda s: [ops.find_allocation(s, g).unpaid_pence for g in grants])
+    assert unpaid == [MIXED_GRANT - 2 * MIXED_INSTALMENT, MIXED_GRANT - 3 * SMALL_INSTALMENT]
+    assert_ledger_checks(run)
+
+    refusals = Counter(o.error_type for o in outcomes if not o.won)
+    print(
+        f"mixed race on {make_url(database_url).get_backend_name()}: {WORKERS} processes,"
+        f" {len(outcomes)} attempts ({len(steps)} operations); round 0: allocations"
+        f" {sum(o.won for o in allocations)}/{WORKERS} won, payments"
+        f" {sum(o.won for o in payments)}/{WORKERS} won; round 1 (pay then allocate in one"
+        f" transaction): {sum(o.won for o in together)}/{WORKERS} won;"
+        f" refusals {sum(refusals.values())} {dict(refusals)}"
+    )
 
 
 # SQLite: writers queue, and "database is locked" never reaches the user ----------------------
