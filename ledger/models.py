@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -249,6 +250,13 @@ class Allocation(Base):
         CheckConstraint("allocated_pence >= paid_pence", name="paid_within_allocated"),
         CheckConstraint("paid_pence >= returned_pence", name="returned_within_paid"),
         CheckConstraint("returned_pence >= 0", name="returned_not_negative"),
+        # What waits for a second person: few rows among many, found without a scan.
+        Index(
+            "ix_allocations_provisional",
+            "status",
+            sqlite_where=text("status = 'provisional'"),
+            postgresql_where=text("status = 'provisional'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -389,6 +397,9 @@ class Entry(Base):
         CheckConstraint("length(chain_sha256) = 64", name="chain_sha256_length"),
         Index("ix_entries_pot_id", "pot_id"),
         Index("ix_entries_allocation_id", "allocation_id"),
+        # A pot's latest entries, newest first, by the pot they are from or delegated to.
+        Index("ix_entries_pot_id_effective_date", "pot_id", "effective_date", "id"),
+        Index("ix_entries_to_pot_id_effective_date", "to_pot_id", "effective_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -447,6 +458,12 @@ class Request(Base):
         CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_has_decider"),
         CheckConstraint(
             "(status = 'approved') = (entry_id IS NOT NULL)", name="approved_has_entry"
+        ),
+        Index(
+            "ix_requests_pending",
+            "status",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
         ),
     )
 
@@ -531,6 +548,7 @@ class User(Base):
             name="intermediary_has_organisation",
         ),
         CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+        CheckConstraint("session_generation >= 0", name="session_generation_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -542,6 +560,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # Raised at sign-out: a session signed in under an older generation no longer counts.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

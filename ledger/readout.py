@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cache
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, aliased
 
 from ledger.fy import label
-from ledger.models import Award, Pot
+from ledger.models import AllocationShare, Award, FundingStream, Organisation, Pot
 
 
 @dataclass(frozen=True)
@@ -37,22 +38,79 @@ class PotBalance:
         return asdict(self)
 
 
-def pot_balances(session: Session) -> list[PotBalance]:
-    pots = session.scalars(select(Pot).order_by(Pot.id)).all()
-    assumed: dict[int, int] = {}
-    for award in session.scalars(select(Award).where(Award.is_assumption.is_(True))):
-        assumed[award.pot_id] = assumed.get(award.pot_id, 0) + award.amount_pence
-    return [pot_balance(pot, assumed.get(pot.id, 0)) for pot in pots]
+def pot_balances(session: Session, *where: ColumnElement[bool]) -> list[PotBalance]:
+    """Every pot's figures (or those of the pots ``where`` selects), in the order the pots were
+    opened. One query, whatever the size of the journal: the figures are maintained on the pots
+    in the same transaction as the entries that move them, never summed here."""
+    return [balance for _, balance in pot_balances_by_id(session, *where)]
+
+
+def pot_balances_by_id(
+    session: Session, *where: ColumnElement[bool]
+) -> list[tuple[int, PotBalance]]:
+    """``pot_balances`` with each pot's id, for pages that link to the pots."""
+    rows = session.execute(_balances_query().where(*where))
+    return [
+        (pot.id, _balance(pot, administered_by, stream, parent, int(assumed_pence)))
+        for pot, administered_by, stream, parent, assumed_pence in rows
+    ]
+
+
+@cache
+def _balances_query() -> Select[tuple[Pot, str, str | None, str | None, int]]:
+    """Every pot with the names its figures are shown with and the money awarded to it from a
+    source recorded as an assumption. Built once: a read-out is a hot path of the web app."""
+    administrator = aliased(Organisation)
+    parent_pot = aliased(Pot)
+    first = aliased(AllocationShare)
+    # A delegated pot's parent is the pot its delegation was made from: the delegation's first
+    # (and only) share's.
+    parent_share = (
+        select(func.min(first.id))
+        .where(first.allocation_id == Pot.parent_allocation_id)
+        .correlate(Pot)
+        .scalar_subquery()
+    )
+    assumed = (
+        select(func.coalesce(func.sum(Award.amount_pence), 0))
+        .where(Award.pot_id == Pot.id, Award.is_assumption.is_(True))
+        .correlate(Pot)
+        .scalar_subquery()
+    )
+    return (
+        select(Pot, administrator.name, FundingStream.name, parent_pot.name, assumed)
+        .join(administrator, administrator.id == Pot.administered_by_id)
+        .outerjoin(FundingStream, FundingStream.id == Pot.stream_id)
+        .outerjoin(AllocationShare, AllocationShare.id == parent_share)
+        .outerjoin(parent_pot, parent_pot.id == AllocationShare.pot_id)
+        .order_by(Pot.id)
+    )
 
 
 def pot_balance(pot: Pot, assumed_pence: int = 0) -> PotBalance:
     parent = pot.parent_allocation
-    return PotBalance(
-        name=pot.name,
+    return _balance(
+        pot,
         administered_by=pot.administered_by.name,
         stream=pot.stream.name if pot.stream else None,
-        financial_year=label(pot.financial_year) if pot.financial_year else None,
         parent_pot=parent.shares[0].pot.name if parent is not None else None,
+        assumed_pence=assumed_pence,
+    )
+
+
+def _balance(
+    pot: Pot,
+    administered_by: str,
+    stream: str | None,
+    parent_pot: str | None,
+    assumed_pence: int,
+) -> PotBalance:
+    return PotBalance(
+        name=pot.name,
+        administered_by=administered_by,
+        stream=stream,
+        financial_year=label(pot.financial_year) if pot.financial_year else None,
+        parent_pot=parent_pot,
         funded=pot.funded_pence,
         allocated=pot.allocated_pence,
         paid=pot.paid_pence,

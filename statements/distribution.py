@@ -7,26 +7,33 @@ that says plainly whether the pot is over- or under-allocated.
 
 Figures are "as at" a date: the journal entries dated on or before it are replayed through
 ``ledger.journal.Effects``, the same function that maintains the live figures, so a statement as
-at today agrees with ``commonpurse balances`` to the penny.
+at today agrees with ``commonpurse balances`` to the penny. The database adds up the lines first
+(one total per meaning and account), so the replay costs one query however long the journal.
+A statement reads the same handful of queries for five lines or five thousand.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from ledger.journal import Effects
+from ledger.journal import Effects, SessionLookups
 from ledger.models import (
     Account,
     Allocation,
     AllocationShare,
+    AllocationTag,
     Award,
     Entry,
+    FundingStream,
     Line,
+    Organisation,
     Pot,
     utcnow,
 )
@@ -135,11 +142,16 @@ def build_statement(
     as_at: dt.date | None = None,
     generated_at: dt.datetime | None = None,
 ) -> DistributionStatement:
-    """The distribution statement of ``pot_name`` and its delegated pots, as at ``as_at``."""
+    """The distribution statement of ``pot_name`` and its delegated pots, as at ``as_at``.
+
+    It reads a fixed number of queries, however many allocations, payments or journal entries
+    there are: the pot, the pots delegated from it, their awards, allocation shares, tags and
+    first entries each in one query (``_Ledger``), and the journal in one (``_replay``)."""
     as_at = as_at or dt.date.today()
     pot = find_pot(session, pot_name)
-    figures = _replay(session, _family(session, pot), as_at)
-    section = _section(session, pot, figures, as_at)
+    ledger = _Ledger.load(session, pot.id, as_at)
+    figures = _replay(session, ledger, as_at)
+    section = _section(ledger, pot.id, figures, as_at)
     organisation = get_setting(session, "accountable_body") or pot.administered_by.name
     return DistributionStatement(
         title=f"Distribution statement: {pot.name}",
@@ -150,20 +162,293 @@ def build_statement(
     )
 
 
-def _family(session: Session, pot: Pot) -> list[int]:
-    """The pot and every pot delegated from it, at any depth."""
-    ids = [pot.id]
-    frontier = [pot.id]
-    while frontier:
-        children = session.scalars(
-            select(Pot.id)
-            .join(Allocation, Allocation.id == Pot.parent_allocation_id)
-            .join(AllocationShare, AllocationShare.allocation_id == Allocation.id)
-            .where(AllocationShare.pot_id.in_(frontier))
-        ).all()
-        frontier = [c for c in children if c not in ids]
-        ids += frontier
-    return ids
+# What a statement reads, each kind in one query ---------------------------------------------
+
+
+def _family(pot_id: int) -> Select[tuple[int]]:
+    """The ids of the pot and every pot delegated from it, at any depth (a recursive query)."""
+    family = select(Pot.id).where(Pot.id == pot_id).cte("family", recursive=True)
+    child = aliased(Pot)
+    family = family.union(
+        select(child.id)
+        .join(AllocationShare, AllocationShare.allocation_id == child.parent_allocation_id)
+        .join(family, family.c.id == AllocationShare.pot_id)
+    )
+    return select(family.c.id)
+
+
+@dataclass(frozen=True)
+class _Delegation:
+    """The allocation that opened a delegated pot, as its heading and note describe it."""
+
+    purpose: str
+    recipient: str
+    from_pot: str
+
+
+@dataclass(frozen=True)
+class _PotFacts:
+    id: int
+    name: str
+    administered_by: str
+    stream: str | None
+    stream_short_name: str | None
+    financial_year: int | None
+    delegation: _Delegation | None
+
+
+@dataclass(frozen=True)
+class _AwardFacts:
+    id: int
+    reference: str
+    funder: str
+    financial_year: int
+    award_date: dt.date
+    amount_pence: int
+    is_assumption: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class _ShareFacts:
+    """One pot's share of an allocation, with what the statement prints about the allocation."""
+
+    id: int
+    pot_id: int
+    pot: str
+    allocation_id: int
+    reference: str
+    recipient: str
+    purpose: str
+    status: str
+    approved_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class _FirstEntry:
+    effective_date: dt.date
+    approved: bool
+
+
+@dataclass
+class _Ledger:
+    """Everything a statement prints about a pot and its delegated pots except the figures,
+    and what replaying their journal needs to know about pots and shares."""
+
+    family: Select[tuple[int]]
+    pots: dict[int, _PotFacts] = field(default_factory=dict)
+    awards: dict[int, list[_AwardFacts]] = field(default_factory=lambda: defaultdict(list))
+    shares_by_pot: dict[int, list[_ShareFacts]] = field(default_factory=lambda: defaultdict(list))
+    shares_by_allocation: dict[int, list[_ShareFacts]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    tags: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    first_entries: dict[int, _FirstEntry] = field(default_factory=dict)
+    delegated_pots: dict[int, int] = field(default_factory=dict)  # allocation id -> its pot
+    parents: dict[int, int | None] = field(default_factory=dict)  # pot id -> allocation id
+
+    @classmethod
+    def load(cls, session: Session, pot_id: int, as_at: dt.date) -> _Ledger:
+        ledger = cls(family=_family(pot_id))
+        ledger._load_pots(session)
+        ledger._load_awards(session, as_at)
+        ledger._load_shares(session)
+        ledger._load_tags(session)
+        ledger._load_first_entries(session)
+        return ledger
+
+    def _allocations_here(self) -> Select[tuple[int]]:
+        return select(AllocationShare.allocation_id).where(AllocationShare.pot_id.in_(self.family))
+
+    def _load_pots(self, session: Session) -> None:
+        administrator = aliased(Organisation)
+        recipient = aliased(Organisation)
+        parent = aliased(Allocation)
+        from_pot = aliased(Pot)
+        first = aliased(AllocationShare)
+        # A delegation is made from one pot: its first (and only) share's.
+        first_share = (
+            select(func.min(first.id))
+            .where(first.allocation_id == parent.id)
+            .correlate(parent)
+            .scalar_subquery()
+        )
+        rows = session.execute(
+            select(
+                Pot.id,
+                Pot.name,
+                Pot.financial_year,
+                administrator.name,
+                FundingStream.name,
+                FundingStream.short_name,
+                parent.id,
+                parent.purpose,
+                recipient.name,
+                from_pot.name,
+            )
+            .join(administrator, administrator.id == Pot.administered_by_id)
+            .outerjoin(FundingStream, FundingStream.id == Pot.stream_id)
+            .outerjoin(parent, parent.id == Pot.parent_allocation_id)
+            .outerjoin(recipient, recipient.id == parent.recipient_id)
+            .outerjoin(AllocationShare, AllocationShare.id == first_share)
+            .outerjoin(from_pot, from_pot.id == AllocationShare.pot_id)
+            .where(Pot.id.in_(self.family))
+        )
+        for (
+            pot_id,
+            name,
+            year,
+            administered_by,
+            stream,
+            short_name,
+            parent_id,
+            purpose,
+            recipient_name,
+            from_pot_name,
+        ) in rows:
+            delegation = None
+            if parent_id is not None:
+                delegation = _Delegation(purpose, recipient_name, from_pot_name)
+                self.delegated_pots[parent_id] = pot_id
+            self.parents[pot_id] = parent_id
+            self.pots[pot_id] = _PotFacts(
+                pot_id, name, administered_by, stream, short_name, year, delegation
+            )
+
+    def _load_awards(self, session: Session, as_at: dt.date) -> None:
+        rows = session.execute(
+            select(
+                Award.pot_id,
+                Award.id,
+                Award.reference,
+                Organisation.name,
+                Award.financial_year,
+                Award.award_date,
+                Award.amount_pence,
+                Award.is_assumption,
+                Award.description,
+            )
+            .join(Organisation, Organisation.id == Award.funder_id)
+            .where(Award.pot_id.in_(self.family), Award.award_date <= as_at)
+            .order_by(Award.award_date, Award.id)
+        )
+        for pot_id, *facts in rows:
+            self.awards[pot_id].append(_AwardFacts(*facts))
+
+    def _load_shares(self, session: Session) -> None:
+        """Every share of an allocation made from one of these pots or of the delegation that
+        opened one of them: every share the entries on these pots' accounts can touch."""
+        opened = select(Pot.parent_allocation_id).where(
+            Pot.id.in_(self.family), Pot.parent_allocation_id.is_not(None)
+        )
+        rows = session.execute(
+            select(
+                AllocationShare.id,
+                AllocationShare.pot_id,
+                Pot.name,
+                Pot.parent_allocation_id,
+                AllocationShare.allocation_id,
+                Allocation.reference,
+                Organisation.name,
+                Allocation.purpose,
+                Allocation.status,
+                Allocation.approved_at,
+            )
+            .join(Pot, Pot.id == AllocationShare.pot_id)
+            .join(Allocation, Allocation.id == AllocationShare.allocation_id)
+            .join(Organisation, Organisation.id == Allocation.recipient_id)
+            .where(
+                or_(
+                    AllocationShare.allocation_id.in_(self._allocations_here()),
+                    AllocationShare.allocation_id.in_(opened),
+                )
+            )
+            .order_by(AllocationShare.id)
+        )
+        for share_id, pot_id, pot, parent_id, allocation_id, *facts in rows:
+            share = _ShareFacts(share_id, pot_id, pot, allocation_id, *facts)
+            self.shares_by_pot[pot_id].append(share)
+            self.shares_by_allocation[allocation_id].append(share)
+            self.parents[pot_id] = parent_id
+        for shares in self.shares_by_pot.values():
+            shares.sort(key=lambda s: s.allocation_id)
+
+    def _load_tags(self, session: Session) -> None:
+        rows = session.execute(
+            select(AllocationTag.allocation_id, AllocationTag.kind, AllocationTag.value)
+            .where(AllocationTag.allocation_id.in_(self._allocations_here()))
+            .order_by(AllocationTag.id)
+        )
+        for allocation_id, kind, value in rows:
+            self.tags[allocation_id].append(value if kind == "action" else f"Foundation {value}")
+
+    def _load_first_entries(self, session: Session) -> None:
+        """Each allocation's first journal entry (by date, then id): whether the allocation
+        existed as at a date, and whether it was approved as it was entered."""
+        ranked = (
+            select(
+                Entry.allocation_id,
+                Entry.effective_date,
+                Entry.approved_by,
+                func.row_number()
+                .over(partition_by=Entry.allocation_id, order_by=(Entry.effective_date, Entry.id))
+                .label("rank"),
+            )
+            .where(Entry.allocation_id.in_(self._allocations_here()))
+            .subquery()
+        )
+        rows = session.execute(
+            select(ranked.c.allocation_id, ranked.c.effective_date, ranked.c.approved_by).where(
+                ranked.c.rank == 1
+            )
+        )
+        for allocation_id, effective_date, approved_by in rows:
+            self.first_entries[allocation_id] = _FirstEntry(effective_date, approved_by is not None)
+
+
+class _Lookups:
+    """``journal.Lookups`` answered from what the statement has read, asking the session only
+    about a pot or share it has not (which the entries on these pots' accounts never need)."""
+
+    def __init__(self, session: Session, ledger: _Ledger) -> None:
+        self.fallback = SessionLookups(session)
+        self.parents = ledger.parents
+        self.allocations = {
+            share.id: share.allocation_id
+            for shares in ledger.shares_by_allocation.values()
+            for share in shares
+        }
+        self.shares = {
+            (share.allocation_id, share.pot_id): share.id
+            for shares in ledger.shares_by_allocation.values()
+            for share in shares
+        }
+
+    def parent_allocation_of(self, pot_id: int) -> int | None:
+        if pot_id in self.parents:
+            return self.parents[pot_id]
+        return self.fallback.parent_allocation_of(pot_id)
+
+    def allocation_of_share(self, share_id: int) -> int:
+        found = self.allocations.get(share_id)
+        return found if found is not None else self.fallback.allocation_of_share(share_id)
+
+    def share_of(self, allocation_id: int | None, pot_id: int) -> int:
+        found = self.shares.get((allocation_id, pot_id)) if allocation_id is not None else None
+        return found if found is not None else self.fallback.share_of(allocation_id, pot_id)
+
+
+class _Meaning(NamedTuple):
+    kind: str
+    allocation_id: int | None
+    to_pot_id: int | None
+
+
+class _AccountView(NamedTuple):
+    kind: str
+    pot_id: int | None
+    award_id: int | None
+    share_id: int | None
 
 
 class Figures:
@@ -176,38 +461,72 @@ class Figures:
         return self.deltas.get((model, object_id, figure), 0)
 
 
-def _replay(session: Session, pot_ids: list[int], as_at: dt.date) -> Figures:
-    share_ids = select(AllocationShare.id).where(AllocationShare.pot_id.in_(pot_ids))
-    award_ids = select(Award.id).where(Award.pot_id.in_(pot_ids))
-    entry_ids = (
-        select(Line.entry_id)
-        .join(Account, Account.id == Line.account_id)
-        .where(
-            or_(
-                Account.pot_id.in_(pot_ids),
-                Account.share_id.in_(share_ids),
-                Account.award_id.in_(award_ids),
-            )
+def _replay(session: Session, ledger: _Ledger, as_at: dt.date) -> Figures:
+    """The figures as at ``as_at``: every line of every entry dated on or before it that has a
+    line on one of these pots' accounts (their own, their awards' and their allocation
+    shares'), fed to ``Effects``, the function that maintains the live figures. Each line's
+    effect is linear in its amount, so the database first adds up the lines that share a
+    meaning (the kind, allocation and target pot of their entry or, for a reversal, of the
+    entry it reverses) and an account: one query, and one ``add_line`` per total."""
+    family = ledger.family
+    accounts = select(Account.id).where(
+        or_(
+            Account.pot_id.in_(family),
+            Account.share_id.in_(
+                select(AllocationShare.id).where(AllocationShare.pot_id.in_(family))
+            ),
+            Account.award_id.in_(select(Award.id).where(Award.pot_id.in_(family))),
         )
     )
-    entries = session.scalars(
-        select(Entry)
-        .where(Entry.id.in_(entry_ids), Entry.effective_date <= as_at)
-        .order_by(Entry.id)
-    ).all()
-    by_id = {e.id: e for e in entries}
-    effects = Effects()
-    for entry in entries:
-        target = by_id.get(entry.reverses_id) if entry.reverses_id else None
-        effects.add_entry(session, entry, target)
+    entries = select(Line.entry_id).where(Line.account_id.in_(accounts))
+    meaning = aliased(Entry)
+    totals = session.execute(
+        select(
+            meaning.kind,
+            meaning.allocation_id,
+            meaning.to_pot_id,
+            Account.kind,
+            Account.pot_id,
+            Account.award_id,
+            Account.share_id,
+            func.sum(Line.amount_pence),
+        )
+        .select_from(Line)
+        .join(Entry, Entry.id == Line.entry_id)
+        .join(meaning, meaning.id == func.coalesce(Entry.reverses_id, Entry.id))
+        .join(Account, Account.id == Line.account_id)
+        .where(Entry.id.in_(entries), Entry.effective_date <= as_at)
+        .group_by(
+            meaning.kind,
+            meaning.allocation_id,
+            meaning.to_pot_id,
+            Account.id,
+            Account.kind,
+            Account.pot_id,
+            Account.award_id,
+            Account.share_id,
+        )
+    )
+    effects = Effects(_Lookups(session, ledger))
+    for kind, allocation_id, to_pot_id, account_kind, pot_id, award_id, share_id, total in totals:
+        if total:
+            effects.add_line(
+                _Meaning(kind, allocation_id, to_pot_id),
+                _AccountView(account_kind, pot_id, award_id, share_id),
+                int(total),
+            )
     return Figures(effects)
 
 
-def _section(session: Session, pot: Pot, figures: Figures, as_at: dt.date) -> PotSection:
+# The statement's sections --------------------------------------------------------------------
+
+
+def _section(ledger: _Ledger, pot_id: int, figures: Figures, as_at: dt.date) -> PotSection:
+    pot = ledger.pots[pot_id]
     awards = tuple(
         AwardRow(
             reference=a.reference,
-            funder=a.funder.name,
+            funder=a.funder,
             financial_year=a.financial_year,
             award_date=a.award_date,
             amount_pence=a.amount_pence,
@@ -215,16 +534,12 @@ def _section(session: Session, pot: Pot, figures: Figures, as_at: dt.date) -> Po
             is_assumption=a.is_assumption,
             description=a.description,
         )
-        for a in session.scalars(
-            select(Award)
-            .where(Award.pot_id == pot.id, Award.award_date <= as_at)
-            .order_by(Award.award_date, Award.id)
-        )
+        for a in ledger.awards.get(pot_id, ())
     )
-    rows = tuple(_allocation_rows(session, pot, figures, as_at))
+    rows = tuple(_allocation_rows(ledger, pot_id, figures, as_at))
 
     def pot_figure(name: str) -> int:
-        return figures.of(Pot, pot.id, name)
+        return figures.of(Pot, pot_id, name)
 
     assumed = sum(a.amount_pence for a in awards if a.is_assumption)
     totals = Totals(
@@ -240,29 +555,29 @@ def _section(session: Session, pot: Pot, figures: Figures, as_at: dt.date) -> Po
         handed_back_pence=pot_figure("handed_back_pence"),
     )
     years = tuple(sorted({a.financial_year for a in awards} or _pot_years(pot)))
-    parent = pot.parent_allocation
+    delegation = pot.delegation
     return PotSection(
         pot=pot.name,
-        administered_by=pot.administered_by.name,
-        stream=pot.stream.name if pot.stream else None,
+        administered_by=pot.administered_by,
+        stream=pot.stream,
         financial_years=years,
         heading=_heading(pot, years, totals),
         awards=awards,
         allocations=rows,
         totals=totals,
-        balance_note=balance_note(totals, delegated=parent is not None),
-        delegated_from=parent.shares[0].pot.name if parent is not None else None,
+        balance_note=balance_note(totals, delegated=delegation is not None),
+        delegated_from=delegation.from_pot if delegation is not None else None,
     )
 
 
-def _pot_years(pot: Pot) -> set[int]:
+def _pot_years(pot: _PotFacts) -> set[int]:
     return {pot.financial_year} if pot.financial_year is not None else set()
 
 
-def _heading(pot: Pot, years: tuple[int, ...], totals: Totals) -> str:
-    parent = pot.parent_allocation
-    if parent is not None:
-        purpose = parent.purpose or f"Delegation to {parent.recipient.name}"
+def _heading(pot: _PotFacts, years: tuple[int, ...], totals: Totals) -> str:
+    delegation = pot.delegation
+    if delegation is not None:
+        purpose = delegation.purpose or f"Delegation to {delegation.recipient}"
         return f"{purpose} {money(totals.funded_pence)} ({pot.name})"
     award = money(totals.awarded_pence)
     period = financial_years(years)
@@ -270,55 +585,45 @@ def _heading(pot: Pot, years: tuple[int, ...], totals: Totals) -> str:
         # Pots are usually named with their year ("Small Grants 2023-24"): say it once.
         named = pot.name if period in pot.name else f"{pot.name} {period}"
         return f"{named}: Award {award}"
-    stream = pot.stream.short_name or pot.stream.name
+    stream = pot.stream_short_name or pot.stream
     return f"{stream} {period}: Award {award}"
 
 
 def _allocation_rows(
-    session: Session, pot: Pot, figures: Figures, as_at: dt.date
+    ledger: _Ledger, pot_id: int, figures: Figures, as_at: dt.date
 ) -> Iterator[AllocationRow]:
-    shares = session.scalars(
-        select(AllocationShare)
-        .where(AllocationShare.pot_id == pot.id)
-        .order_by(AllocationShare.allocation_id)
-    ).all()
-    for share in shares:
-        allocated = figures.of(AllocationShare, share.id, "allocated_pence")
-        allocation = share.allocation
-        first_entry = session.scalars(
-            select(Entry)
-            .where(Entry.allocation_id == allocation.id)
-            .order_by(Entry.effective_date, Entry.id)
-            .limit(1)
-        ).first()
+    for share in ledger.shares_by_pot.get(pot_id, ()):
+        allocation_id = share.allocation_id
+        first_entry = ledger.first_entries.get(allocation_id)
         if first_entry is None or first_entry.effective_date > as_at:
             continue
-        sub_pot = allocation.delegated_pot
+        sub_pot = ledger.delegated_pots.get(allocation_id)
         yield AllocationRow(
-            reference=allocation.reference,
-            recipient=allocation.recipient.name,
-            purpose=allocation.purpose,
-            status=_status_as_at(allocation, first_entry.approved_by is not None, as_at),
-            allocated_pence=allocated,
+            reference=share.reference,
+            recipient=share.recipient,
+            purpose=share.purpose,
+            status=_status_as_at(share.status, share.approved_at, first_entry.approved, as_at),
+            allocated_pence=figures.of(AllocationShare, share.id, "allocated_pence"),
             paid_pence=figures.of(AllocationShare, share.id, "paid_pence"),
             returned_pence=figures.of(AllocationShare, share.id, "returned_pence"),
-            tags=tuple(
-                t.value if t.kind == "action" else f"Foundation {t.value}" for t in allocation.tags
+            tags=tuple(ledger.tags.get(allocation_id, ())),
+            pooled_with=tuple(
+                s.pot for s in ledger.shares_by_allocation[allocation_id] if s.pot_id != pot_id
             ),
-            pooled_with=tuple(s.pot.name for s in allocation.shares if s.pot_id != pot.id),
-            contract_total_pence=figures.of(Allocation, allocation.id, "allocated_pence"),
-            sub_pot=_section(session, sub_pot, figures, as_at) if sub_pot is not None else None,
+            contract_total_pence=figures.of(Allocation, allocation_id, "allocated_pence"),
+            sub_pot=_section(ledger, sub_pot, figures, as_at) if sub_pot is not None else None,
         )
 
 
-def _status_as_at(allocation: Allocation, approved_on_entry: bool, as_at: dt.date) -> str:
+def _status_as_at(
+    status: str, approved_at: dt.datetime | None, approved_on_entry: bool, as_at: dt.date
+) -> str:
     """An allocation approved as it was entered (an import, or a second person at the same
     sitting: its journal entry records the approver) has been confirmed since its own date; one
     approved later was provisional until the day of its approval."""
-    approved_at = allocation.approved_at
     if approved_at is None or approved_on_entry:
-        return allocation.status
-    return "provisional" if approved_at.date() > as_at else allocation.status
+        return status
+    return "provisional" if approved_at.date() > as_at else status
 
 
 def balance_note(totals: Totals, *, delegated: bool) -> str:

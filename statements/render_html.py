@@ -14,7 +14,7 @@ the web UI can put straight into its own page. ``standalone=True`` wraps it in a
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
@@ -168,7 +168,8 @@ section.depth-2 { margin-left: 3rem; }
 def _environment() -> Environment:
     env = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
     env.filters.update(
-        money=money,
+        # Amounts repeat (every unpaid line's £0.00): Babel formats each once.
+        money=lru_cache(maxsize=4096)(money),
         day=day,
         moment=moment,
         years=financial_years,

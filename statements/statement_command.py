@@ -26,7 +26,6 @@ from statements.distribution import DistributionStatement, build_statement
 from statements.formatting import day
 from statements.render_csv import render_csv
 from statements.render_html import render_html
-from statements.render_pdf import render_pdf
 
 FORMATS = ("pdf", "html", "csv")
 
@@ -88,6 +87,9 @@ def default_filename(statement: DistributionStatement) -> str:
 
 
 def _write_pdf(statement: DistributionStatement, output: str | None, out: TextIO) -> int:
+    # ReportLab is imported only when a PDF is asked for: every other command starts faster.
+    from statements.render_pdf import render_pdf
+
     data = render_pdf(statement)
     if output == "-":
         binary = getattr(out, "buffer", None)

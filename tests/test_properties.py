@@ -1,7 +1,9 @@
 """Property tests over random sequences of ledger operations.
 
-The brief: every entry balances, no pot goes below zero, pooled shares stay exact, ``check``
-passes, and a refused operation writes nothing.
+The brief: every entry balances, no pot goes below zero, nothing is paid beyond what is
+committed, pooled shares stay exact, every reversal nets its entry to zero on each account,
+``check`` passes, and a refused operation writes nothing. ``assert_figures_sane`` checks these
+straight from the tables after every step, independently of ``check``.
 
 * ``test_random_operations_agree_with_a_model`` drives a ``RuleBasedStateMachine`` over one fresh
   ledger per run: awards and receipts from two funders into three pots, allocations (plain,
@@ -21,17 +23,21 @@ At the end, a small regression test for each ledger bug these properties found (
 fixed). A refusal must be a ``LedgerError``: a raw database error fails the state machine.
 
 Budget: by default 25 state-machine runs of 30 steps and 25 examples of each ``@given`` test,
-well under a minute on SQLite. For a longer (nightly) run, raise the number of examples::
+well under a minute on SQLite; there is no per-example deadline, but the number of examples and
+steps bounds the run. For a longer (nightly) run, raise them::
 
-    COMMONPURSE_HYPOTHESIS_EXAMPLES=500 .venv/bin/pytest tests/test_properties.py -q
+    COMMONPURSE_HYPOTHESIS_EXAMPLES=500 COMMONPURSE_HYPOTHESIS_STEPS=100 \
+        .venv/bin/pytest tests/test_properties.py -q
 
-``COMMONPURSE_HYPOTHESIS_STEPS`` (default 30) sets the number of steps in each state-machine run.
+``COMMONPURSE_HYPOTHESIS_EXAMPLES`` (default 25) sets the examples of each test and the runs of
+the state machine; ``COMMONPURSE_HYPOTHESIS_STEPS`` (default 30) the steps in each run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -69,8 +75,17 @@ from ledger.models import (
 )
 from ledger.money import split_by_ratios
 
-EXAMPLES = int(os.environ.get("COMMONPURSE_HYPOTHESIS_EXAMPLES", "25"))
-STEPS = int(os.environ.get("COMMONPURSE_HYPOTHESIS_STEPS", "30"))
+
+def _budget(name: str, default: int) -> int:
+    """A positive whole number from the environment, or the default."""
+    text = os.environ.get(name, "").strip() or str(default)
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
+EXAMPLES = _budget("COMMONPURSE_HYPOTHESIS_EXAMPLES", 25)
+STEPS = _budget("COMMONPURSE_HYPOTHESIS_STEPS", 30)
 
 PROPERTY_SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -134,12 +149,14 @@ class Snapshot:
     figures: dict[Key, int]
     statuses: dict[Key, str]
     counts: dict[str, int]
+    reversals: dict[int, int]  # reversal's entry id -> the id of the entry it reverses
 
     def diff(self, other: Snapshot) -> list[str]:
         return (
             _diff("figure", self.figures, other.figures)
             + _diff("status", self.statuses, other.statuses)
             + _diff("count", self.counts, other.counts)
+            + _diff("reversal", self.reversals, other.reversals)
         )
 
 
@@ -192,7 +209,12 @@ def read_snapshot(session: Session) -> Snapshot:
         for model in (Entry, Line, Request, Allocation, Award, Pot, Account, Organisation)
     }
     counts["AuditEvent"] = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-    return Snapshot(figures, statuses, counts)
+    reversals = {
+        entry_id: target
+        for entry_id, target in session.execute(select(Entry.id, Entry.reverses_id)).tuples()
+        if target is not None
+    }
+    return Snapshot(figures, statuses, counts, reversals)
 
 
 def unbalanced_entries(session: Session) -> list[tuple[int, int, int]]:
@@ -207,8 +229,48 @@ def unbalanced_entries(session: Session) -> list[tuple[int, int, int]]:
     return bad
 
 
+def reversal_imbalances(
+    lines: Iterable[tuple[int, int, int]], reversals: Mapping[int, int]
+) -> list[str]:
+    """Reversals that do not undo their entry exactly. ``lines`` are (entry id, account id,
+    pence); ``reversals`` maps each reversal's id to the id of the entry it reverses. An entry's
+    lines plus its reversal's lines must add up to zero on every account."""
+    by_entry: dict[int, dict[int, int]] = defaultdict(dict)
+    for entry_id, account_id, pence in lines:
+        by_entry[entry_id][account_id] = by_entry[entry_id].get(account_id, 0) + pence
+    out = []
+    for reversal_id, target_id in sorted(reversals.items()):
+        net: dict[int, int] = defaultdict(int)
+        for entry_id in (target_id, reversal_id):
+            for account_id, pence in by_entry.get(entry_id, {}).items():
+                net[account_id] += pence
+        left = {account: pence for account, pence in net.items() if pence}
+        if left or not by_entry.get(reversal_id):
+            out.append(f"reversal {reversal_id} of entry {target_id} leaves {left} by account")
+    return out
+
+
+def reversals_not_netting_to_zero(session: Session) -> list[str]:
+    reversals = {
+        entry_id: target
+        for entry_id, target in session.execute(
+            select(Entry.id, Entry.reverses_id).where(Entry.reverses_id.is_not(None))
+        ).tuples()
+        if target is not None
+    }
+    if not reversals:
+        return []
+    lines = session.execute(
+        select(Line.entry_id, Line.account_id, Line.amount_pence).where(
+            Line.entry_id.in_({*reversals, *reversals.values()})
+        )
+    ).tuples()
+    return reversal_imbalances(lines, reversals)
+
+
 def assert_figures_sane(session: Session) -> None:
-    """No pot below zero, paid within allocated, returned within paid, pooled shares exact."""
+    """No pot below zero, paid within allocated, returned within paid, pooled shares exact,
+    every entry balanced and every reversal netting its entry to zero on each account."""
     for pot in session.scalars(select(Pot)):
         assert pot.available_pence >= 0, f"{pot.name} is overspent: {pot.available_pence}"
     for allocation in session.scalars(select(Allocation)):
@@ -222,6 +284,7 @@ def assert_figures_sane(session: Session) -> None:
             assert 0 <= share.paid_pence <= share.allocated_pence, (ref, share.pot_id)
             assert 0 <= share.returned_pence <= share.paid_pence, (ref, share.pot_id)
     assert unbalanced_entries(session) == []
+    assert reversals_not_netting_to_zero(session) == []
     report = check(session)
     assert report.ok, [str(p) for p in report.problems]
 
@@ -271,6 +334,7 @@ class EntryInfo:
     kind: str
     deltas: Deltas
     reversed: bool = False
+    reverses: int | None = None  # for a reversal, the entry it reverses
 
 
 @dataclass
@@ -1130,6 +1194,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert target is not None
         target.reversed = True
         self.model.post(reversal_id, "reversal", negated)
+        self.model.entries[reversal_id].reverses = entry_id
 
     @precondition(lambda self: bool(self.done))
     @rule(data=st.data())
@@ -1184,6 +1249,9 @@ class LedgerMachine(RuleBasedStateMachine):
         }
         assert not wrong, f"ledger vs model (ledger, model): {wrong}"
         assert snapshot.counts["Entry"] == len(self.model.entries)
+        assert snapshot.reversals == {
+            i: e.reverses for i, e in self.model.entries.items() if e.reverses is not None
+        }
         for ref, info in self.model.allocs.items():
             assert snapshot.statuses[("allocation", ref)] == info.status, ref
         for request_id, request in self.model.requests.items():
@@ -1581,3 +1649,18 @@ def test_reversing_a_payment_already_returned_is_refused_as_a_ledger_error(run: 
     # a LedgerError (FigureInvariantBroken) a finance officer can read.
     with pytest.raises(LedgerError):
         run(lambda s: ops.reverse(s, entry_id=payment, reason="paid twice", entered_by=FINANCE))
+
+
+def test_the_reversal_invariant_catches_a_reversal_that_does_not_mirror_its_entry() -> None:
+    """``reversal_imbalances`` is what the properties rely on for reversals (the journal is
+    append-only, so a broken reversal cannot be planted in a real ledger to show it failing)."""
+    entry = [(1, 10, 500), (1, 11, -500)]
+    assert reversal_imbalances([*entry, (2, 10, -500), (2, 11, 500)], {2: 1}) == []
+    assert reversal_imbalances([*entry, (2, 10, -400), (2, 11, 400)], {2: 1}) == [
+        "reversal 2 of entry 1 leaves {10: 100, 11: -100} by account"
+    ]
+    # Right amounts on the wrong account, and a reversal with no lines at all.
+    assert reversal_imbalances([*entry, (2, 12, -500), (2, 11, 500)], {2: 1})
+    assert reversal_imbalances(entry, {2: 1}) == [
+        "reversal 2 of entry 1 leaves {10: 500, 11: -500} by account"
+    ]

@@ -441,6 +441,44 @@ def test_a_2000_line_statement_paginates(run: Run, factory: sessionmaker[Session
     assert seconds < 10  # about 1 s on a quiet machine; this only catches a quadratic slide
 
 
+# A table cell is what ReportLab would have parsed -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("main", "small"),
+    [
+        ("Aberlour", ["WFWF-22-02"]),
+        ("Aberlour Sustain – Intensive Support Service", ["Tags: WFS 1", "£103.18 returned"]),
+        ("Café Brûlée £5", []),
+        ("x", ["x", "x"]),
+        ("", ["REF-1"]),
+        ("  leading and trailing  ", ["REF-1"]),
+        ("two  spaces", ["tab\there"]),
+        ("a line\nbreak", ["REF-1"]),
+        ("\u00a0no-break space", ["REF-1"]),
+        (NASTY_NAME, ["AWK-1"]),
+        ("Smith & Sons", ["<b>REF</b>"]),
+        ("&amp;", ["&lt;"]),
+        (FORMULA, []),
+    ],
+)
+def test_a_cell_is_the_paragraph_reportlab_would_parse(main: str, small: list[str]) -> None:
+    """Plain text skips ReportLab's markup parser (its fragments are copied from a parse of the
+    same shape); the result must be the very paragraph the parser gives, whatever was typed."""
+    from reportlab.platypus import Paragraph
+
+    from statements.render_pdf import CELL, _cell, _cell_markup
+
+    cell = _cell(main, small)
+    parsed = Paragraph(_cell_markup(main, small), CELL)
+
+    assert cell.text == parsed.text
+    assert cell.style is parsed.style
+    assert [vars(f) for f in cell.frags] == [vars(f) for f in parsed.frags]
+    assert cell.wrap(300, 1000) == parsed.wrap(300, 1000)
+    assert repr(cell.blPara) == repr(parsed.blPara)  # the same lines, words and fonts
+
+
 # The command ---------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from ledger import operations as ops
 from ledger.demo import APPENDIX_2, CTSI, SCOTTISH_GOVERNMENT, WFWF_POT, load_demo
 from ledger.models import Allocation, Entry, Pot, Request, User
 from web import create_app
+from web.auth import session_fingerprint
 from web.db import ledger
 
 T = TypeVar("T")
@@ -132,7 +133,7 @@ def fast_sign_in(app: Flask, client: FlaskClient, username: str) -> None:
 
     def find(session: Session) -> tuple[int, str]:
         user = session.scalars(select(User).where(User.username == username)).one()
-        return user.id, user.password_hash[-16:]
+        return user.id, session_fingerprint(user)
 
     user_id, fingerprint = run(app, find)
     with client.session_transaction() as session:

@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from web import approvals as approvals_views
     from web import audit, auth, db, errors, imports, money, pots, security, statements
+    from web.lookups import RowIdConverter
     from web.templating import register_templating
 
     db.init_app(app)
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     register_templating(app)
+    app.url_map.converters["id"] = RowIdConverter  # before the blueprints' rules use it
     for blueprint in (
         auth.bp,
         pots.bp,

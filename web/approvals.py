@@ -61,7 +61,7 @@ def approve_allocation(reference: str) -> ResponseReturnValue:
     return redirect(url_for("approvals.queue"))
 
 
-@bp.route("/requests/<int:request_id>/approve", methods=["POST"])
+@bp.route("/requests/<id:request_id>/approve", methods=["POST"])
 @requires("approve")
 def approve_request(request_id: int) -> ResponseReturnValue:
     user = signed_in_user()
@@ -76,7 +76,7 @@ def approve_request(request_id: int) -> ResponseReturnValue:
     return redirect(url_for("approvals.queue"))
 
 
-@bp.route("/requests/<int:request_id>/reject", methods=["GET", "POST"])
+@bp.route("/requests/<id:request_id>/reject", methods=["GET", "POST"])
 @requires("approve")
 def reject_request(request_id: int) -> ResponseReturnValue:
     user = signed_in_user()

@@ -60,12 +60,18 @@ def load_user() -> None:
     user_id = session.get("user_id")
     if not isinstance(user_id, int):
         return
-    with db.ledger().factory() as reader:
+    with db.ledger().reader() as reader:
         user = reader.get(User, user_id)
-        if user is None or not user.active or session.get("pw") != _fingerprint(user):
+        if user is None or not user.active or session.get("pw") != session_fingerprint(user):
             session.clear()
             return
         g.user = snapshot(user)
+
+
+def _end_sessions(s: Session, user_id: int) -> None:
+    user = s.get(User, user_id)
+    if user is not None:
+        user.session_generation += 1
 
 
 def snapshot(user: User) -> CurrentUser:
@@ -79,9 +85,10 @@ def snapshot(user: User) -> CurrentUser:
     )
 
 
-def _fingerprint(user: User) -> str:
-    """Changes when the password does, so changing it signs out every other session."""
-    return user.password_hash[-16:]
+def session_fingerprint(user: User) -> str:
+    """Changes when the password does, so changing it signs out every other session, and when
+    the person signs out (their session generation moves on), so signing out ends them all."""
+    return f"{user.password_hash[-16:]}:{user.session_generation}"
 
 
 @cache
@@ -97,7 +104,12 @@ def attempt_sign_in(
     reader: Session, username: str, password: str
 ) -> tuple[CurrentUser, str] | None:
     """Check the password and keep count of failures; None when refused (for any reason)."""
-    user = reader.scalars(select(User).where(User.username == username)).one_or_none()
+    # A name with NUL in it cannot be anyone's (PostgreSQL would refuse even to look it up).
+    user = (
+        None
+        if "\x00" in username
+        else reader.scalars(select(User).where(User.username == username)).one_or_none()
+    )
     now = utcnow()
     if user is None or not user.active:
         verify_password(password, _decoy_hash())
@@ -115,7 +127,7 @@ def attempt_sign_in(
     user.locked_until = None
     user.last_login_at = now
     reader.flush()
-    return snapshot(user), _fingerprint(user)
+    return snapshot(user), session_fingerprint(user)
 
 
 def safe_next(target: str | None) -> str:
@@ -159,6 +171,11 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Sign out everywhere: the person's session generation moves on, so any copy of this
+    session cookie (another tab, another device, a stolen copy) stops signing anyone in."""
+    user = current_user()
+    if user is not None:
+        db.write(lambda s: _end_sessions(s, user.id))
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))

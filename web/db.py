@@ -1,10 +1,11 @@
 """The one way the web app reaches the ledger.
 
 One engine per app (in ``app.extensions``). Reads use one Session per request, opened lazily in
-``g`` and closed on teardown. Writes go through ``write(operation)``, which runs the operation in
-its own transaction with ``ledger.db.run_in_transaction`` (commit, or roll back on a refusal;
-lock waits retried). ``write`` first ends the request's read transaction: on SQLite every
-transaction begins IMMEDIATE, so an open read transaction would block the write.
+``g`` and closed on teardown; it reads through ``ledger.db.reader_factory``, so on SQLite a page
+view never takes the write lock and never queues behind someone else's change. Writes go
+through ``write(operation)``, which runs the operation in its own transaction with
+``ledger.db.run_in_transaction`` (commit, or roll back on a refusal; lock waits retried).
+``write`` first ends the request's read transaction, so it never waits on its own reader.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ledger.db import (
     current_revision,
     head_revision,
     make_engine,
+    reader_factory,
     run_in_transaction,
     session_factory,
 )
@@ -32,12 +34,13 @@ EXTENSION = "commonpurse"
 @dataclass(frozen=True)
 class Ledger:
     engine: Engine
-    factory: sessionmaker[Session]
+    factory: sessionmaker[Session]  # writes
+    reader: sessionmaker[Session]  # page views
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions[EXTENSION] = Ledger(engine, session_factory(engine))
+    app.extensions[EXTENSION] = Ledger(engine, session_factory(engine), reader_factory(engine))
     app.teardown_appcontext(_teardown)
 
 
@@ -67,7 +70,7 @@ def ledger_of(app: Flask) -> Ledger:
 def session() -> Session:
     """The request's read session (opened on first use)."""
     if "db_session" not in g:
-        g.db_session = ledger().factory()
+        g.db_session = ledger().reader()
     found: Session = g.db_session
     return found
 

@@ -66,7 +66,9 @@ __all__ = [
 HIDDEN_FIELD_TYPES = ("HiddenField", "CSRFTokenField", "ReferenceField")
 NAME_CHARS = 200
 TEXT_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (tab and line breaks aside) and the invisible bidirectional overrides and
+# isolates, which make text display in a different order from how it is stored and compared.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{2,99}")
 
 
@@ -75,7 +77,8 @@ def strip(value: Any) -> Any:
 
 
 def plain_text(_form: Form, field: Field) -> None:
-    """No NUL or other control characters (PostgreSQL refuses NUL; nobody means to type one)."""
+    """No NUL or other control characters (PostgreSQL refuses NUL; nobody means to type one),
+    and no invisible text-direction overrides (they disguise what a name or reason says)."""
     if isinstance(field.data, str) and _CONTROL.search(field.data):
         raise ValidationError(f"{field.label.text} contains a control character; retype it")
 

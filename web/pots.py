@@ -1,20 +1,43 @@
-"""The dashboard of pots, a pot's page (its figures, awards, allocations, sub-pots and recent
-journal) and a pot's whole journal. Read-only: every role may look, an intermediary
-administrator only at their organisation's pots."""
+"""The dashboard of pots, a pot's page (its figures, awards, allocations, requests waiting for
+approval and recent journal) and a pot's whole journal. Read-only: every role may look, an
+intermediary administrator only at their organisation's pots.
+
+Both pages read a fixed number of queries: the figures are maintained on the pots and allocation
+shares, never summed from the journal, and a pot's allocations are shown a page at a time, each
+page loaded with its recipients, tags, shares and delegated pots in one go. Neither grows with
+the number of journal entries or payments.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlalchemy import select
+import re
+from dataclasses import dataclass
+from functools import lru_cache
 
-from ledger.models import Allocation, AllocationShare, Award, Pot, Request
-from ledger.readout import pot_balance, pot_balances
+from flask import Blueprint, render_template, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
+
+from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
+from ledger.readout import pot_balances, pot_balances_by_id
+from statements.formatting import money
 from web import db
 from web.lookups import journal_for, pending_requests, pot_or_404, provisional_allocations
-from web.permissions import pot_in_scope, requires, signed_in_user
+from web.permissions import pots_in_scope, requires, signed_in_user
 
 bp = Blueprint("pots", __name__)
 RECENT_ENTRIES = 15
+ALLOCATIONS_PER_PAGE = 50
+_PAGE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+# Babel takes tens of microseconds over each amount, and these pages show hundreds, mostly the
+# same from one view to the next: their tables format each figure once.
+amount = lru_cache(maxsize=8192)(money)
+
+
+@bp.context_processor
+def _amounts() -> dict[str, object]:
+    return {"amount": amount}
 
 
 @bp.route("/")
@@ -22,9 +45,9 @@ RECENT_ENTRIES = 15
 def dashboard() -> str:
     user = signed_in_user()
     session = db.session()
-    pots = session.scalars(select(Pot).order_by(Pot.id)).all()
-    ids = {pot.name: pot.id for pot in pots if pot_in_scope(user, pot)}
-    balances = [b for b in pot_balances(session) if b.name in ids]
+    rows = pot_balances_by_id(session, pots_in_scope(user))
+    ids = {balance.name: pot_id for pot_id, balance in rows}
+    balances = [balance for _, balance in rows]
     waiting = (
         len(pending_requests(session, user)) + len(provisional_allocations(session, user))
         if user.may("approve")
@@ -33,41 +56,87 @@ def dashboard() -> str:
     return render_template("pots/dashboard.html", balances=balances, ids=ids, waiting=waiting)
 
 
-@bp.route("/pots/<int:pot_id>")
+@dataclass(frozen=True)
+class Pages:
+    """Which slice of a long list a page shows: ``number`` of ``count``, items ``first`` to
+    ``last`` (counting from 1) of ``total``."""
+
+    number: int
+    count: int
+    total: int
+    size: int
+
+    @classmethod
+    def of(cls, total: int, size: int, asked: str | None) -> Pages:
+        count = max(1, -(-total // size))
+        number = int(asked) if asked and _PAGE_NUMBER.fullmatch(asked) else 1
+        return cls(min(max(number, 1), count), count, total, size)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.size, self.total)
+
+
+@bp.route("/pots/<id:pot_id>")
 @requires("view_pots")
 def pot(pot_id: int) -> str:
     user = signed_in_user()
     session = db.session()
     found = pot_or_404(session, user, pot_id)
-    assumed = sum(
-        a.amount_pence
-        for a in session.scalars(
-            select(Award).where(Award.pot_id == found.id, Award.is_assumption.is_(True))
-        )
+    (balance,) = pot_balances(session, Pot.id == found.id)
+    awards = session.scalars(
+        select(Award)
+        .where(Award.pot_id == found.id)
+        .order_by(Award.award_date, Award.id)
+        .options(joinedload(Award.funder).lazyload(Organisation.roles))
+    ).all()
+    total = session.scalar(
+        select(func.count()).select_from(AllocationShare).where(AllocationShare.pot_id == found.id)
     )
+    pages = Pages.of(total or 0, ALLOCATIONS_PER_PAGE, request.args.get("page"))
     shares = session.scalars(
         select(AllocationShare)
+        .join(AllocationShare.allocation)
         .where(AllocationShare.pot_id == found.id)
         .order_by(AllocationShare.allocation_id)
+        .offset(pages.offset)
+        .limit(pages.size)
+        .options(
+            contains_eager(AllocationShare.allocation).options(
+                joinedload(Allocation.recipient).lazyload(Organisation.roles),
+                joinedload(Allocation.delegated_pot),
+                selectinload(Allocation.shares),
+                selectinload(Allocation.tags),
+            )
+        )
     ).all()
-    awards = session.scalars(
-        select(Award).where(Award.pot_id == found.id).order_by(Award.award_date, Award.id)
-    ).all()
-    sub_pots = [s.allocation.delegated_pot for s in shares if s.allocation.delegated_pot]
     requests = session.scalars(
         select(Request)
         .join(AllocationShare, AllocationShare.allocation_id == Request.allocation_id)
         .where(AllocationShare.pot_id == found.id, Request.status == "pending")
         .order_by(Request.id)
+        .options(
+            joinedload(Request.allocation).options(
+                lazyload(Allocation.shares), lazyload(Allocation.tags)
+            )
+        )
     ).all()
     parent: Allocation | None = found.parent_allocation
     return render_template(
         "pots/pot.html",
         pot=found,
-        balance=pot_balance(found, assumed),
+        balance=balance,
         awards=awards,
         shares=shares,
-        sub_pots=sub_pots,
+        pages=pages,
         requests=requests,
         parent=parent,
         parent_pot=parent.shares[0].pot if parent is not None else None,
@@ -76,7 +145,7 @@ def pot(pot_id: int) -> str:
     )
 
 
-@bp.route("/pots/<int:pot_id>/journal")
+@bp.route("/pots/<id:pot_id>/journal")
 @requires("view_pots")
 def journal(pot_id: int) -> str:
     user = signed_in_user()

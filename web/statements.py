@@ -68,7 +68,7 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
     return response
 
 
-@bp.route("/pots/<int:pot_id>/statement")
+@bp.route("/pots/<id:pot_id>/statement")
 @requires("view_statement")
 def statement(pot_id: int) -> ResponseReturnValue:
     from statements.render_html import render_html
@@ -87,7 +87,7 @@ def statement(pot_id: int) -> ResponseReturnValue:
     return page, 422 if problem else 200
 
 
-@bp.route("/pots/<int:pot_id>/statement.pdf")
+@bp.route("/pots/<id:pot_id>/statement.pdf")
 @requires("view_statement")
 def statement_pdf(pot_id: int) -> Response:
     from statements.render_pdf import render_pdf
@@ -96,7 +96,7 @@ def statement_pdf(pot_id: int) -> Response:
     return _download(render_pdf(found), "application/pdf", _filename(found, "pdf"))
 
 
-@bp.route("/pots/<int:pot_id>/statement.csv")
+@bp.route("/pots/<id:pot_id>/statement.csv")
 @requires("view_statement")
 def statement_csv(pot_id: int) -> Response:
     from statements.render_csv import render_csv
