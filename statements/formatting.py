@@ -6,6 +6,7 @@ Amounts arrive as integer pence and become Decimal only here, to be printed.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_currency
@@ -16,8 +17,12 @@ from ledger.money import pence_to_decimal
 DEFAULT_LOCALE = "en_GB"
 
 
+@lru_cache(maxsize=65536)
 def money(pence: int, locale: str = DEFAULT_LOCALE) -> str:
-    """``8233618`` → ``£82,336.18``; ``-10318`` → ``-£103.18``."""
+    """``8233618`` → ``£82,336.18``; ``-10318`` → ``-£103.18``.
+
+    Cached: Babel takes about 30 µs a call, and pages and statements show the same amounts
+    many times over."""
     return format_currency(pence_to_decimal(pence), "GBP", locale=locale)
 
 

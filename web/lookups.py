@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import abort
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 from werkzeug.routing import IntegerConverter, Map
 
 from ledger.models import Allocation, AllocationShare, Entry, Pot, Request
@@ -172,7 +172,11 @@ def journal_for(session: Session, pot: Pot, limit: int | None = None) -> Sequenc
     found: dict[int, Entry] = {}
     for column in (Entry.pot_id, Entry.to_pot_id):
         for entry in session.scalars(
-            select(Entry).where(column == pot.id).order_by(*order).limit(limit)
+            select(Entry)
+            .where(column == pot.id)
+            .order_by(*order)
+            .limit(limit)
+            .options(lazyload(Entry.lines))  # the page lists entries, not their lines
         ):
             found[entry.id] = entry
     newest = sorted(found.values(), key=lambda e: (e.effective_date, e.id), reverse=True)
