@@ -226,10 +226,10 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         f" and {report.figures} figures.\n"
     )
     if report.ok:
-        out.write("OK: every entry balances and every balance matches the journal.\n")
         # Written down outside the ledger (a board paper, the auditor's file), the tip pins the
         # journal as it stands: a later rewrite, even one that recomputes the chain, differs.
         out.write(f"Journal hash chain tip: {report.chain_tip}\n")
+        out.write("OK: every entry balances and every balance matches the journal.\n")
         return 0
     for problem in report.problems:
         out.write(f"PROBLEM {problem}\n")
