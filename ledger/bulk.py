@@ -37,6 +37,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from ledger import chain
+from ledger.check import FIGURES
 from ledger.errors import (
     AllocationClosed,
     InsufficientFunds,
@@ -49,11 +50,17 @@ from ledger.errors import (
     OverReturned,
     ReferenceConflict,
     SelfApproval,
-    UnbalancedEntry,
 )
 from ledger.fy import financial_year_of
-from ledger.journal import FLOOR_OF_KIND, FigureInvariantBroken, FloorBreached, content_sha256
-from ledger.models import utcnow
+from ledger.journal import (
+    FLOOR_OF_KIND,
+    FigureInvariantBroken,
+    FloorBreached,
+    content_sha256,
+    crosses_floor,
+    require_balanced,
+)
+from ledger.models import Pot, utcnow
 from ledger.money import format_pence, split_by_ratios
 from ledger.operations import (
     ACCOUNTABLE_BODY,
@@ -117,16 +124,7 @@ class PotState:
         )
 
 
-POT_FIGURES = (
-    "funded_pence",
-    "allocated_pence",
-    "paid_pence",
-    "returned_pence",
-    "received_pence",
-    "carried_forward_pence",
-    "carried_in_pence",
-    "handed_back_pence",
-)
+POT_FIGURES = FIGURES[Pot]  # the pot's maintained figures, in check's order
 
 
 @dataclass(slots=True, eq=False)
@@ -931,20 +929,14 @@ class Batch:
         allocation_id: int | None = None,
     ) -> None:
         """``journal.post`` for the batch: one balanced entry, floors kept, chain extended."""
-        if not memo.strip():
-            raise InvalidInput("Say why: every entry records its reason", field="description")
         legs = [leg for leg in legs if leg[1] != 0]
-        total = sum(amount for _, amount in legs)
-        if total != 0 or len(legs) < 2:
-            raise UnbalancedEntry(total)
+        require_balanced(memo, [amount for _, amount in legs])
         net: dict[AccountState, int] = {}
         for account, amount in legs:
             net[account] = net.get(account, 0) + amount
         for account, delta in net.items():
             balance = account.balance + delta
-            if (account.floor == "credit" and balance > 0) or (
-                account.floor == "debit" and balance < 0
-            ):
+            if crosses_floor(account.floor, balance):
                 raise FloorBreached(account.owner, -abs(balance))
         for account, delta in net.items():
             account.balance += delta

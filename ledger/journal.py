@@ -139,17 +139,11 @@ def post(
     reverses: Entry | None = None,
 ) -> Entry:
     """Write one balanced entry, move its accounts and figures, or raise and write nothing."""
-    if not memo.strip():
-        raise InvalidInput("Say why: every entry records its reason", field="description")
     legs = [leg for leg in legs if leg.amount_pence != 0]
-    total = sum(leg.amount_pence for leg in legs)
-    if total != 0 or len(legs) < 2:
-        raise UnbalancedEntry(total)
+    require_balanced(memo, [leg.amount_pence for leg in legs])
     for account, delta in _net_by_account(legs).items():
         new_balance = account.balance_pence + delta
-        if (account.floor == "credit" and new_balance > 0) or (
-            account.floor == "debit" and new_balance < 0
-        ):
+        if crosses_floor(account.floor, new_balance):
             raise FloorBreached(describe_account(session, account), -abs(new_balance))
     # The entry is hashed into the chain before it is written (it can never be updated after):
     # its lines need their accounts' ids, and its position needs the head, locked after the
@@ -205,6 +199,21 @@ def post(
     chain.advance(session, entry.chain_seq, entry.chain_sha256)
     session.flush()
     return entry
+
+
+def require_balanced(memo: str, amounts: Sequence[int]) -> None:
+    """What every entry needs, whoever writes it: a reason, and two or more non-zero lines that
+    add up to nothing."""
+    if not memo.strip():
+        raise InvalidInput("Say why: every entry records its reason", field="description")
+    total = sum(amounts)
+    if total != 0 or len(amounts) < 2:
+        raise UnbalancedEntry(total)
+
+
+def crosses_floor(floor: str, balance_pence: int) -> bool:
+    """Whether an account with this floor may not hold this balance."""
+    return (floor == "credit" and balance_pence > 0) or (floor == "debit" and balance_pence < 0)
 
 
 def _net_by_account(legs: Iterable[Leg]) -> dict[Account, int]:
