@@ -212,9 +212,11 @@ def human_size(size_bytes: int) -> str:
     """``812 bytes``, ``40.0 KB``, ``2.1 MB``, ``1.3 GB`` (powers of 1,024)."""
     if size_bytes < 1024:
         return f"{size_bytes:,} bytes"
-    size = float(size_bytes)
+    # Integer arithmetic in tenths of a unit, rounded half up, as everywhere else.
+    divisor = 1024
     for unit in ("KB", "MB", "GB"):
-        size /= 1024
-        if size < 1024 or unit == "GB":
+        if size_bytes < divisor * 1024 or unit == "GB":
             break
-    return f"{size:,.1f} {unit}"
+        divisor *= 1024
+    tenths = (size_bytes * 10 + divisor // 2) // divisor
+    return f"{tenths // 10:,}.{tenths % 10} {unit}"

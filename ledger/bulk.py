@@ -752,24 +752,15 @@ class Batch:
                     -delta_pence, [max(s.allocated - s.paid, 0) for s in target.shares]
                 )
             ]
-        legs: list[tuple[AccountState, int]] = []
-        for share, part in zip(target.shares, parts, strict=True):
-            legs += [(share.pot.available_account, part), (share.unpaid_account, -part)]
-        if child is not None:
-            assert child.due_in_account is not None
-            legs += [(child.due_in_account, delta_pence), (child.available_account, -delta_pence)]
-        self._post(
-            "vary",
-            legs,
-            date=date,
-            memo=reason,
-            approved_by=approver,
-            reference=reference,
-            content=content,
+        self._post_on_allocation(
+            target,
+            kind="vary",
+            parts=parts,
+            shares_move=("available", "unpaid"),
+            child_move=("due_in", "available"),
+            child_pence=delta_pence,
             amount_pence=abs(delta_pence),
-            pot_id=target.shares[0].pot.id,
-            to_pot_id=child.id if child else None,
-            allocation_id=target.id,
+            record=Record(date, reason, approver, reference, content),
         )
         for share, part in zip(target.shares, parts, strict=True):
             self._figure(share.pot, "allocated_pence", part)
@@ -811,25 +802,15 @@ class Batch:
         if approver is None:  # pragma: no cover - an import is always approved
             raise InvalidInput("An import needs the authority it is approved under")
         parts = split_by_ratios(amount_pence, [s.allocated - s.paid for s in target.shares])
-        legs: list[tuple[AccountState, int]] = []
-        for share, part in zip(target.shares, parts, strict=True):
-            legs += [(share.unpaid_account, part), (share.pot.cash_account, -part)]
-        child = target.delegated
-        if child is not None:
-            assert child.due_in_account is not None
-            legs += [(child.cash_account, amount_pence), (child.due_in_account, -amount_pence)]
-        self._post(
-            "pay",
-            legs,
-            date=date,
-            memo=memo,
-            approved_by=approver,
-            reference=reference,
-            content=content,
+        self._post_on_allocation(
+            target,
+            kind="pay",
+            parts=parts,
+            shares_move=("unpaid", "cash"),
+            child_move=("cash", "due_in"),
+            child_pence=amount_pence,
             amount_pence=amount_pence,
-            pot_id=target.shares[0].pot.id,
-            to_pot_id=child.id if child else None,
-            allocation_id=target.id,
+            record=Record(date, memo, approver, reference, content),
         )
         for share, part in zip(target.shares, parts, strict=True):
             self._figure(share.pot, "paid_pence", part)
@@ -862,23 +843,15 @@ class Batch:
         if child is not None:
             self._guard_available(child, amount_pence, "return")
         parts = split_by_ratios(amount_pence, [s.paid - s.returned for s in target.shares])
-        legs: list[tuple[AccountState, int]] = []
-        for share, part in zip(target.shares, parts, strict=True):
-            legs += [(share.pot.cash_account, part), (share.pot.available_account, -part)]
-        if child is not None:
-            legs += [(child.available_account, amount_pence), (child.cash_account, -amount_pence)]
-        self._post(
-            "return",
-            legs,
-            date=date,
-            memo=memo,
-            approved_by=None,
-            reference=reference,
-            content=content,
+        self._post_on_allocation(
+            target,
+            kind="return",
+            parts=parts,
+            shares_move=("cash", "available"),
+            child_move=("available", "cash"),
+            child_pence=amount_pence,
             amount_pence=amount_pence,
-            pot_id=target.shares[0].pot.id,
-            to_pot_id=child.id if child else None,
-            allocation_id=target.id,
+            record=Record(date, memo, None, reference, content),
         )
         for share, part in zip(target.shares, parts, strict=True):
             self._figure(share.pot, "returned_pence", part)
@@ -911,6 +884,46 @@ class Batch:
             )
 
     # Posting -------------------------------------------------------------------------------
+
+    def _post_on_allocation(
+        self,
+        allocation: AllocationState,
+        *,
+        kind: str,
+        parts: Sequence[int],
+        shares_move: tuple[str, str],
+        child_move: tuple[str, str],
+        child_pence: int,
+        amount_pence: int,
+        record: Record,
+    ) -> None:
+        """``operations._post_on_allocation`` for the batch: each share's part moves from the
+        debit to the credit account named in ``shares_move``; for a delegation, ``child_pence``
+        moves likewise in the delegated pot per ``child_move``."""
+        debit, credit = shares_move
+        legs: list[tuple[AccountState, int]] = []
+        for share, part in zip(allocation.shares, parts, strict=True):
+            legs += [(_share_account(share, debit), part), (_share_account(share, credit), -part)]
+        child = allocation.delegated
+        if child is not None:
+            debit, credit = child_move
+            legs += [
+                (_pot_account(child, debit), child_pence),
+                (_pot_account(child, credit), -child_pence),
+            ]
+        self._post(
+            kind,
+            legs,
+            date=record.date,
+            memo=record.memo,
+            approved_by=record.approved_by,
+            reference=record.reference,
+            content=record.content,
+            amount_pence=amount_pence,
+            pot_id=allocation.shares[0].pot.id,
+            to_pot_id=child.id if child else None,
+            allocation_id=allocation.id,
+        )
 
     def _post(
         self,
@@ -1435,6 +1448,34 @@ class Batch:
 
 
 # Helpers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """Who approved, when and why, for an entry about to be posted (``entered_by`` is the
+    batch's)."""
+
+    date: dt.date
+    memo: str
+    approved_by: str | None
+    reference: str
+    content: str
+
+
+def _pot_account(pot: PotState, kind: str) -> AccountState:
+    account = {
+        "available": pot.available_account,
+        "cash": pot.cash_account,
+        "due_in": pot.due_in_account,
+    }[kind]
+    if account is None:  # pragma: no cover - only delegated pots are moved on due_in
+        raise LookupError(f"{pot.name} has no {kind} account")
+    return account
+
+
+def _share_account(share: ShareState, kind: str) -> AccountState:
+    """A share's own unpaid commitment, or the named account of the pot it draws on."""
+    return share.unpaid_account if kind == "unpaid" else _pot_account(share.pot, kind)
 
 
 def _setting(connection: Connection, key: str) -> str | None:
