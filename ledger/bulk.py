@@ -36,20 +36,14 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from ledger import chain
+from ledger import chain, rules
 from ledger.check import FIGURES
 from ledger.errors import (
-    AllocationClosed,
-    InsufficientFunds,
     InvalidInput,
     LedgerError,
-    NotConfirmed,
     NotFound,
-    OverCommitted,
     OverReceived,
-    OverReturned,
     ReferenceConflict,
-    SelfApproval,
 )
 from ledger.fy import financial_year_of
 from ledger.journal import (
@@ -58,19 +52,22 @@ from ledger.journal import (
     FloorBreached,
     content_sha256,
     crosses_floor,
+    floor_on_days,
+    later_changes,
     require_balanced,
 )
 from ledger.models import Pot, utcnow
-from ledger.money import format_pence, split_by_ratios
+from ledger.money import format_pence
+from ledger.names import check_name, name_key, same_person
 from ledger.operations import (
     ACCOUNTABLE_BODY,
-    check_name,
     check_reference,
     held_in_pot,
     pending_reduction_by_allocation,
+    pending_returns_by_allocation,
     require_positive,
-    same_person,
     self_approval_limit_pence,
+    self_approved_pence,
 )
 
 ANALYZE_AFTER = 10_000
@@ -93,6 +90,7 @@ class AccountState:
     owner: str  # how a refusal names it, e.g. "WFWF 2022-23's available balance"
     inserted: bool = True
     dirty: bool = False
+    latest: dt.date | None = None  # the last day anything moved it: later days need a look back
 
 
 @dataclass(slots=True, eq=False)
@@ -107,7 +105,8 @@ class PotState:
     available_account: AccountState
     cash_account: AccountState
     due_in_account: AccountState | None
-    held: int  # money held by pending increases (requests made before the import)
+    held: int  # money held by requests awaiting approval (made before the import)
+    delegation: DelegationFacts | None = None  # for a delegated pot: the delegation's state
     inserted: bool = True
     dirty: bool = False
     awards: list[AwardState] | None = None  # loaded on the first receipt
@@ -125,6 +124,16 @@ class PotState:
 
 
 POT_FIGURES = FIGURES[Pot]  # the pot's maintained figures, in check's order
+
+
+@dataclass(slots=True)
+class DelegationFacts:
+    """What a delegated pot's rules need of the delegation that funds it."""
+
+    reference: str
+    status: str
+    made_on: dt.date | None
+    allows_advances: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -165,6 +174,9 @@ class AllocationState:
     shares: list[ShareState]
     delegated: PotState | None
     pending_reduction: int
+    made_on: dt.date | None = None
+    latest: dt.date | None = None  # the last day anything was posted on it
+    pending_returns: int = 0
     inserted: bool = True
     dirty: bool = False
 
@@ -193,7 +205,7 @@ class Tables:
 
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "organisations": ("id", "name"),
+    "organisations": ("id", "name", "name_key"),
     "organisation_roles": ("id", "organisation_id", "role"),
     "allocations": (
         "id",
@@ -212,6 +224,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "pots": (
         "id",
         "name",
+        "name_key",
         "stream_id",
         "administered_by_id",
         "financial_year",
@@ -354,6 +367,8 @@ class Batch:
         self.absent_pots: set[str] = set()  # names known not to be in the database
         self.absent_organisations: set[str] = set()
         self.absent_allocations: set[str] = set()
+        self.new_names: dict[tuple[str, str], str] = {}  # (table, name_key) -> name
+        self.self_approved: dict[tuple[str, int], int] = {}  # running totals, see _approval
         self.posted = 0
         self.chain_seq: int | None = None
         self.chain_tip = ""
@@ -464,19 +479,28 @@ class Batch:
         )
         replay = self._replayed(reference, content)
         if replay is not None:
-            return REPLAYED if not replay.awaiting else replay
-        approver = self._approval(approved_by, f"award {reference}", amount_pence)
-        funder_org = self._organisation(funder, "funder")
+            return replay
+        check_name(funder, "organisation", "counterparty")
         target = self._find_pot(pot)
+        if target is not None:
+            if target.parent_allocation_id is not None:
+                raise InvalidInput(
+                    f"{target.name} is a delegated pot: it is funded by its delegation, not by"
+                    " awards",
+                    field="pot",
+                )
+            rules.require_award_year(target.name, target.financial_year, year)
+        approver = self._approval(
+            approved_by,
+            f"award {reference}",
+            amount_pence,
+            ("pot", target.id) if target is not None else None,
+        )
+        funder_org = self._organisation(funder, "funder")
         if target is None:
             body = self._accountable_body()
             target = self._open_pot(
                 pot, body.id, stream_id=None, financial_year=year, parent_allocation_id=None
-            )
-        if target.parent_allocation_id is not None:
-            raise InvalidInput(
-                f"{target.name} is a delegated pot: it is funded by its delegation, not by awards",
-                field="pot",
             )
         award_id = self.ids.take("awards")
         receivable = self._open_account("receivable", "award", award_id, f"award {reference}")
@@ -512,6 +536,7 @@ class Batch:
             pot_id=target.id,
             award_id=award_id,
         )
+        self._counted(approver, ("pot", target.id), amount_pence)
         self._figure(target, "funded_pence", amount_pence)
         self._check_pot(target)
         return POSTED
@@ -525,6 +550,7 @@ class Batch:
         amount_pence: int,
         date: dt.date,
         memo: str,
+        approved_by: str | None,
     ) -> Outcome:
         check_reference(reference)
         require_positive(amount_pence)
@@ -534,7 +560,7 @@ class Batch:
         )
         replay = self._replayed(reference, content)
         if replay is not None:
-            return REPLAYED if not replay.awaiting else replay
+            return replay
         target = self._find_pot(pot)
         if target is None:
             raise NotFound("pot", pot, "pot")
@@ -545,9 +571,19 @@ class Batch:
             (a for a in self._awards_of(target) if a.funder_id == funder_org.id),
             key=lambda a: (a.award_date, a.id),
         )
+        rules.require_not_before(
+            date,
+            min((a.award_date for a in awards), default=None),
+            "receipt",
+            f"{funder_org.name}'s first award into {target.name}",
+        )
+        awards = [a for a in awards if a.award_date <= date]
         outstanding = sum(a.receivable.balance for a in awards)
         if amount_pence > outstanding:
             raise OverReceived(funder_org.name, target.name, outstanding, amount_pence)
+        approver = self._approval(
+            approved_by, f"receipt {reference}", amount_pence, ("pot", target.id)
+        )
         legs: list[tuple[AccountState, int]] = [(target.cash_account, amount_pence)]
         remaining = amount_pence
         parts: list[tuple[AwardState, int]] = []
@@ -562,13 +598,14 @@ class Batch:
             legs,
             date=date,
             memo=memo,
-            approved_by=None,
+            approved_by=approver,
             reference=reference,
             content=content,
             amount_pence=amount_pence,
             pot_id=target.id,
             award_id=parts[0][0].id if parts else None,
         )
+        self._counted(approver, ("pot", target.id), amount_pence)
         self._figure(target, "received_pence", amount_pence)
         for award, part in parts:
             award.received += part
@@ -622,8 +659,9 @@ class Batch:
             what = "sub-grant"
         else:
             what = "allocation"
-        self._guard_available(source, amount_pence, what)
-        approver = self._approval(approved_by, f"{what} {reference}", amount_pence)
+        self._require_delegation_confirmed(source, what, date)
+        self._guard_available(source, amount_pence, what, date)
+        approver = self._approval(approved_by, f"{what} {reference}", amount_pence, None)
         recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
         allocation_id = self.ids.take("allocations")
         status = "confirmed" if approver else "provisional"
@@ -665,6 +703,8 @@ class Batch:
             [share],
             None,
             0,
+            made_on=date,
+            latest=date,
         )
         legs: list[tuple[AccountState, int]] = [
             (source.available_account, amount_pence),
@@ -679,6 +719,7 @@ class Batch:
                 financial_year=source.financial_year,
                 parent_allocation_id=allocation_id,
             )
+            child.delegation = DelegationFacts(reference, status, date, False)
             allocation.delegated = child
             assert child.due_in_account is not None
             legs += [(child.due_in_account, amount_pence), (child.available_account, -amount_pence)]
@@ -697,6 +738,7 @@ class Batch:
             to_pot_id=child.id if child else None,
             allocation_id=allocation_id,
         )
+        self._counted(approver, ("allocation", allocation_id), amount_pence)
         self._figure(source, "allocated_pence", amount_pence)
         self._move_share(allocation, share, "allocated", amount_pence)
         if child is not None:
@@ -729,29 +771,25 @@ class Batch:
         if replay is not None:
             return replay
         target = self.find_allocation(allocation)
-        if target.status == "closed":
-            raise AllocationClosed(target.reference)
+        rules.require_open(target.reference, target.status, "variation")
+        self._after_making(target, date, "variation")
         child = target.delegated
+        parts = rules.split_to_weights(
+            target.allocated + delta_pence,
+            [s.weight for s in target.shares],
+            [s.allocated for s in target.shares],
+        )
         if delta_pence > 0:
-            parts = split_by_ratios(delta_pence, [s.weight for s in target.shares])
             for share, part in zip(target.shares, parts, strict=True):
-                self._guard_available(share.pot, part, "variation")
+                if part > 0:
+                    self._guard_available(share.pot, part, "variation", date)
         else:
-            unpaid = target.allocated - target.paid - target.pending_reduction
-            if -delta_pence > unpaid:
-                raise OverCommitted(target.reference, unpaid, -delta_pence, "reduction")
+            self._guard_unpaid(target, -delta_pence, "reduction", date)
             if child is not None:
-                self._guard_available(child, -delta_pence, "reduction")
-        approver = self._approval(approved_by, f"a variation of {allocation}", delta_pence)
-        if approver is None:  # pragma: no cover - an import is always approved
-            raise InvalidInput("An import needs the authority it is approved under")
-        if delta_pence < 0:
-            parts = [
-                -p
-                for p in split_by_ratios(
-                    -delta_pence, [max(s.allocated - s.paid, 0) for s in target.shares]
-                )
-            ]
+                self._guard_available(child, -delta_pence, "reduction", date)
+        approver = self._approval(
+            approved_by, f"a variation of {allocation}", delta_pence, ("allocation", target.id)
+        )
         self._post_on_allocation(
             target,
             kind="vary",
@@ -762,6 +800,7 @@ class Batch:
             amount_pence=abs(delta_pence),
             record=Record(date, reason, approver, reference, content),
         )
+        self._counted(approver, ("allocation", target.id), abs(delta_pence))
         for share, part in zip(target.shares, parts, strict=True):
             self._figure(share.pot, "allocated_pence", part)
             self._move_share(target, share, "allocated", part)
@@ -791,17 +830,17 @@ class Batch:
         if replay is not None:
             return replay
         target = self.find_allocation(allocation)
-        if target.status == "closed":
-            raise AllocationClosed(target.reference)
-        if target.status != "confirmed":
-            raise NotConfirmed(target.reference, target.status)
-        unpaid = target.allocated - target.paid - target.pending_reduction
-        if amount_pence > unpaid:
-            raise OverCommitted(target.reference, unpaid, amount_pence, "payment")
-        approver = self._approval(approved_by, f"a payment on {allocation}", amount_pence)
-        if approver is None:  # pragma: no cover - an import is always approved
-            raise InvalidInput("An import needs the authority it is approved under")
-        parts = split_by_ratios(amount_pence, [s.allocated - s.paid for s in target.shares])
+        rules.require_confirmed(target.reference, target.status)
+        for share in target.shares:
+            self._require_delegation_confirmed(share.pot, "payment", None)
+        self._after_making(target, date, "payment")
+        self._guard_unpaid(target, amount_pence, "payment", date)
+        parts = rules.split_payment(amount_pence, [s.allocated - s.paid for s in target.shares])
+        for share, part in zip(target.shares, parts, strict=True):
+            self._guard_cash(share.pot, part, "payment", date)
+        approver = self._approval(
+            approved_by, f"a payment on {allocation}", amount_pence, ("allocation", target.id)
+        )
         self._post_on_allocation(
             target,
             kind="pay",
@@ -812,6 +851,7 @@ class Batch:
             amount_pence=amount_pence,
             record=Record(date, memo, approver, reference, content),
         )
+        self._counted(approver, ("allocation", target.id), amount_pence)
         for share, part in zip(target.shares, parts, strict=True):
             self._figure(share.pot, "paid_pence", part)
             self._move_share(target, share, "paid", part)
@@ -825,6 +865,7 @@ class Batch:
         amount_pence: int,
         date: dt.date,
         memo: str,
+        approved_by: str | None,
     ) -> Outcome:
         check_reference(reference)
         require_positive(amount_pence)
@@ -834,15 +875,23 @@ class Batch:
         )
         replay = self._replayed(reference, content)
         if replay is not None:
-            return REPLAYED if not replay.awaiting else replay
+            return replay
         target = self.find_allocation(allocation)
-        returnable = target.paid - target.returned
-        if amount_pence > returnable:
-            raise OverReturned(target.reference, returnable, amount_pence)
+        self._after_making(target, date, "return")
+        rules.require_returnable(
+            target.reference, target.paid, target.returned + target.pending_returns, amount_pence
+        )
+        lowest = self._lowest_returnable(target, date)
+        if lowest is not None:
+            rules.require_returnable(target.reference, lowest[1], 0, amount_pence)
         child = target.delegated
         if child is not None:
-            self._guard_available(child, amount_pence, "return")
-        parts = split_by_ratios(amount_pence, [s.paid - s.returned for s in target.shares])
+            self._guard_available(child, amount_pence, "return", date)
+            self._guard_cash(child, amount_pence, "return", date)
+        approver = self._approval(
+            approved_by, f"a return on {allocation}", amount_pence, ("allocation", target.id)
+        )
+        parts = rules.split_return(amount_pence, [s.paid - s.returned for s in target.shares])
         self._post_on_allocation(
             target,
             kind="return",
@@ -851,8 +900,9 @@ class Batch:
             child_move=("available", "cash"),
             child_pence=amount_pence,
             amount_pence=amount_pence,
-            record=Record(date, memo, None, reference, content),
+            record=Record(date, memo, approver, reference, content),
         )
+        self._counted(approver, ("allocation", target.id), amount_pence)
         for share, part in zip(target.shares, parts, strict=True):
             self._figure(share.pot, "returned_pence", part)
             self._move_share(target, share, "returned", part)
@@ -861,21 +911,117 @@ class Batch:
             self._check_pot(child)
         return POSTED
 
-    # Guards --------------------------------------------------------------------------------
+    # Guards: the state this batch holds, put to ``ledger.rules`` ----------------------------
 
-    def _approval(self, approved_by: str | None, what: str, amount_pence: int) -> str | None:
-        if approved_by is None:
+    def _approval(
+        self,
+        approved_by: str | None,
+        what: str,
+        amount_pence: int,
+        subject: tuple[str, int] | None,
+    ) -> str:
+        """``operations._approval`` for the batch: an import is always approved under its
+        authority, and what one person enters and approves alone counts towards the limit by
+        running total per allocation (per pot for awards and receipts)."""
+        earlier = 0
+        if (
+            approved_by is not None
+            and subject is not None
+            and same_person(approved_by, self.entered_by)
+        ):
+            earlier = self.self_approved.get(subject, -1)
+            if earlier < 0:
+                self.flush()  # what this batch wrote already is counted from the database
+                kind, subject_id = subject
+                earlier = self.self_approved[subject] = self_approved_pence(
+                    self.session,
+                    allocation_id=subject_id if kind == "allocation" else None,
+                    pot_id=subject_id if kind == "pot" else None,
+                )
+        approver = rules.approver(
+            self.entered_by, approved_by, what, amount_pence, self.limit, earlier
+        )
+        if approver is None:
+            raise InvalidInput("An import needs the authority it is approved under")
+        return approver
+
+    def _counted(self, approver: str, subject: tuple[str, int], amount_pence: int) -> None:
+        """Add an act to its subject's running total, if one person entered and approved it."""
+        if rules.self_approved(self.entered_by, approver):
+            self.self_approved[subject] = self.self_approved.get(subject, 0) + amount_pence
+
+    def _require_delegation_confirmed(self, pot: PotState, what: str, date: dt.date | None) -> None:
+        facts = pot.delegation
+        if facts is None:
+            return
+        rules.require_delegation_confirmed(pot.name, facts.reference, facts.status, what)
+        if date is not None:
+            rules.require_after_making(date, facts.made_on, what, facts.reference, "delegation")
+
+    def _after_making(self, allocation: AllocationState, date: dt.date, what: str) -> None:
+        kind = "delegation" if allocation.delegated is not None else "allocation"
+        rules.require_after_making(date, allocation.made_on, what, allocation.reference, kind)
+
+    def _later(self, account: AccountState, date: dt.date) -> list[tuple[dt.date, int]]:
+        """What moved ``account`` after ``date``: nothing, unless the movement is back-dated
+        behind others (then what this batch holds is written first and the journal asked)."""
+        if account.latest is None or date >= account.latest:
+            return []
+        self.flush()
+        return later_changes(self.session, [account.id], date)
+
+    def _guard_available(self, pot: PotState, needed: int, what: str, date: dt.date) -> None:
+        later = self._later(pot.available_account, date)
+        lowest = (
+            rules.lowest_from(pot.available, [(d, -c) for d, c in later], date) if later else None
+        )
+        rules.require_available(pot.name, pot.available, pot.held, needed, what, lowest=lowest)
+
+    def _guard_unpaid(
+        self, allocation: AllocationState, needed: int, what: str, date: dt.date
+    ) -> None:
+        unpaid = allocation.allocated - allocation.paid
+        rules.require_unpaid(
+            allocation.reference, unpaid, allocation.pending_reduction, needed, what
+        )
+        later: list[tuple[dt.date, int]] = []
+        for share in allocation.shares:
+            later += self._later(share.unpaid_account, date)
+        if later:
+            lowest = rules.lowest_from(unpaid, [(d, -c) for d, c in later], date)
+            rules.require_unpaid(allocation.reference, lowest[1], 0, needed, what)
+
+    def _guard_cash(self, pot: PotState, needed: int, what: str, date: dt.date) -> None:
+        """An intermediary pays only from cash handed over, unless its delegation allows
+        advances (``operations._pays_from_cash_held``)."""
+        if pot.delegation is None or pot.delegation.allows_advances:
+            return
+        cash = pot.cash_account
+        later = self._later(cash, date)
+        lowest = rules.lowest_from(cash.balance, later, date)[1] if later else cash.balance
+        rules.require_cash(pot.name, lowest, needed, what, date)
+
+    def _lowest_returnable(
+        self, allocation: AllocationState, date: dt.date
+    ) -> tuple[dt.date, int] | None:
+        if allocation.latest is None or date >= allocation.latest:
             return None
-        if not approved_by.strip():
-            raise InvalidInput("The approver's name cannot be blank", field="approved_by")
-        if same_person(approved_by, self.entered_by) and abs(amount_pence) > self.limit:
-            raise SelfApproval(self.entered_by, what, abs(amount_pence), self.limit)
-        return approved_by
-
-    def _guard_available(self, pot: PotState, needed: int, what: str) -> None:
-        available = pot.available - pot.held
-        if needed > available:
-            raise InsufficientFunds(pot.name, available, needed, held_pence=pot.held, what=what)
+        self.flush()
+        rows = self.connection.execute(
+            text(
+                "SELECT e.effective_date, e.kind, e.amount_pence, t.kind FROM entries e"
+                " LEFT JOIN entries t ON t.id = e.reverses_id"
+                " WHERE e.allocation_id = :a AND e.effective_date > :d"
+            ),
+            {"a": allocation.id, "d": self._day(date)},
+        ).all()
+        changes = rules.returnable_changes(
+            (_as_date(day) or date, kind, int(amount), reversed_kind)
+            for day, kind, amount, reversed_kind in rows
+        )
+        if not changes:
+            return None
+        return rules.lowest_from(allocation.paid - allocation.returned, changes, date)
 
     def _check_pot(self, pot: PotState) -> None:
         if pot.available < 0:
@@ -900,6 +1046,8 @@ class Batch:
         """``operations._post_on_allocation`` for the batch: each share's part moves from the
         debit to the credit account named in ``shares_move``; for a delegation, ``child_pence``
         moves likewise in the delegated pot per ``child_move``."""
+        if allocation.latest is None or record.date > allocation.latest:
+            allocation.latest = record.date
         debit, credit = shares_move
         legs: list[tuple[AccountState, int]] = []
         for share, part in zip(allocation.shares, parts, strict=True):
@@ -951,8 +1099,17 @@ class Batch:
             balance = account.balance + delta
             if crosses_floor(account.floor, balance):
                 raise FloorBreached(account.owner, -abs(balance))
+            toward_floor = (account.floor == "credit" and delta > 0) or (
+                account.floor == "debit" and delta < 0
+            )
+            if toward_floor and account.latest is not None and date < account.latest:
+                breach = floor_on_days(account.floor, balance, self._later(account, date), date)
+                if breach is not None:
+                    raise FloorBreached(account.owner, -abs(breach[1]), breach[0])
         for account, delta in net.items():
             account.balance += delta
+            if account.latest is None or date > account.latest:
+                account.latest = date
             self._touch(account)
         if self.chain_seq is None:
             self.chain_seq, self.chain_tip = chain.lock_head(self.session)
@@ -1079,9 +1236,10 @@ class Batch:
         name = check_name(name, "organisation", "counterparty")
         found = self._find_organisation(name)
         if found is None:
+            self._refuse_look_alike("organisations", name, "organisation", "counterparty")
             found = OrganisationState(self.ids.take("organisations"), name, set())
             self.absent_organisations.discard(name)
-            self.out.organisations.append((found.id, name))
+            self.out.organisations.append((found.id, name, name_key(name)))
             self.organisations[name] = found
         if role not in found.roles:
             found.roles.add(role)
@@ -1089,6 +1247,23 @@ class Batch:
                 (self.ids.take("organisation_roles"), found.id, role)
             )
         return found
+
+    def _refuse_look_alike(self, table: str, name: str, what: str, field: str) -> None:
+        """``operations._refuse_look_alike`` over the database and this batch's new names."""
+        key = name_key(name)
+        existing = self.new_names.get((table, key))
+        if existing is None:
+            row = self.connection.execute(
+                text(f"SELECT name FROM {table} WHERE name_key = :k"), {"k": key}
+            ).first()
+            existing = None if row is None else str(row[0])
+        if existing is not None:
+            raise InvalidInput(
+                f"'{name}' looks the same as the existing {what} '{existing}'; use that name, or"
+                " one that cannot be mistaken for it",
+                field=field,
+            )
+        self.new_names[(table, key)] = name
 
     def _accountable_body(self) -> OrganisationState:
         if not self.accountable_body_name:
@@ -1139,6 +1314,7 @@ class Batch:
             accounts["cash"],
             accounts.get("due_in"),
             held_in_pot(self.session, pot_id),
+            self._delegation_facts(row["parent_allocation_id"]),
         )
         accounts["available"].owner = f"{pot.name}'s available balance"
         accounts["cash"].owner = f"{pot.name}'s cash"
@@ -1147,6 +1323,19 @@ class Batch:
         self.pots[pot.name] = pot
         self.pots_by_id[pot.id] = pot
         return pot
+
+    def _delegation_facts(self, allocation_id: int | None) -> DelegationFacts | None:
+        if allocation_id is None:
+            return None
+        row = self.connection.execute(
+            text(
+                "SELECT reference, status, allows_advances, (SELECT min(effective_date) FROM"
+                " entries WHERE allocation_id = :a AND kind = 'delegate') FROM allocations"
+                " WHERE id = :a"
+            ),
+            {"a": allocation_id},
+        ).one()
+        return DelegationFacts(row[0], row[1], _as_date(row[3]), bool(row[2]))
 
     def _load_accounts(self, column: str, owners: Sequence[int], owner: str) -> dict[int, Any]:
         marks = ", ".join(str(int(o)) for o in owners)
@@ -1160,6 +1349,15 @@ class Batch:
             found[row[0]] = AccountState(
                 row[0], row[1], row[2], row[3], int(row[4]), owner.format(kind=row[2])
             )
+        if found:
+            ids = ", ".join(str(i) for i in found)
+            for account_id, latest in self.connection.execute(
+                text(
+                    "SELECT l.account_id, max(e.effective_date) FROM lines l JOIN entries e"
+                    f" ON e.id = l.entry_id WHERE l.account_id IN ({ids}) GROUP BY l.account_id"
+                )
+            ):
+                found[account_id].latest = _as_date(latest)
         return found
 
     def _open_pot(
@@ -1174,6 +1372,9 @@ class Batch:
         name = check_name(name, "pot", "pot")
         if name in self.pots or self._find_pot(name) is not None:
             raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
+        self._refuse_look_alike(
+            "pots", name, "pot", "to_pot" if parent_allocation_id is not None else "pot"
+        )
         pot_id = self.ids.take("pots")
         available = self._open_account("available", "pot", pot_id, f"{name}'s available balance")
         cash = self._open_account("cash", "pot", pot_id, f"{name}'s cash")
@@ -1302,6 +1503,15 @@ class Batch:
             child,
             pending_reduction_by_allocation(self.session, allocation_id),
         )
+        dates = self.connection.execute(
+            text(
+                "SELECT min(CASE WHEN kind IN ('allocate', 'delegate') THEN effective_date END),"
+                " max(effective_date) FROM entries WHERE allocation_id = :a"
+            ),
+            {"a": allocation_id},
+        ).one()
+        found.made_on, found.latest = _as_date(dates[0]), _as_date(dates[1])
+        found.pending_returns = pending_returns_by_allocation(self.session, allocation_id)
         self.allocations[reference] = found
         return found
 
@@ -1320,6 +1530,7 @@ class Batch:
                 (
                     p.id,
                     p.name,
+                    name_key(p.name),
                     p.stream_id,
                     p.administered_by_id,
                     p.financial_year,
@@ -1476,6 +1687,13 @@ def _pot_account(pot: PotState, kind: str) -> AccountState:
 def _share_account(share: ShareState, kind: str) -> AccountState:
     """A share's own unpaid commitment, or the named account of the pot it draws on."""
     return share.unpaid_account if kind == "unpaid" else _pot_account(share.pot, kind)
+
+
+def _as_date(value: Any) -> dt.date | None:
+    """A date as the driver returns it (SQLite: ISO text)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def _setting(connection: Connection, key: str) -> str | None:

@@ -1,4 +1,5 @@
-"""``commonpurse check``: recompute everything from the journal and compare.
+"""``commonpurse check``: recompute everything from the journal and compare, and prove every
+invariant of ``ledger.invariants`` over the stored ledger, naming the rule each breach breaks.
 
 The journal's hash chain must be whole: every entry's recorded hash must match its contents and
 the entry before it, positions must run 1, 2, 3... without a gap, and the journal's head must
@@ -25,7 +26,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from ledger import chain
+from ledger import chain, invariants
 from ledger.journal import Effects
 from ledger.models import (
     Account,
@@ -98,6 +99,10 @@ def check(session: Session) -> CheckReport:
     figures, figure_problems = _figures_match_journal(session)
     problems += figure_problems
     problems += _reversals_mirror(session)
+    problems += [
+        Problem(breach.where, f"{breach.rule}: {breach.message}")
+        for breach in invariants.breaches(session)
+    ]
     return CheckReport(
         entries=session.scalar(select(func.count(Entry.id))) or 0,
         lines=session.scalar(select(func.count(Line.id))) or 0,

@@ -34,7 +34,7 @@ from ledger import operations as ops
 from ledger.backup import backup_sqlite, human_size, sqlite_path
 from ledger.check import check
 from ledger.demo import load_demo
-from ledger.errors import LedgerError
+from ledger.errors import InfrastructureError, LedgerError
 from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows
 from ledger.models import USER_ROLES
 from ledger.money import format_pence, parse_pence
@@ -458,6 +458,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _fail(str(error), error.code)
     except LedgerError as error:
         return _fail(str(error), EXIT_REFUSED)
+    except InfrastructureError as error:
+        return _fail(str(error), EXIT_DATABASE)
     except SQLAlchemyError as error:
         return _fail(f"The database refused the request: {_first_line(error)}", EXIT_DATABASE)
     except BrokenPipeError:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.errors import LedgerError
+from ledger.errors import DatabaseUnavailable, LedgerBusy, SchemaError
 
 ENV_URL = "COMMONPURSE_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -31,14 +31,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "commonpurse_read_only"
 
 T = TypeVar("T")
-
-
-class SchemaError(LedgerError):
-    """The database is not at the schema this version of commonpurse expects."""
-
-
-class LedgerBusy(LedgerError):
-    """The database stayed locked by other writers for longer than we are prepared to wait."""
 
 
 def default_url() -> str:
@@ -94,7 +86,10 @@ def _configure_sqlite(engine: Engine) -> None:
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # Alembic's configuration interpolates "%(name)s": a URL's %-escapes (a socket path, a
+    # password with "%40") are doubled so they reach the driver as typed.
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["engine"] = engine
     return config
 
@@ -155,6 +150,9 @@ def _plain_errors() -> Iterator[None]:
     except (OperationalError, DBAPIError) as error:
         if _is_lock_error(error):
             raise LedgerBusy(BUSY_MESSAGE) from error
+        if isinstance(error, OperationalError):
+            first = str(error.orig or error).strip().splitlines()[0]
+            raise DatabaseUnavailable(f"The database could not be reached: {first}") from error
         raise
 
 

@@ -127,6 +127,7 @@ def load_demo(session: Session) -> None:
         entered_by=OFFICER,
         stream=wfwf.name,
         memo="WFWF Year 1: Award £337,000 (Appendix 2, report of 8 Feb 2024)",
+        approved_by=APPROVER,
     )
     ops.record_award(
         session,
@@ -141,6 +142,7 @@ def load_demo(session: Session) -> None:
         memo="Appendix 2's five allocations add up to £337,103.18, £103.18 more than the"
         " £337,000 award, and the documents do not say where the difference came from. Recorded"
         " as an assumption so the allocations stand as printed and the gap stays visible.",
+        approved_by=APPROVER,
     )
     for line in APPENDIX_2:
         ops.allocate(
@@ -195,6 +197,7 @@ def load_demo(session: Session) -> None:
         stream=promise.name,
         memo="£50,000 through the Promise Partnership run by the Corra Foundation (People"
         " Committee report, 16 Sep 2021, 3.6)",
+        approved_by=APPROVER,
     )
 
 

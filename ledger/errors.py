@@ -1,15 +1,24 @@
-"""Every rule the ledger enforces has its own exception, carrying the facts and a message a
-finance officer understands. The CLI and the web show ``str(error)``; nothing is written when one
-is raised, because operations raise before they post and the caller's transaction rolls back.
+"""Every error commonpurse reports to a person, in one tree.
+
+``CommonpurseError``
+  ``LedgerError``: a refusal for a business reason. Every rule the ledger enforces has its own
+  exception, carrying the facts and a message a finance officer understands. The CLI exits 1.
+  ``InfrastructureError``: the database could not do what was asked (busy, unreachable, at
+  another schema). The CLI exits 4; the web shows a "try again" page.
+
+The CLI and the web show ``str(error)``; nothing is written when one is raised, because
+operations raise before they post and the caller's transaction rolls back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ledger.money import format_pence
 
 
-class LedgerError(Exception):
-    """Base of every refusal the ledger makes for a business reason."""
+class CommonpurseError(Exception):
+    """Base of every error with a message meant for a person."""
 
     field: str | None = None  # which input it concerns, for forms and import rows
 
@@ -19,6 +28,26 @@ class LedgerError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class LedgerError(CommonpurseError):
+    """Base of every refusal the ledger makes for a business reason."""
+
+
+class InfrastructureError(CommonpurseError):
+    """The database could not do what was asked; nothing about the request itself was wrong."""
+
+
+class SchemaError(InfrastructureError):
+    """The database is not at the schema this version of commonpurse expects."""
+
+
+class LedgerBusy(InfrastructureError):
+    """The database stayed locked by other writers for longer than we are prepared to wait."""
+
+
+class DatabaseUnavailable(InfrastructureError):
+    """The database could not be reached or refused the connection."""
 
 
 class NotFound(LedgerError):
@@ -47,9 +76,12 @@ class InsufficientFunds(LedgerError):
         needed_pence: int,
         held_pence: int = 0,
         what: str = "allocation",
+        as_at: dt.date | None = None,
+        figure: str = "available",
     ) -> None:
         self.pot = pot
         self.what = what
+        self.as_at = as_at
         self.available_pence = available_pence
         self.needed_pence = needed_pence
         self.held_pence = held_pence
@@ -59,8 +91,9 @@ class InsufficientFunds(LedgerError):
             if held_pence
             else ""
         )
+        when = f" on {as_at.strftime('%d/%m/%Y')}" if as_at is not None else ""
         super().__init__(
-            f"{pot} has {format_pence(available_pence)} available{held}; this {what} needs"
+            f"{pot} has {format_pence(available_pence)} {figure}{when}{held}; this {what} needs"
             f" {format_pence(needed_pence)} (short by {format_pence(self.shortfall_pence)})"
         )
 
@@ -112,32 +145,74 @@ class OverReceived(LedgerError):
 
 
 class NotConfirmed(LedgerError):
-    def __init__(self, allocation: str, status: str) -> None:
+    def __init__(self, allocation: str, status: str, message: str | None = None) -> None:
         self.allocation = allocation
         self.status = status
         super().__init__(
-            f"Allocation {allocation} is {status}; payments can only be made against a"
+            message
+            or f"Allocation {allocation} is {status}; payments can only be made against a"
             " confirmed allocation"
         )
 
 
 class AllocationClosed(LedgerError):
-    def __init__(self, allocation: str) -> None:
+    """A closed or rejected allocation takes no variation, payment or reversal."""
+
+    def __init__(
+        self,
+        allocation: str,
+        status: str = "closed",
+        operation: str = "",
+        message: str | None = None,
+    ) -> None:
         self.allocation = allocation
-        super().__init__(f"Allocation {allocation} is closed; nothing more can be recorded on it")
+        self.status = status
+        if message is None:
+            if status == "closed":
+                message = f"Allocation {allocation} is closed; nothing more can be recorded on it"
+            else:
+                message = (
+                    f"Allocation {allocation} was {status}; it takes no {operation or 'change'}."
+                    " Enter a new allocation if the money is still to be given"
+                )
+        super().__init__(message)
+
+
+class DatedTooEarly(LedgerError):
+    """Something is dated before what it depends on (a payment before its allocation)."""
+
+    field = "date"
+
+    def __init__(self, what: str, date: dt.date, depends_on: str, earliest: dt.date) -> None:
+        self.what = what
+        self.date = date
+        self.earliest = earliest
+        super().__init__(
+            f"This {what} is dated {date.strftime('%d/%m/%Y')}, before {depends_on}"
+            f" ({earliest.strftime('%d/%m/%Y')}); nothing can be dated before what it depends on"
+        )
 
 
 class SelfApproval(LedgerError):
     """Segregation of duties: the person who entered something may not approve it."""
 
-    def __init__(self, user: str, what: str, amount_pence: int, limit_pence: int) -> None:
+    def __init__(
+        self, user: str, what: str, amount_pence: int, limit_pence: int, earlier_pence: int = 0
+    ) -> None:
         self.user = user
         self.amount_pence = amount_pence
         self.limit_pence = limit_pence
+        self.earlier_pence = earlier_pence
+        earlier = (
+            f", on top of {format_pence(earlier_pence)} they have already entered and approved"
+            " there themselves"
+            if earlier_pence
+            else ""
+        )
         super().__init__(
-            f"{user} entered {what} ({format_pence(amount_pence)}) and cannot also approve it:"
-            f" only amounts up to {format_pence(limit_pence)} may be entered and approved by"
-            " one person"
+            f"{user} entered {what} ({format_pence(amount_pence)}{earlier}) and cannot also"
+            f" approve it: only amounts up to {format_pence(limit_pence)} may be entered and"
+            " approved by one person"
         )
 
 

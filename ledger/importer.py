@@ -251,6 +251,7 @@ def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str)
             amount_pence=amount,
             date=day,
             memo=memo,
+            approved_by=approved_by,
         )
     if operation in ("allocate", "delegate"):
         return batch.allocate(
@@ -288,6 +289,7 @@ def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str)
         amount_pence=amount,
         date=day,
         memo=memo,
+        approved_by=approved_by,
     )
 
 

@@ -28,10 +28,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import chain
+from ledger import chain, rules
 from ledger.errors import InvalidInput, LedgerError, UnbalancedEntry
 from ledger.fy import financial_year_of
 from ledger.models import (
@@ -55,17 +55,58 @@ FLOOR_OF_KIND = {
 
 
 class FloorBreached(LedgerError):
-    """A generic guard: an account would cross its floor (for example through a reversal)."""
+    """A generic guard: an account would cross its floor (for example through a reversal),
+    today or, for a back-dated movement, on a later day (``as_at``)."""
 
     field = "amount"
 
-    def __init__(self, description: str, balance_pence: int) -> None:
+    def __init__(self, description: str, balance_pence: int, as_at: dt.date | None = None) -> None:
         self.description = description
         self.balance_pence = balance_pence
+        self.as_at = as_at
+        when = f" on {as_at.strftime('%d/%m/%Y')}" if as_at is not None else ""
         super().__init__(
-            f"This would leave {description} at {format_pence(balance_pence)}; it cannot go"
-            " below zero"
+            f"This would leave {description} at {format_pence(balance_pence)}{when}; it cannot"
+            " go below zero"
         )
+
+
+def later_changes(
+    session: Session, account_ids: Sequence[int], after: dt.date
+) -> list[tuple[dt.date, int]]:
+    """What moved these accounts on each day after ``after``: (day, debits − credits)."""
+    if not account_ids:
+        return []
+    rows = session.execute(
+        select(Entry.effective_date, func.sum(Line.amount_pence))
+        .join(Line, Line.entry_id == Entry.id)
+        .where(Line.account_id.in_(list(account_ids)), Entry.effective_date > after)
+        .group_by(Entry.effective_date)
+    ).all()
+    return [(day, int(total)) for day, total in rows if total]
+
+
+def floor_on_days(
+    floor: str, balance_after: int, later: Sequence[tuple[dt.date, int]], since: dt.date
+) -> tuple[dt.date, int] | None:
+    """The first way an account with ``floor``, standing at ``balance_after`` today once a
+    movement dated ``since`` is posted, crossed its floor on a day from ``since`` on: (day,
+    balance), or None. The balance on a day is today's less what moved after that day."""
+    if floor == "none" or not later:
+        return None
+    sign = -1 if floor == "credit" else 1  # a credit floor keeps the balance <= 0
+    day, lowest = rules.lowest_from(sign * balance_after, [(d, sign * c) for d, c in later], since)
+    return (day, sign * lowest) if lowest < 0 else None
+
+
+def effective_floor(session: Session, account: Account) -> str:
+    """An account's floor, with one rule on top of ``Account.floor``: an intermediary's pot
+    holds no less than no cash, unless its delegation allows advances."""
+    if account.kind == "cash" and account.pot_id is not None:
+        parent = session.get_one(Pot, account.pot_id).parent_allocation_id
+        if parent is not None and not session.get_one(Allocation, parent).allows_advances:
+            return "debit"
+    return account.floor
 
 
 @dataclass(frozen=True)
@@ -143,8 +184,19 @@ def post(
     require_balanced(memo, [leg.amount_pence for leg in legs])
     for account, delta in _net_by_account(legs).items():
         new_balance = account.balance_pence + delta
-        if crosses_floor(account.floor, new_balance):
+        floor = effective_floor(session, account) if delta else account.floor
+        if crosses_floor(floor, new_balance):
             raise FloorBreached(describe_account(session, account), -abs(new_balance))
+        toward_floor = (floor == "credit" and delta > 0) or (floor == "debit" and delta < 0)
+        if toward_floor and account.id is not None:
+            breach = floor_on_days(
+                floor,
+                new_balance,
+                later_changes(session, [account.id], effective_date),
+                effective_date,
+            )
+            if breach is not None:
+                raise FloorBreached(describe_account(session, account), -abs(breach[1]), breach[0])
     # The entry is hashed into the chain before it is written (it can never be updated after):
     # its lines need their accounts' ids, and its position needs the head, locked after the
     # pots the operation locked.

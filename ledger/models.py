@@ -32,7 +32,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from ledger.names import name_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -58,7 +60,17 @@ ENTRY_KINDS = (
     "hand_back",
     "reversal",
 )
-REQUEST_KINDS = ("vary", "pay")
+REQUEST_KINDS = (
+    "vary",
+    "pay",
+    "award",
+    "receive",
+    "return",
+    "carry_forward",
+    "hand_back",
+    "reverse",
+    "import",
+)
 REQUEST_STATUSES = ("pending", "approved", "rejected")
 
 
@@ -85,10 +97,13 @@ class Organisation(Base):
         CheckConstraint(
             "charity_number IS NULL OR length(charity_number) = 8", name="charity_number_form"
         ),
+        Index("uq_organisations_name_key", "name_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    name_key: Mapped[str] = mapped_column(String(200), server_default="")
+    """``ledger.names.name_key`` of the name: no two organisations may look the same."""
     charity_number: Mapped[str | None] = mapped_column(String(8))
     company_number: Mapped[str | None] = mapped_column(String(10))
     local_authority_code: Mapped[str | None] = mapped_column(String(8))
@@ -100,6 +115,11 @@ class Organisation(Base):
     @property
     def role_names(self) -> set[str]:
         return {r.role for r in self.roles}
+
+    @validates("name")
+    def _keyed(self, _key: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
 
 class OrganisationRole(Base):
@@ -163,10 +183,13 @@ class Pot(Base):
             "financial_year IS NULL OR (financial_year BETWEEN 1990 AND 2200)",
             name="financial_year_range",
         ),
+        Index("uq_pots_name_key", "name_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    name_key: Mapped[str] = mapped_column(String(200), server_default="")
+    """``ledger.names.name_key`` of the name: no two pots may look the same."""
     stream_id: Mapped[int | None] = mapped_column(ForeignKey("funding_streams.id"))
     administered_by_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     financial_year: Mapped[int | None] = mapped_column(Integer)
@@ -189,6 +212,11 @@ class Pot(Base):
     parent_allocation: Mapped[Allocation | None] = relationship(
         foreign_keys=[parent_allocation_id], post_update=True
     )
+
+    @validates("name")
+    def _keyed(self, _key: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
     @property
     def available_pence(self) -> int:
@@ -270,6 +298,10 @@ class Allocation(Base):
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    allows_advances: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    """For a delegation: whether its intermediary may pay ahead of the cash handed over."""
 
     allocated_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     paid_pence: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -443,21 +475,31 @@ class Line(Base):
 
 
 class Request(Base):
-    """A variation or payment awaiting a second person's approval.
+    """An act awaiting a second person's approval: a variation, payment, award, receipt,
+    return, carry-forward, hand-back, reversal or a whole import.
 
     Until decided it holds its money: a pending increase counts against the pot's available
-    balance and a pending payment against the allocation's unpaid commitment.
+    balance, a pending payment or reduction against the allocation's unpaid commitment (and a
+    pending reduction of a delegation against its delegated pot's available balance), a
+    pending hand-back or carry-forward against its pot's. What an act needs beyond an
+    allocation and an amount is kept in ``params`` (JSON).
     """
 
     __tablename__ = "requests"
     __table_args__ = (
         CheckConstraint(_in("kind", REQUEST_KINDS), name="kind_known"),
         CheckConstraint(_in("status", REQUEST_STATUSES), name="status_known"),
-        CheckConstraint("amount_pence <> 0", name="amount_not_zero"),
-        CheckConstraint("kind = 'vary' OR amount_pence > 0", name="payment_positive"),
+        CheckConstraint("amount_pence <> 0 OR kind = 'import'", name="amount_not_zero"),
+        CheckConstraint("kind = 'vary' OR amount_pence >= 0", name="payment_positive"),
         CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_has_decider"),
         CheckConstraint(
-            "(status = 'approved') = (entry_id IS NOT NULL)", name="approved_has_entry"
+            "(status = 'approved' AND (entry_id IS NOT NULL OR kind = 'import'))"
+            " OR (status <> 'approved' AND entry_id IS NULL)",
+            name="approved_has_entry",
+        ),
+        CheckConstraint(
+            "allocation_id IS NOT NULL OR kind NOT IN ('vary', 'pay', 'return')",
+            name="names_its_subject",
         ),
         Index(
             "ix_requests_pending",
@@ -468,10 +510,12 @@ class Request(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str | None] = mapped_column(String(100), unique=True)
     content_sha256: Mapped[str] = mapped_column(String(64))
-    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"), index=True)
+    pot_id: Mapped[int | None] = mapped_column(ForeignKey("pots.id"), index=True)
+    params: Mapped[str] = mapped_column(Text, default="{}", server_default=text("'{}'"))
     amount_pence: Mapped[int] = mapped_column(BigInteger)
     effective_date: Mapped[dt.date] = mapped_column(Date)
     memo: Mapped[str] = mapped_column(Text)
@@ -483,7 +527,8 @@ class Request(Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
 
-    allocation: Mapped[Allocation] = relationship()
+    allocation: Mapped[Allocation | None] = relationship()
+    pot: Mapped[Pot | None] = relationship()
 
 
 class AuditEvent(Base):

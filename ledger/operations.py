@@ -1,10 +1,17 @@
-"""What people do with the money: award, receive, allocate, delegate, vary, pay, return, carry
-forward, hand back, approve, reverse.
+"""What people do with the money, one act at a time: award, receive, allocate, delegate, vary,
+pay, return, close, reject, approve, carry forward, hand back, reverse. The web app and the API
+call these; ``commonpurse import`` applies the same acts in batches (``ledger.bulk``).
 
-Each operation is a plain function over a Session. It checks its guard first and raises a typed
-``LedgerError`` with the facts; otherwise it posts exactly one balanced journal entry. It never
-commits: the caller runs it inside one transaction (``ledger.db.run_in_transaction``), so a
-refusal writes nothing.
+Each operation loads the state it touches, asks the rules (``ledger.rules``: every guard, split
+and message lives there, once), and posts exactly one balanced journal entry, or raises a typed
+``LedgerError`` with the facts. It never commits: the caller runs it inside one transaction
+(``ledger.db.run_in_transaction``), so a refusal writes nothing. After posting, the invariants the
+entry could touch are checked (``ledger.invariants``).
+
+Every act that changes what can be spent or paid needs two people: without an approver it waits
+as a ``Request`` (holding its money) until a second person approves it. One person may enter and
+approve alone only within the self-approval limit, counted as a running total per allocation
+(for awards, receipts, carry-forwards and hand-backs, per pot).
 
 Every operation takes a ``reference`` chosen by the caller. Replaying the same reference with the
 same content returns what was recorded the first time; with different content it is refused.
@@ -13,30 +20,27 @@ same content returns what was recorded the first time; with different content it
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ledger import promise
+from ledger import promise, rules
 from ledger.errors import (
     AllocationClosed,
     AlreadyDecided,
     AlreadyReversed,
-    InsufficientFunds,
     InvalidInput,
     NotConfirmed,
     NotFound,
-    OverCommitted,
     OverReceived,
-    OverReturned,
     ReferenceConflict,
-    SelfApproval,
 )
-from ledger.fy import financial_year_of, label
-from ledger.journal import Leg, account_of, content_sha256, open_account, post
+from ledger.fy import financial_year_of
+from ledger.journal import Leg, account_of, content_sha256, later_changes, open_account, post
 from ledger.models import (
     Account,
     Allocation,
@@ -53,10 +57,21 @@ from ledger.models import (
     Setting,
     utcnow,
 )
-from ledger.money import split_by_ratios
+from ledger.money import format_pence
+from ledger.names import (
+    INVISIBLE_CATEGORIES,
+    MAX_NAME_CHARS,
+    check_name,
+    has_invisible,
+    name_key,
+    same_person,
+)
+
+__all__ = ["INVISIBLE_CATEGORIES", "MAX_NAME_CHARS", "check_name", "same_person"]
 
 SELF_APPROVAL_LIMIT = "self_approval_limit_pence"
 ACCOUNTABLE_BODY = "accountable_body"
+MAX_REFERENCE_CHARS = 100
 
 
 # Lookups and reference data ----------------------------------------------------------------
@@ -96,12 +111,14 @@ def ensure_organisation(
     company_number: str | None = None,
     local_authority_code: str | None = None,
 ) -> Organisation:
-    """The organisation called ``name``, created if new, with at least ``roles``."""
+    """The organisation called ``name``, created if new, with at least ``roles``. A new name
+    that looks like an existing one (``ledger.names``) is refused."""
     name = check_name(name, "organisation", "counterparty")
     organisation = session.scalars(
         select(Organisation).where(Organisation.name == name)
     ).one_or_none()
     if organisation is None:
+        _refuse_look_alike(session, Organisation, name, "organisation", "counterparty")
         organisation = Organisation(
             name=name,
             charity_number=charity_number,
@@ -114,6 +131,20 @@ def ensure_organisation(
             organisation.roles.append(OrganisationRole(role=role))
     session.flush()
     return organisation
+
+
+def _refuse_look_alike(
+    session: Session, model: type[Pot] | type[Organisation], name: str, what: str, field: str
+) -> None:
+    existing = session.scalars(
+        select(model.name).where(model.name_key == name_key(name))
+    ).one_or_none()
+    if existing is not None:
+        raise InvalidInput(
+            f"'{name}' looks the same as the existing {what} '{existing}'; use that name, or one"
+            " that cannot be mistaken for it",
+            field=field,
+        )
 
 
 def ensure_stream(
@@ -175,6 +206,7 @@ def open_pot(
     name = check_name(name, "pot", "pot")
     if session.scalars(select(Pot.id).where(Pot.name == name)).first() is not None:
         raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
+    _refuse_look_alike(session, Pot, name, "pot", "to_pot" if parent_allocation else "pot")
     pot = Pot(
         name=name,
         administered_by=administered_by,
@@ -219,7 +251,11 @@ class Replay:
     request: Request | None = None
 
 
-def _replayed(session: Session, reference: str | None, content: str) -> Replay | None:
+def _replayed(
+    session: Session, reference: str | None, content: str, approving: Request | None = None
+) -> Replay | None:
+    """What is already recorded under ``reference``; ``approving`` is the request being
+    approved, which is not a replay of itself."""
     if reference is None:
         return None
     entry = session.scalars(select(Entry).where(Entry.reference == reference)).one_or_none()
@@ -228,7 +264,7 @@ def _replayed(session: Session, reference: str | None, content: str) -> Replay |
             raise ReferenceConflict(reference)
         return Replay(entry=entry)
     request = session.scalars(select(Request).where(Request.reference == reference)).one_or_none()
-    if request is not None:
+    if request is not None and request is not approving:
         if request.content_sha256 != content:
             raise ReferenceConflict(reference)
         return Replay(request=request)
@@ -241,21 +277,12 @@ def _replayed(session: Session, reference: str | None, content: str) -> Replay |
     return None
 
 
-MAX_REFERENCE_CHARS = 100
-INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-"""Control, format (zero-width, direction overrides) and line/paragraph separator characters:
-a reference with one looks like another reference, or rewrites the line it is printed on."""
-MAX_NAME_CHARS = 200
-
-
 def check_reference(reference: str | None) -> None:
     if reference is None:
         return
     if not reference.strip():
         raise InvalidInput("A reference cannot be blank", field="reference")
-    if not reference.isprintable() and any(
-        unicodedata.category(c) in INVISIBLE_CATEGORIES for c in reference
-    ):
+    if not reference.isprintable() and has_invisible(reference):
         raise InvalidInput(
             "A reference cannot contain control or invisible characters (line breaks, tabs,"
             " zero-width spaces, direction marks)",
@@ -269,37 +296,48 @@ def check_reference(reference: str | None) -> None:
         )
 
 
-def check_name(name: str, what: str, field: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput(f"A {what} needs a name", field=field)
-    if len(name) > MAX_NAME_CHARS:
-        raise InvalidInput(
-            f"A {what} name can be at most {MAX_NAME_CHARS} characters; this one has {len(name)}",
-            field=field,
+def self_approved_pence(
+    session: Session, *, allocation_id: int | None = None, pot_id: int | None = None
+) -> int:
+    """What has been entered and approved by one person on this allocation (or, for acts on
+    a pot itself, this pot): the running total the self-approval limit counts."""
+    if allocation_id is not None:
+        where = Entry.allocation_id == allocation_id
+    else:
+        where = (Entry.allocation_id.is_(None)) & (Entry.pot_id == pot_id)
+    rows = session.execute(
+        select(Entry.entered_by, Entry.approved_by, Entry.amount_pence).where(
+            where, Entry.approved_by.is_not(None)
         )
-    return name
-
-
-def same_person(first: str, second: str) -> bool:
-    """Names are compared as people read them: ``Alice`` and `` alice`` are one person."""
-    return first.strip().casefold() == second.strip().casefold()
+    ).all()
+    return sum(
+        amount for entered, approved, amount in rows if rules.self_approved(entered, approved)
+    )
 
 
 def _approval(
-    session: Session, entered_by: str, approved_by: str | None, what: str, amount_pence: int
+    session: Session,
+    entered_by: str,
+    approved_by: str | None,
+    what: str,
+    amount_pence: int,
+    *,
+    allocation_id: int | None = None,
+    pot_id: int | None = None,
 ) -> str | None:
     """The approver to record, or None if the act waits for a second person."""
-    if not entered_by.strip():
-        raise InvalidInput("Every act needs the name of the person entering it")
-    if approved_by is None:
-        return None
-    if not approved_by.strip():
-        raise InvalidInput("The approver's name cannot be blank", field="approved_by")
-    limit = self_approval_limit_pence(session)
-    if same_person(approved_by, entered_by) and abs(amount_pence) > limit:
-        raise SelfApproval(entered_by, what, abs(amount_pence), limit)
-    return approved_by
+    earlier = 0
+    subject = allocation_id is not None or pot_id is not None
+    if approved_by is not None and subject and same_person(entered_by, approved_by):
+        earlier = self_approved_pence(session, allocation_id=allocation_id, pot_id=pot_id)
+    return rules.approver(
+        entered_by,
+        approved_by,
+        what,
+        amount_pence,
+        self_approval_limit_pence(session),
+        earlier,
+    )
 
 
 def _audit(session: Session, actor: str, action: str, subject: str, detail: str = "") -> None:
@@ -315,15 +353,20 @@ def require_positive(amount_pence: int) -> None:
 
 
 def pending_increase_on_pot(session: Session, pot: Pot, excluding: int | None = None) -> int:
-    """Money held in ``pot`` by pending increases (other than request ``excluding``)."""
+    """Money held in ``pot`` by requests awaiting approval (other than request ``excluding``)."""
     return held_in_pot(session, pot.id, excluding)
 
 
 def held_in_pot(session: Session, pot_id: int, excluding: int | None = None) -> int:
-    """``pending_increase_on_pot`` by the pot's id: each pending increase's part for this pot,
-    split across the allocation's shares by weight."""
+    """Money that requests awaiting approval would take from the pot's available balance:
+
+    - each pending increase's part for this pot (the exact split of the allocation's new total);
+    - for a delegated pot, pending reductions of its delegation and pending returns on it
+      (the intermediary's money the council means to take back);
+    - pending hand-backs and carry-forwards out of the pot."""
+    held = 0
     rows = session.execute(
-        select(Request.id, Request.amount_pence, Request.allocation_id)
+        select(Request.amount_pence, Request.allocation_id)
         .join(AllocationShare, AllocationShare.allocation_id == Request.allocation_id)
         .where(
             Request.status == "pending",
@@ -334,17 +377,52 @@ def held_in_pot(session: Session, pot_id: int, excluding: int | None = None) -> 
         )
         .order_by(Request.id)
     ).all()
-    held = 0
-    for _, amount, allocation_id in rows:
+    for amount, allocation_id in rows:
         shares = session.execute(
-            select(AllocationShare.pot_id, AllocationShare.weight_pence)
+            select(
+                AllocationShare.pot_id,
+                AllocationShare.weight_pence,
+                AllocationShare.allocated_pence,
+            )
             .where(AllocationShare.allocation_id == allocation_id)
             .order_by(AllocationShare.id)
         ).all()
-        parts = split_by_ratios(amount, [weight for _, weight in shares])
-        held += sum(
-            p for (share_pot, _), p in zip(shares, parts, strict=True) if share_pot == pot_id
+        total = sum(allocated for _, _, allocated in shares)
+        parts = rules.split_to_weights(
+            total + amount, [w for _, w, _ in shares], [a for _, _, a in shares]
         )
+        held += sum(
+            max(p, 0)
+            for (share_pot, _, _), p in zip(shares, parts, strict=True)
+            if share_pot == pot_id
+        )
+    parent = session.scalar(select(Pot.parent_allocation_id).where(Pot.id == pot_id))
+    if parent is not None:
+        held += int(
+            session.scalar(
+                select(func.coalesce(func.sum(func.abs(Request.amount_pence)), 0)).where(
+                    Request.allocation_id == parent,
+                    Request.status == "pending",
+                    or_(
+                        (Request.kind == "vary") & (Request.amount_pence < 0),
+                        Request.kind == "return",
+                    ),
+                    Request.id != (excluding or 0),
+                )
+            )
+            or 0
+        )
+    held += int(
+        session.scalar(
+            select(func.coalesce(func.sum(Request.amount_pence), 0)).where(
+                Request.pot_id == pot_id,
+                Request.status == "pending",
+                Request.kind.in_(("hand_back", "carry_forward")),
+                Request.id != (excluding or 0),
+            )
+        )
+        or 0
+    )
     return held
 
 
@@ -362,20 +440,131 @@ def pending_reduction_by_allocation(
         select(func.coalesce(func.sum(func.abs(Request.amount_pence)), 0)).where(
             Request.allocation_id == allocation_id,
             Request.status == "pending",
-            (Request.kind == "pay") | (Request.amount_pence < 0),
+            (Request.kind == "pay") | ((Request.kind == "vary") & (Request.amount_pence < 0)),
             Request.id != (excluding or 0),
         )
     )
     return int(total or 0)
 
 
+def pending_returns_by_allocation(
+    session: Session, allocation_id: int, excluding: int | None = None
+) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(Request.amount_pence), 0)).where(
+            Request.allocation_id == allocation_id,
+            Request.status == "pending",
+            Request.kind == "return",
+            Request.id != (excluding or 0),
+        )
+    )
+    return int(total or 0)
+
+
+def available_after_holds(session: Session, pot: Pot) -> int:
+    """What the pot can give out now: the figure every screen shows and every guard uses."""
+    return pot.available_pence - held_in_pot(session, pot.id)
+
+
+def unpaid_after_holds(session: Session, allocation: Allocation) -> int:
+    return allocation.unpaid_pence - pending_reduction_on_allocation(session, allocation)
+
+
 def _guard_available(
-    session: Session, pot: Pot, needed_pence: int, what: str, excluding: int | None = None
+    session: Session,
+    pot: Pot,
+    needed_pence: int,
+    what: str,
+    excluding: int | None = None,
+    date: dt.date | None = None,
 ) -> None:
-    held = pending_increase_on_pot(session, pot, excluding)
-    available = pot.available_pence - held
-    if needed_pence > available:
-        raise InsufficientFunds(pot.name, available, needed_pence, held_pence=held, what=what)
+    held = held_in_pot(session, pot.id, excluding)
+    lowest = _lowest_available(session, pot, date) if date is not None else None
+    rules.require_available(pot.name, pot.available_pence, held, needed_pence, what, lowest=lowest)
+
+
+# Dates: what each act depends on, and balances as they stood -------------------------------
+
+
+def _lowest_available(session: Session, pot: Pot, date: dt.date) -> tuple[dt.date, int] | None:
+    """The leanest day of the pot's available money from ``date`` on, if anything is dated
+    after ``date`` (otherwise today's figure is the whole story)."""
+    account = account_of(session, "available", pot_id=pot.id)
+    changes = later_changes(session, [account.id], date)
+    if not changes:
+        return None
+    return rules.lowest_from(pot.available_pence, [(d, -c) for d, c in changes], date)
+
+
+def allocation_date(session: Session, allocation_id: int) -> dt.date | None:
+    """The day an allocation (or delegation) was made: its first entry's date."""
+    return session.scalar(
+        select(func.min(Entry.effective_date)).where(
+            Entry.allocation_id == allocation_id, Entry.kind.in_(("allocate", "delegate"))
+        )
+    )
+
+
+def _require_after_allocation(
+    session: Session, allocation: Allocation, date: dt.date, what: str
+) -> None:
+    kind = "delegation" if allocation.delegated_pot is not None else "allocation"
+    made_on = allocation_date(session, allocation.id)
+    rules.require_after_making(date, made_on, what, allocation.reference, kind)
+
+
+def _delegation_of(session: Session, pot: Pot) -> Allocation | None:
+    if pot.parent_allocation_id is None:
+        return None
+    return session.get_one(Allocation, pot.parent_allocation_id)
+
+
+def _require_delegation_confirmed(session: Session, pot: Pot, what: str) -> None:
+    delegation = _delegation_of(session, pot)
+    if delegation is not None:
+        rules.require_delegation_confirmed(pot.name, delegation.reference, delegation.status, what)
+
+
+def _lowest_unpaid(
+    session: Session, allocation: Allocation, date: dt.date
+) -> tuple[dt.date, int] | None:
+    accounts = [account_of(session, "unpaid", share_id=s.id).id for s in allocation.shares]
+    changes = later_changes(session, accounts, date)
+    if not changes:
+        return None
+    return rules.lowest_from(allocation.unpaid_pence, [(d, -c) for d, c in changes], date)
+
+
+def _lowest_returnable(
+    session: Session, allocation: Allocation, date: dt.date
+) -> tuple[dt.date, int] | None:
+    """The least that had been paid and not returned, on any day from ``date`` on."""
+    target = Entry.__table__.alias("target")
+    rows = session.execute(
+        select(Entry.effective_date, Entry.kind, Entry.amount_pence, target.c.kind)
+        .outerjoin(target, target.c.id == Entry.reverses_id)
+        .where(Entry.allocation_id == allocation.id, Entry.effective_date > date)
+    ).all()
+    changes = rules.returnable_changes(tuple(row) for row in rows)
+    if not changes:
+        return None
+    return rules.lowest_from(allocation.paid_pence - allocation.returned_pence, changes, date)
+
+
+def _cash_on(session: Session, pot: Pot, date: dt.date, lowest: bool) -> int:
+    """The pot's cash on ``date`` (or, with ``lowest``, on its leanest day from then on)."""
+    account = account_of(session, "cash", pot_id=pot.id)
+    changes = later_changes(session, [account.id], date)
+    if lowest:
+        return rules.lowest_from(account.balance_pence, changes, date)[1]
+    return account.balance_pence - sum(c for _, c in changes)
+
+
+def _pays_from_cash_held(session: Session, pot: Pot) -> bool:
+    """An intermediary's pot pays only from cash handed over, unless its delegation allows
+    advances; the accountable body's own pots may pay before the funder's cash arrives."""
+    delegation = _delegation_of(session, pot)
+    return delegation is not None and not delegation.allows_advances
 
 
 # Awards and receipts -----------------------------------------------------------------------
@@ -395,28 +584,57 @@ def record_award(
     stream: str | None = None,
     is_assumption: bool = False,
     approved_by: str | None = None,
-) -> Entry:
-    """``funder`` awards ``amount_pence`` into ``pot`` (opened if new) for one financial year."""
+    _approving: Request | None = None,
+) -> Entry | Request:
+    """``funder`` awards ``amount_pence`` into ``pot`` (opened if new) for its financial year.
+    Without an approver the award waits for a second person."""
     check_reference(reference)
     require_positive(amount_pence)
     year = financial_year if financial_year is not None else financial_year_of(award_date)
-    content = content_sha256(
-        "award",
-        {
-            "pot": pot,
-            "funder": funder,
-            "amount": amount_pence,
-            "date": award_date,
-            "fy": year,
-            "stream": stream,
-            "assumption": is_assumption,
-            "memo": memo,
-        },
+    params: dict[str, Any] = {
+        "pot": pot,
+        "funder": funder,
+        "amount": amount_pence,
+        "date": award_date,
+        "fy": year,
+        "stream": stream,
+        "assumption": is_assumption,
+        "memo": memo,
+    }
+    content = content_sha256("award", params)
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
+    check_name(funder, "organisation", "counterparty")
+    target = session.scalars(select(Pot).where(Pot.name == pot)).one_or_none()
+    if target is not None:
+        if target.parent_allocation_id is not None:
+            raise InvalidInput(
+                f"{target.name} is a delegated pot: it is funded by its delegation, not by awards",
+                field="pot",
+            )
+        rules.require_award_year(target.name, target.financial_year, year)
+    approver = _approval(
+        session,
+        entered_by,
+        approved_by,
+        f"award {reference}",
+        amount_pence,
+        pot_id=target.id if target is not None else None,
     )
-    replay = _replayed(session, reference, content)
-    if replay and replay.entry:
-        return replay.entry
-    approver = _approval(session, entered_by, approved_by, f"award {reference}", amount_pence)
+    if approver is None:
+        return _request(
+            session,
+            "award",
+            reference,
+            content,
+            amount_pence=amount_pence,
+            date=award_date,
+            memo=memo,
+            entered_by=entered_by,
+            pot=target,
+            params={**params, "date": award_date.isoformat()},
+        )
     funder_org = ensure_organisation(session, funder, ["funder"])
     stream_row = None
     if stream is not None:
@@ -425,15 +643,9 @@ def record_award(
         ).one_or_none()
         if stream_row is None:
             raise NotFound("funding stream", stream, "stream")
-    target = session.scalars(select(Pot).where(Pot.name == pot)).one_or_none()
     if target is None:
         target = open_pot(
             session, pot, accountable_body(session), stream=stream_row, financial_year=year
-        )
-    if target.parent_allocation_id is not None:
-        raise InvalidInput(
-            f"{target.name} is a delegated pot: it is funded by its delegation, not by awards",
-            field="pot",
         )
     lock_pots(session, [target.id])
     award = Award(
@@ -478,17 +690,23 @@ def record_receipt(
     date: dt.date,
     entered_by: str,
     memo: str,
-) -> Entry:
+    approved_by: str | None = None,
+    _approving: Request | None = None,
+) -> Entry | Request:
     """Cash arrives from ``funder`` against its awards into ``pot``, oldest award first."""
     check_reference(reference)
     require_positive(amount_pence)
-    content = content_sha256(
-        "receive",
-        {"pot": pot, "funder": funder, "amount": amount_pence, "date": date, "memo": memo},
-    )
-    replay = _replayed(session, reference, content)
-    if replay and replay.entry:
-        return replay.entry
+    params: dict[str, Any] = {
+        "pot": pot,
+        "funder": funder,
+        "amount": amount_pence,
+        "date": date,
+        "memo": memo,
+    }
+    content = content_sha256("receive", params)
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
     target = find_pot(session, pot)
     funder_org = find_organisation(session, funder)
     lock_pots(session, [target.id])
@@ -497,13 +715,37 @@ def record_receipt(
         .where(Award.pot_id == target.id, Award.funder_id == funder_org.id)
         .order_by(Award.award_date, Award.id)
     ).all()
+    rules.require_not_before(
+        date,
+        min((a.award_date for a in awards), default=None),
+        "receipt",
+        f"{funder_org.name}'s first award into {target.name}",
+    )
     # What is still owed is the award's receivable balance: a reversed award owes nothing.
     outstanding = [
-        (a, account_of(session, "receivable", award_id=a.id).balance_pence) for a in awards
+        (a, account_of(session, "receivable", award_id=a.id).balance_pence)
+        for a in awards
+        if a.award_date <= date
     ]
     total_outstanding = sum(o for _, o in outstanding)
     if amount_pence > total_outstanding:
         raise OverReceived(funder_org.name, target.name, total_outstanding, amount_pence)
+    approver = _approval(
+        session, entered_by, approved_by, f"receipt {reference}", amount_pence, pot_id=target.id
+    )
+    if approver is None:
+        return _request(
+            session,
+            "receive",
+            reference,
+            content,
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            entered_by=entered_by,
+            pot=target,
+            params={**params, "date": date.isoformat()},
+        )
     legs = [Leg(account_of(session, "cash", pot_id=target.id), amount_pence)]
     remaining = amount_pence
     first_award: Award | None = None
@@ -520,7 +762,7 @@ def record_receipt(
         effective_date=date,
         memo=memo,
         entered_by=entered_by,
-        approved_by=None,
+        approved_by=approver,
         reference=reference,
         content=content,
         amount_pence=amount_pence,
@@ -584,7 +826,8 @@ def allocate_pooled(
     tags: Sequence[str] = (),
     to_pot: str | None = None,
 ) -> Allocation:
-    """One allocation funded from several pots: ``shares`` is (pot, pence) for each funder."""
+    """One allocation funded from several pots: ``shares`` is (pot, pence) for each funder.
+    Without an approver it is provisional: its money is held until a second person decides."""
     check_reference(reference)
     if not shares:
         raise InvalidInput("An allocation needs at least one pot", field="pot")
@@ -619,8 +862,13 @@ def allocate_pooled(
     pots = [find_pot(session, name) for name in pot_names]
     lock_pots(session, [p.id for p in pots])
     what = _allocation_word(pots, to_pot)
+    for source in pots:
+        _require_delegation_confirmed(session, source, what)
+        delegation = _delegation_of(session, source)
+        if delegation is not None:
+            _require_after_allocation(session, delegation, date, what)
     for source, (_, part) in zip(pots, shares, strict=True):
-        _guard_available(session, source, part, what)
+        _guard_available(session, source, part, what, date=date)
     approver = _approval(session, entered_by, approved_by, f"{what} {reference}", total)
     recipient_org = ensure_organisation(
         session, recipient, ["intermediary"] if to_pot else ["provider"]
@@ -717,10 +965,13 @@ def _normalise_tags(tags: Sequence[str]) -> list[str]:
 
 
 def approve_allocation(session: Session, *, reference: str, approved_by: str) -> Allocation:
-    """A second person confirms a provisional allocation."""
+    """A second person confirms a provisional allocation (a sub-grant only once its
+    delegation is confirmed)."""
     allocation = find_allocation(session, reference)
     if allocation.status != "provisional":
         raise AlreadyDecided(f"Allocation {reference}", allocation.status)
+    for share in allocation.shares:
+        _require_delegation_confirmed(session, share.pot, "sub-grant")
     _approval(
         session,
         allocation.entered_by,
@@ -741,25 +992,30 @@ def reject_allocation(
 ) -> Allocation:
     """A second person turns down a provisional allocation: its held money goes back to the pot
     in one balanced entry, its pending requests are rejected with it, and it stays on record
-    as rejected."""
+    as rejected. The release is dated ``date``, by default today or, if the allocation is
+    dated later, the allocation's date."""
     if not note.strip():
         raise InvalidInput("Say why the allocation is rejected", field="note")
     allocation = find_allocation(session, reference)
     if allocation.status != "provisional":
         raise AlreadyDecided(f"Allocation {reference}", allocation.status)
     _lock_allocation(session, allocation)
-    for pending in session.scalars(
-        select(Request).where(Request.allocation_id == allocation.id, Request.status == "pending")
-    ).all():
-        reject_request(session, request_id=pending.id, rejected_by=rejected_by, note=note)
+    made = allocation_date(session, allocation.id)
+    if date is None:
+        date = max(dt.date.today(), made) if made else dt.date.today()
+    rules.require_after_making(date, made, "rejection", reference)
+    _reject_pending(session, allocation, rejected_by, note)
     release = allocation.unpaid_pence
     if release:
-        _guard_variation(session, allocation, -release)
+        child = allocation.delegated_pot
+        if child is not None:
+            # A provisional delegation's pot has given nothing out (``rules``): all of it goes.
+            rules.require_available(child.name, child.available_pence, 0, release, "rejection")
         _post_variation(
             session,
             allocation,
             -release,
-            date or dt.date.today(),
+            date,
             f"Rejected: {note}",
             rejected_by,
             rejected_by,
@@ -772,20 +1028,49 @@ def reject_allocation(
     return allocation
 
 
+def _reject_pending(session: Session, allocation: Allocation, by: str, note: str) -> None:
+    for pending in session.scalars(
+        select(Request).where(Request.allocation_id == allocation.id, Request.status == "pending")
+    ).all():
+        reject_request(session, request_id=pending.id, rejected_by=by, note=note)
+
+
 def close_allocation(session: Session, *, reference: str, closed_by: str, reason: str) -> None:
+    """Close a confirmed allocation once nothing is left unpaid. Requests still waiting on it
+    are rejected with it, so nothing stays held for ever."""
+    if not reason.strip():
+        raise InvalidInput("Say why the allocation is closed", field="description")
     allocation = find_allocation(session, reference)
     if allocation.status == "closed":
         raise AllocationClosed(reference)
     if allocation.status != "confirmed":
         raise NotConfirmed(reference, allocation.status)
-    if allocation.unpaid_pence or pending_reduction_on_allocation(session, allocation):
+    _lock_allocation(session, allocation)
+    if allocation.unpaid_pence:
         raise InvalidInput(
-            f"Allocation {reference} still has money committed or awaiting approval; vary it"
-            " down to what was paid before closing it"
+            f"Allocation {reference} still has {format_pence(allocation.unpaid_pence)} committed"
+            " and unpaid; vary it down to what was paid before closing it"
         )
+    _reject_pending(session, allocation, closed_by, f"Allocation closed: {reason}")
     allocation.status = "closed"
     _audit(session, closed_by, "close", f"allocation {reference}", reason)
     session.flush()
+
+
+def allow_advances(
+    session: Session, *, reference: str, allowed: bool, entered_by: str, approved_by: str
+) -> Allocation:
+    """Let a delegation's intermediary pay ahead of the cash handed over (or stop it). A
+    setting that changes what can be paid, so it needs a second person, whatever the amount."""
+    delegation = find_allocation(session, reference)
+    if delegation.delegated_pot is None:
+        raise InvalidInput(f"Allocation {reference} is not a delegation", field="allocation_ref")
+    rules.approver(entered_by, approved_by, f"advances on {reference}", 1, 0)
+    delegation.allows_advances = allowed
+    word = "allows" if allowed else "no longer allows"
+    _audit(session, approved_by, "advances", f"allocation {reference}", f"{word} advances")
+    session.flush()
+    return delegation
 
 
 # Variations, payments and returns ----------------------------------------------------------
@@ -819,13 +1104,26 @@ def vary(
         return replay.entry or replay.request  # type: ignore[return-value]
     target = find_allocation(session, allocation)
     _lock_allocation(session, target)
-    _guard_variation(session, target, delta_pence)
+    _guard_variation(session, target, delta_pence, date=date)
     approver = _approval(
-        session, entered_by, approved_by, f"a variation of {allocation}", delta_pence
+        session,
+        entered_by,
+        approved_by,
+        f"a variation of {allocation}",
+        delta_pence,
+        allocation_id=target.id,
     )
     if approver is None:
         return _request(
-            session, "vary", reference, content, target, delta_pence, date, reason, entered_by
+            session,
+            "vary",
+            reference,
+            content,
+            allocation=target,
+            amount_pence=delta_pence,
+            date=date,
+            memo=reason,
+            entered_by=entered_by,
         )
     return _post_variation(
         session, target, delta_pence, date, reason, entered_by, approver, reference, content
@@ -841,28 +1139,44 @@ def _lock_allocation(session: Session, allocation: Allocation) -> None:
 
 
 def _guard_variation(
-    session: Session, allocation: Allocation, delta_pence: int, excluding: int | None = None
+    session: Session,
+    allocation: Allocation,
+    delta_pence: int,
+    excluding: int | None = None,
+    date: dt.date | None = None,
 ) -> None:
-    if allocation.status == "closed":
-        raise AllocationClosed(allocation.reference)
+    rules.require_open(allocation.reference, allocation.status, "variation")
+    if date is not None:
+        _require_after_allocation(session, allocation, date, "variation")
     if delta_pence > 0:
-        parts = _split_by_weight(allocation, delta_pence)
+        parts = _variation_parts(allocation, delta_pence)
         for share, part in zip(allocation.shares, parts, strict=True):
-            _guard_available(session, share.pot, part, "variation", excluding)
+            if part > 0:
+                _guard_available(session, share.pot, part, "variation", excluding, date)
         return
     reduction = -delta_pence
-    unpaid = allocation.unpaid_pence - pending_reduction_on_allocation(
-        session, allocation, excluding
+    rules.require_unpaid(
+        allocation.reference,
+        allocation.unpaid_pence,
+        pending_reduction_on_allocation(session, allocation, excluding),
+        reduction,
+        "reduction",
     )
-    if reduction > unpaid:
-        raise OverCommitted(allocation.reference, unpaid, reduction, "reduction")
+    if date is not None:
+        lowest = _lowest_unpaid(session, allocation, date)
+        if lowest is not None:
+            rules.require_unpaid(allocation.reference, lowest[1], 0, reduction, "reduction")
     child = allocation.delegated_pot
     if child is not None:
-        _guard_available(session, child, reduction, "reduction")
+        _guard_available(session, child, reduction, "reduction", excluding, date)
 
 
-def _split_by_weight(allocation: Allocation, amount_pence: int) -> list[int]:
-    return split_by_ratios(amount_pence, [s.weight_pence for s in allocation.shares])
+def _variation_parts(allocation: Allocation, delta_pence: int) -> list[int]:
+    return rules.split_to_weights(
+        allocation.allocated_pence + delta_pence,
+        [s.weight_pence for s in allocation.shares],
+        [s.allocated_pence for s in allocation.shares],
+    )
 
 
 @dataclass(frozen=True)
@@ -941,20 +1255,11 @@ def _post_variation(
     reference: str | None,
     content: str,
 ) -> Entry:
-    if delta_pence > 0:
-        parts = _split_by_weight(allocation, delta_pence)
-    else:
-        parts = [
-            -p
-            for p in split_by_ratios(
-                -delta_pence, [max(s.allocated_pence - s.paid_pence, 0) for s in allocation.shares]
-            )
-        ]
     return _post_on_allocation(
         session,
         allocation,
         kind="vary",
-        parts=parts,
+        parts=_variation_parts(allocation, delta_pence),
         shares_move=("available", "unpaid"),
         child_move=("due_in", "available"),
         child_pence=delta_pence,
@@ -987,13 +1292,26 @@ def pay(
         return replay.entry or replay.request  # type: ignore[return-value]
     target = find_allocation(session, allocation)
     _lock_allocation(session, target)
-    _guard_payment(session, target, amount_pence)
+    _guard_payment(session, target, amount_pence, date=date)
     approver = _approval(
-        session, entered_by, approved_by, f"a payment on {allocation}", amount_pence
+        session,
+        entered_by,
+        approved_by,
+        f"a payment on {allocation}",
+        amount_pence,
+        allocation_id=target.id,
     )
     if approver is None:
         return _request(
-            session, "pay", reference, content, target, amount_pence, date, memo, entered_by
+            session,
+            "pay",
+            reference,
+            content,
+            allocation=target,
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            entered_by=entered_by,
         )
     return _post_payment(
         session, target, amount_pence, date, memo, entered_by, approver, reference, content
@@ -1001,17 +1319,36 @@ def pay(
 
 
 def _guard_payment(
-    session: Session, allocation: Allocation, amount_pence: int, excluding: int | None = None
+    session: Session,
+    allocation: Allocation,
+    amount_pence: int,
+    excluding: int | None = None,
+    date: dt.date | None = None,
 ) -> None:
-    if allocation.status == "closed":
-        raise AllocationClosed(allocation.reference)
-    if allocation.status != "confirmed":
-        raise NotConfirmed(allocation.reference, allocation.status)
-    unpaid = allocation.unpaid_pence - pending_reduction_on_allocation(
-        session, allocation, excluding
+    rules.require_confirmed(allocation.reference, allocation.status)
+    for share in allocation.shares:
+        _require_delegation_confirmed(session, share.pot, "payment")
+    if date is not None:
+        _require_after_allocation(session, allocation, date, "payment")
+    rules.require_unpaid(
+        allocation.reference,
+        allocation.unpaid_pence,
+        pending_reduction_on_allocation(session, allocation, excluding),
+        amount_pence,
+        "payment",
     )
-    if amount_pence > unpaid:
-        raise OverCommitted(allocation.reference, unpaid, amount_pence, "payment")
+    if date is None:
+        return
+    lowest = _lowest_unpaid(session, allocation, date)
+    if lowest is not None:
+        rules.require_unpaid(allocation.reference, lowest[1], 0, amount_pence, "payment")
+    parts = rules.split_payment(
+        amount_pence, [s.allocated_pence - s.paid_pence for s in allocation.shares]
+    )
+    for share, part in zip(allocation.shares, parts, strict=True):
+        if _pays_from_cash_held(session, share.pot):
+            cash = _cash_on(session, share.pot, date, lowest=True)
+            rules.require_cash(share.pot.name, cash, part, "payment", date)
 
 
 def _post_payment(
@@ -1025,8 +1362,9 @@ def _post_payment(
     reference: str | None,
     content: str,
 ) -> Entry:
-    owed = [s.allocated_pence - s.paid_pence for s in allocation.shares]
-    parts = split_by_ratios(amount_pence, owed)
+    parts = rules.split_payment(
+        amount_pence, [s.allocated_pence - s.paid_pence for s in allocation.shares]
+    )
     return _post_on_allocation(
         session,
         allocation,
@@ -1049,7 +1387,9 @@ def return_unspent(
     date: dt.date,
     entered_by: str,
     memo: str,
-) -> Entry:
+    approved_by: str | None = None,
+    _approving: Request | None = None,
+) -> Entry | Request:
     """Money paid out comes back (underspend, clawback) and is available in its pot again.
     For a delegation, the intermediary gives back money it has not sub-granted."""
     check_reference(reference)
@@ -1057,18 +1397,51 @@ def return_unspent(
     content = content_sha256(
         "return", {"allocation": allocation, "amount": amount_pence, "date": date, "memo": memo}
     )
-    replay = _replayed(session, reference, content)
-    if replay and replay.entry:
-        return replay.entry
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
     target = find_allocation(session, allocation)
     _lock_allocation(session, target)
-    returnable = target.paid_pence - target.returned_pence
-    if amount_pence > returnable:
-        raise OverReturned(target.reference, returnable, amount_pence)
+    excluding = _approving.id if _approving is not None else None
+    _require_after_allocation(session, target, date, "return")
+    rules.require_returnable(
+        target.reference,
+        target.paid_pence,
+        target.returned_pence + pending_returns_by_allocation(session, target.id, excluding),
+        amount_pence,
+    )
+    lowest = _lowest_returnable(session, target, date)
+    if lowest is not None:
+        rules.require_returnable(target.reference, lowest[1], 0, amount_pence)
     child = target.delegated_pot
     if child is not None:
-        _guard_available(session, child, amount_pence, "return")
-    parts = split_by_ratios(amount_pence, [s.paid_pence - s.returned_pence for s in target.shares])
+        _guard_available(session, child, amount_pence, "return", excluding, date)
+        rules.require_cash(
+            child.name, _cash_on(session, child, date, lowest=True), amount_pence, "return", date
+        )
+    approver = _approval(
+        session,
+        entered_by,
+        approved_by,
+        f"a return on {allocation}",
+        amount_pence,
+        allocation_id=target.id,
+    )
+    if approver is None:
+        return _request(
+            session,
+            "return",
+            reference,
+            content,
+            allocation=target,
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            entered_by=entered_by,
+        )
+    parts = rules.split_return(
+        amount_pence, [s.paid_pence - s.returned_pence for s in target.shares]
+    )
     return _post_on_allocation(
         session,
         target,
@@ -1078,7 +1451,7 @@ def return_unspent(
         child_move=("available", "cash"),
         child_pence=amount_pence,
         amount_pence=amount_pence,
-        record=Record(date, memo, entered_by, None, reference, content),
+        record=Record(date, memo, entered_by, approver, reference, content),
     )
 
 
@@ -1090,59 +1463,201 @@ def _request(
     kind: str,
     reference: str | None,
     content: str,
-    allocation: Allocation,
+    *,
     amount_pence: int,
     date: dt.date,
     memo: str,
     entered_by: str,
+    allocation: Allocation | None = None,
+    pot: Pot | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Request:
     request = Request(
         kind=kind,
         reference=reference,
         content_sha256=content,
-        allocation_id=allocation.id,
+        allocation_id=allocation.id if allocation is not None else None,
+        pot_id=pot.id if pot is not None else None,
         amount_pence=amount_pence,
         effective_date=date,
         memo=memo,
         entered_by=entered_by,
+        params=json.dumps(params or {}, sort_keys=True, default=str),
     )
     session.add(request)
     session.flush()
-    _audit(session, entered_by, f"request_{kind}", f"allocation {allocation.reference}", memo)
+    subject = (
+        f"allocation {allocation.reference}"
+        if allocation is not None
+        else f"pot {pot.name}"
+        if pot is not None
+        else f"{kind} {reference or ''}".strip()
+    )
+    _audit(session, entered_by, f"request_{kind}", subject[:200], memo)
     return request
 
 
-def approve_request(session: Session, *, request_id: int, approved_by: str) -> Entry:
-    """A second person approves a pending variation or payment, which posts it."""
+REQUEST_WORDS = {
+    "vary": "variation",
+    "pay": "payment",
+    "award": "award",
+    "receive": "receipt",
+    "return": "return",
+    "carry_forward": "carry-forward",
+    "hand_back": "hand-back",
+    "reverse": "reversal",
+    "import": "import",
+}
+
+
+def request_subject(request: Request) -> str:
+    """How a request is named in messages: "a payment on WFWF-22-02", "an award AW-1"."""
+    word = REQUEST_WORDS[request.kind]
+    article = "an" if word[0] in "aeiou" else "a"
+    if request.allocation is not None:
+        preposition = "of" if request.kind == "vary" else "on"
+        return f"{article} {word} {preposition} {request.allocation.reference}"
+    return f"{article} {word} {request.reference or request.id}"
+
+
+def approve_request(session: Session, *, request_id: int, approved_by: str) -> Entry | None:
+    """A second person approves what waits, which posts it with today's guards. A whole import
+    returns None (its entries are many)."""
     request = _pending(session, request_id)
-    allocation = request.allocation
-    what = f"a {'variation' if request.kind == 'vary' else 'payment'} of {allocation.reference}"
-    approver = _approval(session, request.entered_by, approved_by, what, request.amount_pence)
-    assert approver is not None
-    _lock_allocation(session, allocation)
-    if request.kind == "vary":
-        _guard_variation(session, allocation, request.amount_pence, excluding=request.id)
-    else:
-        _guard_payment(session, allocation, request.amount_pence, excluding=request.id)
-    post_args = (
-        request.effective_date,
-        request.memo,
+    what = request_subject(request)
+    amount = abs(request.amount_pence)
+    approver = rules.approver(
         request.entered_by,
-        approver,
-        request.reference,
-        request.content_sha256,
+        approved_by,
+        what,
+        amount,
+        self_approval_limit_pence(session),
+        self_approved_pence(session, allocation_id=request.allocation_id, pot_id=request.pot_id)
+        if same_person(request.entered_by, approved_by)
+        else 0,
     )
-    if request.kind == "vary":
-        entry = _post_variation(session, allocation, request.amount_pence, *post_args)
-    else:
-        entry = _post_payment(session, allocation, request.amount_pence, *post_args)
+    assert approver is not None
+    entry = _carry_out(session, request, approver)
     request.status = "approved"
     request.decided_by = approver
     request.decided_at = utcnow()
-    request.entry_id = entry.id
+    request.entry_id = entry.id if entry is not None else None
     _audit(session, approver, "approve", f"request {request.id}", what)
     session.flush()
     return entry
+
+
+def _carry_out(session: Session, request: Request, approver: str) -> Entry | None:
+    params = json.loads(request.params or "{}")
+    common: dict[str, Any] = {"entered_by": request.entered_by, "approved_by": approver}
+    if request.kind in ("vary", "pay"):
+        allocation = request.allocation
+        assert allocation is not None
+        _lock_allocation(session, allocation)
+        args = (
+            request.effective_date,
+            request.memo,
+            request.entered_by,
+            approver,
+            request.reference,
+            request.content_sha256,
+        )
+        if request.kind == "vary":
+            _guard_variation(
+                session, allocation, request.amount_pence, request.id, request.effective_date
+            )
+            return _post_variation(session, allocation, request.amount_pence, *args)
+        _guard_payment(
+            session, allocation, request.amount_pence, request.id, request.effective_date
+        )
+        return _post_payment(session, allocation, request.amount_pence, *args)
+    if request.kind == "import":
+        from ledger.importer import import_rows
+
+        import_rows(
+            session,
+            params["csv"].splitlines(keepends=True),
+            source_name=params["source_name"],
+            entered_by=request.entered_by,
+            approved_by=approver,
+        )
+        return None
+    done: Entry | Request | Allocation
+    reference = request.reference or ""
+    if request.kind == "award":
+        done = record_award(
+            session,
+            reference=reference,
+            pot=params["pot"],
+            funder=params["funder"],
+            amount_pence=params["amount"],
+            award_date=dt.date.fromisoformat(params["date"]),
+            memo=params["memo"],
+            financial_year=params["fy"],
+            stream=params["stream"],
+            is_assumption=params["assumption"],
+            _approving=request,
+            **common,
+        )
+    elif request.kind == "receive":
+        done = record_receipt(
+            session,
+            reference=reference,
+            pot=params["pot"],
+            funder=params["funder"],
+            amount_pence=params["amount"],
+            date=dt.date.fromisoformat(params["date"]),
+            memo=params["memo"],
+            _approving=request,
+            **common,
+        )
+    elif request.kind == "return":
+        assert request.allocation is not None
+        done = return_unspent(
+            session,
+            reference=reference,
+            allocation=request.allocation.reference,
+            amount_pence=request.amount_pence,
+            date=request.effective_date,
+            memo=request.memo,
+            _approving=request,
+            **common,
+        )
+    elif request.kind == "carry_forward":
+        done = carry_forward(
+            session,
+            reference=reference,
+            from_pot=params["from"],
+            to_pot=params["to"],
+            amount_pence=request.amount_pence,
+            date=request.effective_date,
+            memo=request.memo,
+            _approving=request,
+            **common,
+        )
+    elif request.kind == "hand_back":
+        done = hand_back(
+            session,
+            reference=reference,
+            pot=params["pot"],
+            amount_pence=request.amount_pence,
+            date=request.effective_date,
+            memo=request.memo,
+            _approving=request,
+            **common,
+        )
+    else:
+        done = reverse(
+            session,
+            entry_id=params["entry"],
+            reason=params["reason"],
+            date=request.effective_date,
+            reference=request.reference,
+            _approving=request,
+            **common,
+        )
+    assert isinstance(done, Entry)
+    return done
 
 
 def reject_request(session: Session, *, request_id: int, rejected_by: str, note: str) -> Request:
@@ -1181,35 +1696,52 @@ def carry_forward(
     entered_by: str,
     memo: str,
     approved_by: str | None = None,
-) -> Entry:
-    """Move a pot's unspent balance into the same stream's pot for a later financial year, as
+    _approving: Request | None = None,
+) -> Entry | Request:
+    """Move a pot's unspent balance into the same stream's pot for the next financial year, as
     funders allow (Year 1 underspend into Year 2). Distinct from handing money back."""
     check_reference(reference)
     require_positive(amount_pence)
-    content = content_sha256(
-        "carry_forward",
-        {"from": from_pot, "to": to_pot, "amount": amount_pence, "date": date, "memo": memo},
-    )
-    replay = _replayed(session, reference, content)
-    if replay and replay.entry:
-        return replay.entry
+    params = {"from": from_pot, "to": to_pot, "amount": amount_pence, "date": date, "memo": memo}
+    content = content_sha256("carry_forward", params)
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
     source, target = find_pot(session, from_pot), find_pot(session, to_pot, "to_pot")
-    if source.financial_year is None or target.financial_year is None:
-        raise InvalidInput("Both pots need a financial year to carry money forward", "to_pot")
-    if target.financial_year <= source.financial_year:
-        raise InvalidInput(
-            f"{target.name} ({label(target.financial_year)}) is not a later year than"
-            f" {source.name} ({label(source.financial_year)})",
-            field="to_pot",
-        )
-    if source.stream_id != target.stream_id:
-        raise InvalidInput(
-            f"{source.name} and {target.name} are different funding streams; carry-forward"
-            " stays within one stream",
-            field="to_pot",
-        )
+    rules.require_carry_forward(
+        source.name,
+        target.name,
+        source_year=source.financial_year,
+        target_year=target.financial_year,
+        source_stream=source.stream.name if source.stream else None,
+        target_stream=target.stream.name if target.stream else None,
+        source_delegated=source.parent_allocation_id is not None,
+        target_delegated=target.parent_allocation_id is not None,
+    )
     lock_pots(session, [source.id, target.id])
-    _guard_available(session, source, amount_pence, "carry-forward")
+    excluding = _approving.id if _approving is not None else None
+    _guard_available(session, source, amount_pence, "carry-forward", excluding, date)
+    approver = _approval(
+        session,
+        entered_by,
+        approved_by,
+        f"carry-forward {reference}",
+        amount_pence,
+        pot_id=source.id,
+    )
+    if approver is None:
+        return _request(
+            session,
+            "carry_forward",
+            reference,
+            content,
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            entered_by=entered_by,
+            pot=source,
+            params={"from": from_pot, "to": to_pot},
+        )
     legs = [
         Leg(account_of(session, "available", pot_id=source.id), amount_pence),
         Leg(account_of(session, "cash", pot_id=source.id), -amount_pence),
@@ -1223,7 +1755,7 @@ def carry_forward(
         effective_date=date,
         memo=memo,
         entered_by=entered_by,
-        approved_by=approved_by,
+        approved_by=approver,
         reference=reference,
         content=content,
         amount_pence=amount_pence,
@@ -1241,25 +1773,43 @@ def hand_back(
     date: dt.date,
     entered_by: str,
     memo: str,
-) -> Entry:
-    """Unspent money handed back to the funder: it leaves the ledger."""
+    approved_by: str | None = None,
+    _approving: Request | None = None,
+) -> Entry | Request:
+    """Unspent cash handed back to the funder: it leaves the ledger. Never more than the pot
+    has available, nor more than the cash it holds on the day."""
     check_reference(reference)
     require_positive(amount_pence)
     content = content_sha256(
         "hand_back", {"pot": pot, "amount": amount_pence, "date": date, "memo": memo}
     )
-    replay = _replayed(session, reference, content)
-    if replay and replay.entry:
-        return replay.entry
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
     source = find_pot(session, pot)
-    if source.parent_allocation_id is not None:
-        raise InvalidInput(
-            f"{source.name} is a delegated pot: its unspent money goes back through a return"
-            " on its delegation",
-            field="pot",
-        )
+    rules.require_hand_back(source.name, source.parent_allocation_id is not None)
     lock_pots(session, [source.id])
-    _guard_available(session, source, amount_pence, "hand-back")
+    excluding = _approving.id if _approving is not None else None
+    _guard_available(session, source, amount_pence, "hand-back", excluding, date)
+    rules.require_cash(
+        source.name, _cash_on(session, source, date, lowest=False), amount_pence, "hand-back", date
+    )
+    approver = _approval(
+        session, entered_by, approved_by, f"hand-back {reference}", amount_pence, pot_id=source.id
+    )
+    if approver is None:
+        return _request(
+            session,
+            "hand_back",
+            reference,
+            content,
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            entered_by=entered_by,
+            pot=source,
+            params={"pot": pot},
+        )
     legs = [
         Leg(account_of(session, "available", pot_id=source.id), amount_pence),
         Leg(account_of(session, "cash", pot_id=source.id), -amount_pence),
@@ -1271,12 +1821,41 @@ def hand_back(
         effective_date=date,
         memo=memo,
         entered_by=entered_by,
-        approved_by=None,
+        approved_by=approver,
         reference=reference,
         content=content,
         amount_pence=amount_pence,
         pot_id=source.id,
     )
+
+
+def _guard_reversal(
+    session: Session, target: Entry, allocation: Allocation | None, excluding: int | None
+) -> None:
+    """A reversal may not take money that is held for changes awaiting approval: what it takes
+    from each pot's available money, and from the allocation's unpaid commitment, must be
+    free after holds."""
+    taken: dict[int, int] = {}
+    unpaid_taken = 0
+    for line in target.lines:
+        account = line.account
+        if account.kind == "available" and account.pot_id is not None:
+            taken[account.pot_id] = taken.get(account.pot_id, 0) - line.amount_pence
+        elif account.kind == "unpaid":
+            unpaid_taken -= line.amount_pence
+    for pot_id, needed in sorted(taken.items()):
+        if needed > 0:
+            pot = session.get_one(Pot, pot_id)
+            held = held_in_pot(session, pot_id, excluding)
+            rules.require_available(pot.name, pot.available_pence, held, needed, "reversal")
+    if allocation is not None and unpaid_taken > 0:
+        rules.require_unpaid(
+            allocation.reference,
+            allocation.unpaid_pence,
+            pending_reduction_on_allocation(session, allocation, excluding),
+            unpaid_taken,
+            "reversal",
+        )
 
 
 def reverse(
@@ -1287,14 +1866,20 @@ def reverse(
     entered_by: str,
     date: dt.date | None = None,
     reference: str | None = None,
-) -> Entry:
-    """Correct a posted entry by posting its mirror image; the original stays as it was."""
+    approved_by: str | None = None,
+    _approving: Request | None = None,
+) -> Entry | Request:
+    """Correct a posted entry by posting its mirror image; the original stays as it was.
+
+    A reversal is an act like any other: it needs a second person (or waits for one), it is
+    refused on a rejected or closed allocation, and it may not take money that changes
+    awaiting approval hold."""
     if not reason.strip():
         raise InvalidInput("A reversal needs a reason", field="description")
     content = content_sha256("reversal", {"entry": entry_id, "reason": reason})
-    replay = _replayed(session, reference, content)
-    if replay and replay.entry:
-        return replay.entry
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
     target = session.get(Entry, entry_id)
     if target is None:
         raise NotFound("journal entry", str(entry_id), "entry")
@@ -1303,17 +1888,46 @@ def reverse(
     existing = session.scalars(select(Entry).where(Entry.reverses_id == entry_id)).one_or_none()
     if existing is not None:
         raise AlreadyReversed(entry_id, existing.id)
+    allocation = session.get_one(Allocation, target.allocation_id) if target.allocation_id else None
+    if allocation is not None:
+        rules.require_open(allocation.reference, allocation.status, "reversal")
+    when = date or target.effective_date
+    rules.require_not_before(when, target.effective_date, "reversal", "the entry it reverses")
+    approver = _approval(
+        session,
+        entered_by,
+        approved_by,
+        f"a reversal of entry {entry_id}",
+        target.amount_pence,
+        allocation_id=target.allocation_id,
+        pot_id=target.pot_id,
+    )
+    if approver is None:
+        return _request(
+            session,
+            "reverse",
+            reference,
+            content,
+            amount_pence=target.amount_pence,
+            date=when,
+            memo=f"Reverses entry {entry_id}: {reason}",
+            entered_by=entered_by,
+            allocation=allocation,
+            pot=None if allocation is not None else session.get(Pot, target.pot_id),
+            params={"entry": entry_id, "reason": reason},
+        )
     pot_ids = {line.account.pot_id for line in target.lines if line.account.pot_id}
     lock_pots(session, [pid for pid in pot_ids if pid is not None])
+    _guard_reversal(session, target, allocation, _approving.id if _approving else None)
     legs = [Leg(line.account, -line.amount_pence) for line in target.lines]
     entry = post(
         session,
         kind="reversal",
         legs=legs,
-        effective_date=date or target.effective_date,
+        effective_date=when,
         memo=f"Reverses entry {entry_id}: {reason}",
         entered_by=entered_by,
-        approved_by=None,
+        approved_by=approver,
         reference=reference,
         content=content,
         amount_pence=target.amount_pence,

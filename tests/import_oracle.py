@@ -79,6 +79,7 @@ def _apply(
             date=day,
             entered_by=entered_by,
             memo=memo,
+            approved_by=approved_by,
         )
     elif operation in ("allocate", "delegate"):
         ops.allocate(
@@ -125,5 +126,6 @@ def _apply(
             date=day,
             entered_by=entered_by,
             memo=memo,
+            approved_by=approved_by,
         )
     return 0 if before is not None else 1

@@ -273,6 +273,7 @@ def _appendix_2(session: Session) -> None:
         award_date=dt.date(2022, 4, 1),
         entered_by="demo.officer",
         memo="WFWF Year 1: Award £337,000",
+        approved_by="finance",
     )
     for line in APPENDIX_2:
         ops.allocate(
@@ -407,6 +408,7 @@ def _more_to_see(session: Session) -> None:
         date=dt.date(2022, 5, 31),
         entered_by="demo.finance",
         memo="WFWF 2022-23 instalment 1",
+        approved_by="officer",
     )
     for reference, allocation, pence in (
         ("PAY-CTSI-1", "WFWF-22-05", 4_116_809),
@@ -430,6 +432,7 @@ def _more_to_see(session: Session) -> None:
         date=dt.date(2022, 12, 1),
         entered_by="demo.finance",
         memo="Underspend on Q1",
+        approved_by="officer",
     )
     ops.allocate(
         session,

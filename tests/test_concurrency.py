@@ -274,6 +274,7 @@ def fund_pots(run: Run, names: Sequence[str], amount_pence: int = POT_FUNDING) -
                 award_date=AWARD_DATE,
                 entered_by="officer",
                 memo=f"Award into {name}",
+                approved_by="finance",
             )
 
     run(setup)

@@ -139,6 +139,7 @@ def test_a_pot_without_a_stream_is_headed_by_its_own_name(run: Run) -> None:
             award_date=dt.date(2023, 4, 1),
             entered_by="officer",
             memo="x",
+            approved_by="finance",
         )
     )
     statement = run(lambda s: build_statement(s, "Small Grants 2023-24"))

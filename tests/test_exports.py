@@ -92,6 +92,7 @@ def busy_ledger(session: Session) -> None:
         date=dt.date(2022, 6, 30),
         entered_by=OFFICER,
         memo="First WFWF instalment from the Scottish Government",
+        approved_by="finance",
     )
 
     def pay(reference: str, allocation: str, pence: int, memo: str) -> Entry:
@@ -119,6 +120,7 @@ def busy_ledger(session: Session) -> None:
         date=dt.date(2023, 3, 1),
         entered_by=OFFICER,
         memo="Underspend on staff costs",
+        approved_by="finance",
     )
     mistake = pay("PAY-AFC-WRONG", "WFWF-22-03", 500_000, "Paid against the wrong allocation")
     ops.reverse(
@@ -127,6 +129,7 @@ def busy_ledger(session: Session) -> None:
         reason="Paid against the wrong allocation",
         entered_by=APPROVER,
         reference="REVERSE-AFC-WRONG",
+        approved_by="finance",
     )
     ops.record_award(
         session,
@@ -137,6 +140,7 @@ def busy_ledger(session: Session) -> None:
         award_date=dt.date(2022, 4, 1),
         entered_by=OFFICER,
         memo="Council core budget for family support",
+        approved_by="finance",
     )
     ops.allocate_pooled(
         session,

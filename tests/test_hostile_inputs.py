@@ -234,6 +234,7 @@ def base_ledger(session: Session) -> None:
         award_date=dt.date(2023, 4, 1),
         entered_by="officer",
         memo="The award the hostile rows go against",
+        approved_by="finance",
     )
     ops.allocate(
         session,

@@ -81,7 +81,13 @@ def _chain(engine: Engine) -> list[tuple[int, int, str]]:
 
 def _reverse(session: Session, reference: str) -> None:
     entry_id = session.scalars(select(Entry.id).where(Entry.reference == reference)).one()
-    ops.reverse(session, entry_id=entry_id, reason="Recorded in error", entered_by="finance")
+    ops.reverse(
+        session,
+        entry_id=entry_id,
+        reason="Recorded in error",
+        entered_by="finance",
+        approved_by="officer",
+    )
 
 
 def test_a_ledger_with_entries_goes_down_to_0003_and_back_up_with_the_same_hash_chain(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.check import check
 from ledger.errors import (
+    AllocationClosed,
     AlreadyReversed,
     InsufficientFunds,
     InvalidInput,
@@ -24,7 +25,7 @@ from ledger.errors import (
     ReferenceConflict,
     SelfApproval,
 )
-from ledger.journal import FigureInvariantBroken, FloorBreached
+from ledger.journal import FigureInvariantBroken
 from ledger.models import Allocation, Entry, Pot, Request
 
 Run = Callable[[Callable[[Session], Any]], Any]
@@ -47,6 +48,7 @@ def wfwf(run: Run) -> None:
             award_date=dt.date(2022, 4, 1),
             entered_by="officer",
             memo="WFWF Year 1: Award £337,000",
+            approved_by="finance",
         )
 
     run(setup)
@@ -158,6 +160,7 @@ def test_receipts_are_never_more_than_was_awarded(run: Run, wfwf: None) -> None:
             date=DAY,
             entered_by="finance",
             memo="BACS from SG",
+            approved_by="officer",
         )
 
     run(receive("R1", 16_850_000))
@@ -243,6 +246,7 @@ def test_unspent_money_returned_is_available_again(run: Run, wfwf: None) -> None
                 date=DAY,
                 entered_by="finance",
                 memo="too much",
+                approved_by="officer",
             )
         )
     run(
@@ -254,6 +258,7 @@ def test_unspent_money_returned_is_available_again(run: Run, wfwf: None) -> None
             date=DAY,
             entered_by="finance",
             memo="underspend",
+            approved_by="officer",
         )
     )
     wfwf_pot = pot(run)
@@ -273,6 +278,7 @@ def test_a_pooled_contract_pays_each_funder_its_exact_share(run: Run, wfwf: None
             award_date=dt.date(2021, 9, 16),
             entered_by="officer",
             memo="Promise Partnership £50,000",
+            approved_by="finance",
         )
 
     run(corra)
@@ -323,6 +329,7 @@ def test_a_pooled_variation_is_split_by_the_funders_shares(run: Run, wfwf: None)
             award_date=dt.date(2022, 4, 1),
             entered_by="officer",
             memo="ADP",
+            approved_by="finance",
         )
     )
     run(
@@ -432,14 +439,24 @@ def test_a_correction_is_a_reversal_that_names_what_it_reverses(run: Run, wfwf: 
         )
     )
     reversal = run(
-        lambda s: ops.reverse(s, entry_id=payment.id, reason="digits swapped", entered_by="finance")
+        lambda s: ops.reverse(
+            s,
+            entry_id=payment.id,
+            reason="digits swapped",
+            entered_by="finance",
+            approved_by="officer",
+        )
     )
     assert reversal.reverses_id == payment.id
     assert "digits swapped" in reversal.memo
     assert run(lambda s: ops.find_allocation(s, "AFC")).paid_pence == 0
     assert pot(run).paid_pence == 0
     with pytest.raises(AlreadyReversed):
-        run(lambda s: ops.reverse(s, entry_id=payment.id, reason="again", entered_by="finance"))
+        run(
+            lambda s: ops.reverse(
+                s, entry_id=payment.id, reason="again", entered_by="finance", approved_by="officer"
+            )
+        )
     original = run(lambda s: s.get(Entry, payment.id))
     assert original.amount_pence == 7_067_600  # the original stands as it was
     assert_checks(run)
@@ -460,10 +477,14 @@ def test_reversing_an_allocation_that_has_been_paid_is_refused(run: Run, wfwf: N
             approved_by="boss",
         )
     )
-    with pytest.raises(FloorBreached, match="unpaid commitment"):
+    with pytest.raises(OverCommitted, match="this reversal needs £70,767.00"):
         run(
             lambda s: ops.reverse(
-                s, entry_id=allocation_entry.id, reason="wrong", entered_by="finance"
+                s,
+                entry_id=allocation_entry.id,
+                reason="wrong",
+                entered_by="finance",
+                approved_by="officer",
             )
         )
     assert_checks(run)
@@ -482,6 +503,7 @@ def test_year_1_underspend_carries_into_year_2_distinct_from_money_handed_back(
             award_date=dt.date(2023, 4, 1),
             entered_by="officer",
             memo="Year 2",
+            approved_by="finance",
         )
         stream = ops.ensure_stream(
             s, "Whole Family Wellbeing Fund", ops.find_organisation(s, "Scottish Government")
@@ -492,6 +514,19 @@ def test_year_1_underspend_carries_into_year_2_distinct_from_money_handed_back(
     run(year_2)
     allocate(run, "ABERLOUR", 33_000_000)
     run(
+        lambda s: ops.record_receipt(
+            s,
+            reference="SG-CASH",
+            pot=WFWF,
+            funder="Scottish Government",
+            amount_pence=33_700_000,
+            date=dt.date(2022, 5, 1),
+            entered_by="finance",
+            memo="BACS from SG",
+            approved_by="officer",
+        )
+    )
+    run(
         lambda s: ops.carry_forward(
             s,
             reference="CF",
@@ -501,6 +536,7 @@ def test_year_1_underspend_carries_into_year_2_distinct_from_money_handed_back(
             date=dt.date(2023, 3, 31),
             entered_by="finance",
             memo="funder allowed underspend",
+            approved_by="officer",
         )
     )
     run(
@@ -512,6 +548,7 @@ def test_year_1_underspend_carries_into_year_2_distinct_from_money_handed_back(
             date=dt.date(2023, 3, 31),
             entered_by="finance",
             memo="returned",
+            approved_by="officer",
         )
     )
     old, new = pot(run), pot(run, "WFWF 2023-24")
@@ -525,7 +562,7 @@ def test_year_1_underspend_carries_into_year_2_distinct_from_money_handed_back(
         600_000,
         600_001,
     )
-    with pytest.raises(InvalidInput, match="not a later year"):
+    with pytest.raises(InvalidInput, match="is not the year after"):
         run(
             lambda s: ops.carry_forward(
                 s,
@@ -536,6 +573,7 @@ def test_year_1_underspend_carries_into_year_2_distinct_from_money_handed_back(
                 date=DAY,
                 entered_by="finance",
                 memo="backwards",
+                approved_by="officer",
             )
         )
     entry = run(lambda s: s.scalars(select(Entry).where(Entry.reference == "CF")).one())
@@ -607,7 +645,7 @@ def test_a_rejected_allocation_gives_its_held_money_back_and_stays_on_record(
     assert pot(run).available_pence == 33_700_000
     request = run(lambda s: s.get(Request, payment.id))
     assert request.status == "rejected"
-    with pytest.raises(NotConfirmed):
+    with pytest.raises(AllocationClosed, match="BARNARDOS was rejected; it takes no payment"):
         run(
             lambda s: ops.pay(
                 s,
@@ -623,24 +661,24 @@ def test_a_rejected_allocation_gives_its_held_money_back_and_stays_on_record(
     assert_checks(run)
 
 
-def test_a_delegation_cannot_be_rejected_once_its_pot_has_sub_granted(run: Run, wfwf: None) -> None:
+def test_nothing_is_sub_granted_from_a_delegation_awaiting_approval_so_it_can_be_rejected(
+    run: Run, wfwf: None
+) -> None:
     allocate(run, "CTSI", 8_233_618, recipient="CTSI", to_pot="CTSI pot", approved_by=None)
-    allocate(
-        run,
-        "HOMESTART",
-        905_800,
-        pot="CTSI pot",
-        recipient="Homestart",
-        entered_by="ctsi.officer",
-        approved_by="ctsi.manager",
-    )
-    with pytest.raises(InsufficientFunds, match=re.escape("CTSI pot has £73,278.18 available")):
-        run(
-            lambda s: ops.reject_allocation(
-                s, reference="CTSI", rejected_by="finance", note="wrong pot"
-            )
+    with pytest.raises(NotConfirmed, match="CTSI, which is awaiting approval"):
+        allocate(
+            run,
+            "HOMESTART",
+            905_800,
+            pot="CTSI pot",
+            recipient="Homestart",
+            entered_by="ctsi.officer",
+            approved_by="ctsi.manager",
         )
-    assert run(lambda s: ops.find_allocation(s, "CTSI")).status == "provisional"
+    run(lambda s: ops.reject_allocation(s, reference="CTSI", rejected_by="finance", note="wrong"))
+    assert run(lambda s: ops.find_allocation(s, "CTSI")).status == "rejected"
+    assert pot(run, "CTSI pot").available_pence == 0
+    assert pot(run).available_pence == 33_700_000
     assert_checks(run)
 
 
@@ -669,9 +707,14 @@ def test_reversing_a_payment_that_was_partly_returned_is_refused_in_plain_words(
             date=DAY,
             entered_by="finance",
             memo="underspend",
+            approved_by="officer",
         )
     )
     with pytest.raises(FigureInvariantBroken, match=re.escape("£300.00 returned against £0.00")):
-        run(lambda s: ops.reverse(s, entry_id=payment.id, reason="wrong", entered_by="finance"))
+        run(
+            lambda s: ops.reverse(
+                s, entry_id=payment.id, reason="wrong", entered_by="finance", approved_by="officer"
+            )
+        )
     assert run(lambda s: ops.find_allocation(s, "AFC")).paid_pence == 500_000
     assert_checks(run)

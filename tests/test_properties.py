@@ -1186,7 +1186,13 @@ class LedgerMachine(RuleBasedStateMachine):
             f"reverse entry {entry_id} ({kind})",
             fits,
             lambda s: (
-                ops.reverse(s, entry_id=entry_id, reason="entered twice", entered_by=FINANCE).id
+                ops.reverse(
+                    s,
+                    entry_id=entry_id,
+                    reason="entered twice",
+                    entered_by=FINANCE,
+                    approved_by="finance",
+                ).id
             ),
         )
         if reversal_id is None:
@@ -1319,6 +1325,7 @@ def award(pot: str, amount: int, funder: str = SG) -> Callable[[Session], object
             award_date=DATE,
             entered_by=OFFICER,
             memo=f"award into {pot}",
+            approved_by="finance",
         )
 
     return operation
@@ -1567,7 +1574,11 @@ def test_receipt_after_a_reversed_award_goes_to_the_award_still_owed(run: Run) -
     run(setup_ledger)
     first = run(lambda s: ops.record_award(s, **award_kwargs("AW-1")).id)
     run(lambda s: ops.record_award(s, **award_kwargs("AW-2")).id)
-    run(lambda s: ops.reverse(s, entry_id=first, reason="entered in error", entered_by=FINANCE))
+    run(
+        lambda s: ops.reverse(
+            s, entry_id=first, reason="entered in error", entered_by=FINANCE, approved_by="finance"
+        )
+    )
     # AW-2 is still owed £1.00: a 50p receipt from the same funder must go against it.
     run(
         lambda s: ops.record_receipt(
@@ -1579,6 +1590,7 @@ def test_receipt_after_a_reversed_award_goes_to_the_award_still_owed(run: Run) -
             date=DATE,
             entered_by=OFFICER,
             memo="first instalment",
+            approved_by="finance",
         )
     )
     received = run(lambda s: [ops.find_pot(s, "P").received_pence, *award_received(s)])
@@ -1643,12 +1655,17 @@ def test_reversing_a_payment_already_returned_is_refused_as_a_ledger_error(run: 
             date=DATE,
             entered_by=OFFICER,
             memo="underspend",
+            approved_by="finance",
         )
     )
     # Reversing the payment would leave 50p returned against 0p paid: it must be refused with
     # a LedgerError (FigureInvariantBroken) a finance officer can read.
     with pytest.raises(LedgerError):
-        run(lambda s: ops.reverse(s, entry_id=payment, reason="paid twice", entered_by=FINANCE))
+        run(
+            lambda s: ops.reverse(
+                s, entry_id=payment, reason="paid twice", entered_by=FINANCE, approved_by="finance"
+            )
+        )
 
 
 def test_the_reversal_invariant_catches_a_reversal_that_does_not_mirror_its_entry() -> None:

@@ -88,6 +88,7 @@ def base_ledger(session: Session) -> None:
         award_date=DAY,
         entered_by="officer",
         memo="More money to allocate",
+        approved_by="finance",
     )
     grow(session, "BASE", 1)
     ops.allocate_pooled(
@@ -119,6 +120,7 @@ def grow(session: Session, prefix: str, count: int) -> None:
         entered_by="officer",
         memo="A new pot",
         stream=f"{prefix} Fund",
+        approved_by="finance",
     )
     ops.allocate(
         session,
@@ -185,6 +187,7 @@ def grow(session: Session, prefix: str, count: int) -> None:
             date=DAY,
             entered_by="finance",
             memo="Underspend",
+            approved_by="officer",
         )
         if i % 10 == 0:
             second = ops.pay(
@@ -197,7 +200,13 @@ def grow(session: Session, prefix: str, count: int) -> None:
                 approved_by="manager",
                 memo="Paid twice",
             )
-            ops.reverse(session, entry_id=second.id, reason="Paid twice", entered_by="finance")
+            ops.reverse(
+                session,
+                entry_id=second.id,
+                reason="Paid twice",
+                entered_by="finance",
+                approved_by="officer",
+            )
             ops.pay(
                 session,
                 reference=f"{reference}-PAY-WAITING",

@@ -65,6 +65,7 @@ def council_books(s: Session) -> None:
         date=dt.date(2021, 10, 15),
         entered_by="finance",
         memo="Promise Partnership grant",
+        approved_by="officer",
     )
     for reference, day in (
         ("SG-WFWF-1", dt.date(2022, 5, 31)),
@@ -79,6 +80,7 @@ def council_books(s: Session) -> None:
             date=day,
             entered_by="finance",
             memo="WFWF instalment",
+            approved_by="officer",
         )
     pay(s, "PAY-CTSI-1", "WFWF-22-05", 4_116_809, dt.date(2022, 11, 1))
     pay(s, "PAY-ABERLOUR-Q1", "WFWF-22-02", 2_500_000, dt.date(2022, 12, 1))
@@ -90,6 +92,7 @@ def council_books(s: Session) -> None:
         entered_by="finance",
         date=dt.date(2022, 12, 5),
         reference="REV-PAY-ABERLOUR-DUP",
+        approved_by="officer",
     )
     pay(s, "CTSI-PAY-HOMESTART-1", "CTSI-22-01", 452_900, dt.date(2022, 12, 10))
     pay(s, "PAY-AFC-1", "WFWF-22-03", 1_769_175, dt.date(2023, 1, 15))

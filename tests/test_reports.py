@@ -55,6 +55,7 @@ def award(s: Session, reference: str, pot: str, funder: str, pence: int) -> None
         award_date=dt.date(2023, 4, 1),
         entered_by="officer",
         memo=reference,
+        approved_by="finance",
     )
 
 
@@ -135,7 +136,9 @@ def test_pooled_contract_funder_shares_add_up_exactly(run: Run, pooled: None) ->
 def test_funder_view_shows_a_reversed_payment_netting_out(run: Run, pooled: None) -> None:
     def reverse_last(s: Session) -> None:
         last = s.scalars(select(Entry).where(Entry.reference == "POOL-1-P3")).one()
-        ops.reverse(s, entry_id=last.id, reason="paid early", entered_by="finance")
+        ops.reverse(
+            s, entry_id=last.id, reason="paid early", entered_by="finance", approved_by="officer"
+        )
 
     run(reverse_last)
     view = run(lambda s: build_funder_view(s, as_at=AS_AT))
@@ -166,6 +169,7 @@ def ctsi_books(run: Run) -> None:
             date=dt.date(2023, 3, 20),
             entered_by="ctsi",
             memo="post vacant for a month",
+            approved_by="finance",
         )
         ops.return_unspent(
             s,
@@ -175,6 +179,7 @@ def ctsi_books(run: Run) -> None:
             date=dt.date(2023, 3, 25),
             entered_by="ctsi",
             memo="unspent",
+            approved_by="finance",
         )
 
     run(movements)

@@ -296,6 +296,7 @@ def _pot_with_awkward_names(session: Session) -> None:
         award_date=dt.date(2023, 4, 1),
         entered_by="officer",
         memo="-1+1 <script>alert(1)</script>",
+        approved_by="finance",
     )
     for reference, recipient, purpose in (
         ("AWK-1", NASTY_NAME, FORMULA),
@@ -404,6 +405,7 @@ def _big_pot(session: Session) -> None:
         award_date=dt.date(2023, 4, 1),
         entered_by="officer",
         memo="£1m for small grants",
+        approved_by="finance",
     )
     for i in range(2000):
         ops.allocate(

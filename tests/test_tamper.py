@@ -59,6 +59,7 @@ def ledger(run: Run) -> None:
             reason="Paid to the wrong bank account",
             entered_by="finance",
             reference="ABERLOUR-PAY-1-REVERSED",
+            approved_by="officer",
         )
     )
     run(lambda s: s.add(AuditEvent(actor="finance", action="note", subject="ledger", detail="x")))
@@ -134,7 +135,11 @@ def test_a_correction_is_still_a_new_entry(ledger: None, engine: Engine, run: Ru
     (target,) = [entry_id for entry_id, reference, _ in before if reference == "CTSI-22-05"]
     run(
         lambda s: ops.reverse(
-            s, entry_id=target, reason="Sub-grant withdrawn", entered_by="finance"
+            s,
+            entry_id=target,
+            reason="Sub-grant withdrawn",
+            entered_by="finance",
+            approved_by="officer",
         )
     )
 
@@ -355,7 +360,11 @@ def test_a_missing_journal_head_is_reported_and_stops_posting(
     with pytest.raises(chain.JournalHeadMissing, match="nothing can be posted"):
         run(
             lambda s: ops.reverse(
-                s, entry_id=entry_at(engine, 3)[0], reason="Withdrawn", entered_by="finance"
+                s,
+                entry_id=entry_at(engine, 3)[0],
+                reason="Withdrawn",
+                entered_by="finance",
+                approved_by="officer",
             )
         )
 

@@ -200,8 +200,8 @@ def test_a_payment_double_submitted_waits_for_approval_once(database_url: str) -
         "/payments/new?allocation=WFWF-22-02",
         allocation="WFWF-22-02",
         amount="25,000",
-        date="30/06/2022",
-        memo="Quarter 1",
+        date="31/12/2022",
+        memo="Quarter 3",
     )
     before = counts(app)
     for _ in range(2):

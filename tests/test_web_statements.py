@@ -70,6 +70,7 @@ def _receipts(session: Session) -> None:
         date=dt.date(2022, 5, 31),
         entered_by="finance",
         memo="Instalment 1",
+        approved_by="officer",
     )
 
 

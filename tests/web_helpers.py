@@ -103,6 +103,7 @@ def appendix_2_app(database_url: str) -> Flask:
             award_date=dt.date(2022, 4, 1),
             entered_by="officer",
             memo="WFWF Year 1: Award £337,000",
+            approved_by="finance",
         )
         for line in APPENDIX_2:
             ops.allocate(

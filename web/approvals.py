@@ -1,6 +1,7 @@
-"""The approvals queue: provisional allocations and pending variations and payments, each
-approved (or, for a request, rejected with a reason) by a second person. The ledger refuses
-anyone approving their own entry above the self-approval limit; the queue shows why."""
+"""The approvals queue: provisional allocations and everything else awaiting a second person
+(variations, payments, awards, receipts, returns, carry-forwards, hand-backs, reversals and whole
+imports), each approved or rejected with a reason. The ledger refuses anyone approving their own
+entry above the self-approval limit; the queue shows why."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from statements.formatting import money
 from web import db
 from web.forms import RejectForm
 from web.lookups import allocation_or_404, pending_requests, provisional_allocations
-from web.permissions import CurrentUser, require_allocation, requires, signed_in_user
+from web.permissions import (
+    CurrentUser,
+    require_allocation,
+    require_pot,
+    requires,
+    signed_in_user,
+)
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 
@@ -27,6 +34,7 @@ def _queue(user: CurrentUser, problem: tuple[str, str] | None = None) -> Respons
         allocations=provisional_allocations(session, user),
         requests=pending_requests(session, user),
         limit_pence=ops.self_approval_limit_pence(session),
+        request_words=ops.REQUEST_WORDS,
         problem=problem,
     )
     return page, 422 if problem else 200
@@ -36,7 +44,12 @@ def _request_or_404(session: Session, user: CurrentUser, request_id: int) -> Req
     found = session.get(Request, request_id)
     if found is None:
         abort(404)
-    require_allocation(user, found.allocation)
+    if found.allocation is not None:
+        require_allocation(user, found.allocation)
+    elif found.pot is not None:
+        require_pot(user, found.pot)
+    elif user.scoped:
+        abort(403)
     return found
 
 
@@ -72,7 +85,10 @@ def approve_request(request_id: int) -> ResponseReturnValue:
         )
     except LedgerError as error:
         return _queue(user, (str(error), f"#request-{request_id}"))
-    flash(f"Approved request {request_id}: {money(entry.amount_pence)} is recorded.", "success")
+    if entry is None:
+        flash(f"Approved request {request_id}: the import's rows are recorded.", "success")
+    else:
+        flash(f"Approved request {request_id}: {money(entry.amount_pence)} is recorded.", "success")
     return redirect(url_for("approvals.queue"))
 
 

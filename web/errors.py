@@ -8,7 +8,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped, unused-ignore]
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ledger.db import LedgerBusy
+from ledger.errors import LedgerBusy
 
 PAGES = {
     400: (

@@ -188,6 +188,7 @@ def pending_requests(session: Session, user: CurrentUser) -> Sequence[Request]:
     if user.scoped:
         query = query.where(
             Request.allocation_id.in_(_allocations_in_scope(user).with_only_columns(Allocation.id))
+            | Request.pot_id.in_(select(Pot.id).where(pots_in_scope(user)))
         )
     return session.scalars(query).all()
 

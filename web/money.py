@@ -3,8 +3,9 @@ payment and return. Each view offers only what the person may act on, checks the
 or allocation against their scope, and calls one ledger operation through ``db.write``. A ledger
 refusal is shown next to its field (status 422); success redirects to the pot's page.
 
-Nothing entered here is approved on entry: an allocation is provisional, and a variation or
-payment waits as a request, until a second person approves it in the approvals queue.
+Nothing entered here is approved on entry: an allocation is provisional, and an award, receipt,
+variation, payment or return waits as a request, until a second person approves it in the
+approvals queue.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Recorded:
     """What a successful operation tells the person, and which pot page to show next."""
 
     message: str
-    pot_id: int
+    pot_id: int | None  # None: the pot does not exist until the act is approved
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def record(
             attach_ledger_error(form, error)
         else:
             flash(done.message, "success")
+            if done.pot_id is None:
+                return redirect(url_for("pots.dashboard"))
             return redirect(url_for("pots.pot", pot_id=done.pot_id))
     status = 422 if request.method == "POST" else 200
     return render_template("money/form.html", form=form, page=page), status
@@ -143,7 +146,7 @@ def award() -> ResponseReturnValue:
 
     def run(s: Session) -> Recorded:
         assert form.amount.pence is not None and form.award_date.day is not None
-        entry = ops.record_award(
+        result = ops.record_award(
             s,
             reference=form.reference.data,
             pot=form.pot.data,
@@ -156,10 +159,11 @@ def award() -> ResponseReturnValue:
             stream=form.stream.data or None,
             is_assumption=form.is_assumption.data,
         )
+        award = f"The award of {money(result.amount_pence)} from {form.funder.data} into"
+        pot = s.scalars(select(Pot).where(Pot.name == form.pot.data)).one_or_none()
         return Recorded(
-            f"Recorded the award of {money(entry.amount_pence)} from {form.funder.data} into"
-            f" {form.pot.data}.",
-            _by_name(s, form.pot.data).id,
+            _waiting(f"{award} {form.pot.data} is recorded as a request."),
+            pot.id if pot is not None else None,
         )
 
     return record(form, page, run)
@@ -185,7 +189,7 @@ def receipt() -> ResponseReturnValue:
     def run(s: Session) -> Recorded:
         assert form.amount.pence is not None and form.date.day is not None
         name = pot_name(s, form.pot.data)
-        entry = ops.record_receipt(
+        result = ops.record_receipt(
             s,
             reference=form.reference.data,
             pot=name,
@@ -195,8 +199,9 @@ def receipt() -> ResponseReturnValue:
             entered_by=user.username,
             memo=form.memo.data,
         )
+        received = f"{money(result.amount_pence)} received from {form.funder.data} into {name}"
         return Recorded(
-            f"Recorded {money(entry.amount_pence)} received from {form.funder.data} into {name}.",
+            _waiting(f"The receipt of {received} is recorded as a request."),
             int(form.pot.data),
         )
 
@@ -397,7 +402,7 @@ def money_return() -> ResponseReturnValue:
 
     def run(s: Session) -> Recorded:
         assert form.amount.pence is not None and form.date.day is not None
-        entry = ops.return_unspent(
+        result = ops.return_unspent(
             s,
             reference=form.reference.data,
             allocation=form.allocation.data,
@@ -406,15 +411,19 @@ def money_return() -> ResponseReturnValue:
             entered_by=user.username,
             memo=form.memo.data,
         )
-        return Recorded(
-            f"Recorded {money(entry.amount_pence)} returned on {form.allocation.data}; it is"
-            " available in its pot again.",
-            pot_of_allocation(s, form.allocation.data),
+        returned = money(result.amount_pence)
+        return _outcome(
+            result,
+            f"Recorded {returned} returned on {form.allocation.data}.",
+            f"The return of {returned} on {form.allocation.data} is recorded as a request.",
+            form.allocation.data,
+            s,
         )
 
     page = Page(
         "Record a return",
-        "Money paid out has come back (underspend or clawback) and is available in its pot again.",
+        "Money paid out has come back (underspend or clawback). Once approved it is available"
+        " in its pot again.",
         "Record the return",
     )
     return _allocation_form_view(form, "return", page, run)

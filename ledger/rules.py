@@ -1,0 +1,288 @@
+"""The money rules, once: what every writer asks before it posts.
+
+Pure functions over plain values (pence, dates, names, statuses): no Session, no SQL. Both
+writers, the one-at-a-time operations (``ledger.operations``, used by the web app and the API)
+and the batch engine behind ``commonpurse import`` (``ledger.bulk``), load the state an
+operation touches, ask these functions, and post what they allow. Each refusal is a typed
+``LedgerError`` from ``ledger.errors`` carrying the facts; each split is the one exact split.
+The invariants these rules keep are listed in ``ledger.invariants``, which ``check`` proves over
+the whole stored ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from ledger.errors import (
+    AllocationClosed,
+    DatedTooEarly,
+    InsufficientFunds,
+    InvalidInput,
+    NotConfirmed,
+    OverCommitted,
+    OverReturned,
+    SelfApproval,
+)
+from ledger.fy import label
+from ledger.money import split_by_ratios
+from ledger.names import check_name, same_person
+
+# Statuses ------------------------------------------------------------------------------------
+
+SETTLED = ("rejected", "closed")
+"""An allocation in one of these states takes no variation, payment or new request."""
+
+
+def require_open(reference: str, status: str, operation: str) -> None:
+    """Rejected and closed allocations take nothing more: no variation, no payment, no
+    reversal that would give them back a commitment."""
+    if status == "closed":
+        raise AllocationClosed(reference)
+    if status == "rejected":
+        raise AllocationClosed(reference, status="rejected", operation=operation)
+
+
+def require_confirmed(reference: str, status: str) -> None:
+    require_open(reference, status, "payment")
+    if status != "confirmed":
+        raise NotConfirmed(reference, status)
+
+
+def require_delegation_confirmed(
+    pot: str, delegation: str | None, delegation_status: str | None, what: str
+) -> None:
+    """Nothing is confirmed, paid or sub-granted from a delegated pot while its delegation
+    awaits approval, so a provisional delegation can always be rejected whole."""
+    if delegation is None or delegation_status == "confirmed":
+        return
+    if delegation_status == "provisional":
+        raise NotConfirmed(
+            delegation,
+            "provisional",
+            message=f"{pot} is funded by delegation {delegation}, which is awaiting approval;"
+            f" no {what} can be made from it until the delegation is approved",
+        )
+    raise AllocationClosed(
+        delegation,
+        status=delegation_status or "closed",
+        operation=what,
+        message=f"{pot} is funded by delegation {delegation}, which is {delegation_status};"
+        f" no {what} can be made from it",
+    )
+
+
+# Money available, committed and paid ---------------------------------------------------------
+
+
+def require_available(
+    pot: str,
+    available_pence: int,
+    held_pence: int,
+    needed_pence: int,
+    what: str,
+    *,
+    lowest: tuple[dt.date, int] | None = None,
+) -> None:
+    """A pot gives out no more than it has, after the money held by changes awaiting approval;
+    and, for a back-dated movement, no more than it had on the leanest day from then on
+    (``lowest``: that day and the available balance on it)."""
+    free = available_pence - held_pence
+    if needed_pence > free:
+        raise InsufficientFunds(pot, free, needed_pence, held_pence=held_pence, what=what)
+    if lowest is not None and needed_pence > lowest[1]:
+        raise InsufficientFunds(pot, lowest[1], needed_pence, what=what, as_at=lowest[0])
+
+
+def require_unpaid(
+    reference: str, unpaid_pence: int, pending_pence: int, needed_pence: int, what: str
+) -> None:
+    """A payment or reduction takes no more than is committed and unpaid, after payments and
+    reductions awaiting approval."""
+    free = unpaid_pence - pending_pence
+    if needed_pence > free:
+        raise OverCommitted(reference, free, needed_pence, what)
+
+
+def require_returnable(reference: str, paid_pence: int, returned_pence: int, needed: int) -> None:
+    returnable = paid_pence - returned_pence
+    if needed > returnable:
+        raise OverReturned(reference, returnable, needed)
+
+
+def require_cash(pot: str, cash_pence: int, needed_pence: int, what: str, on: dt.date) -> None:
+    """Cash leaves a pot only if the pot holds it on the day (hand-backs; an intermediary's
+    payments unless its delegation allows advances)."""
+    if needed_pence > cash_pence:
+        raise InsufficientFunds(
+            pot, max(cash_pence, 0), needed_pence, what=what, as_at=on, figure="cash held"
+        )
+
+
+# Dates ---------------------------------------------------------------------------------------
+
+
+def require_not_before(date: dt.date, earliest: dt.date | None, what: str, depends_on: str) -> None:
+    """Nothing is dated before what it depends on."""
+    if earliest is not None and date < earliest:
+        raise DatedTooEarly(what, date, depends_on, earliest)
+
+
+def require_after_making(
+    date: dt.date, made_on: dt.date | None, what: str, reference: str, kind: str = "allocation"
+) -> None:
+    """Nothing is dated before the allocation (or delegation) it acts on was made."""
+    require_not_before(date, made_on, what, f"{kind} {reference} was made")
+
+
+def require_award_year(pot: str, pot_year: int | None, award_year: int) -> None:
+    """An award's financial year is its pot's."""
+    if pot_year is not None and pot_year != award_year:
+        raise InvalidInput(
+            f"{pot} is the {label(pot_year)} pot; an award dated in {label(award_year)} belongs"
+            " in that year's pot",
+            field="date",
+        )
+
+
+def lowest_from(
+    balance_now: int, later: Iterable[tuple[dt.date, int]], since: dt.date
+) -> tuple[dt.date, int]:
+    """The lowest a balance stood on any day from ``since`` on, and that day.
+
+    ``balance_now`` is today's balance; ``later`` holds the movements dated after ``since``
+    (date, change), in any order. The balance on a day is today's less what moved after it."""
+    by_day: dict[dt.date, int] = {}
+    for day, change in later:
+        if day > since:
+            by_day[day] = by_day.get(day, 0) + change
+    lowest_day, balance = since, balance_now - sum(by_day.values())
+    lowest = balance
+    for day in sorted(by_day):
+        balance += by_day[day]
+        if balance < lowest:
+            lowest_day, lowest = day, balance
+    return lowest_day, lowest
+
+
+def returnable_changes(
+    movements: Iterable[tuple[dt.date, str, int, str | None]],
+) -> list[tuple[dt.date, int]]:
+    """How an allocation's paid-and-not-returned money moved: from its entries as (day, kind,
+    amount, kind of the entry reversed if a reversal)."""
+    changes = []
+    for day, kind, amount, reversed_kind in movements:
+        meaning, sign = (reversed_kind, -1) if kind == "reversal" else (kind, 1)
+        if meaning == "pay":
+            changes.append((day, sign * amount))
+        elif meaning == "return":
+            changes.append((day, -sign * amount))
+    return changes
+
+
+# Who may approve -----------------------------------------------------------------------------
+
+
+def approver(
+    entered_by: str,
+    approved_by: str | None,
+    what: str,
+    amount_pence: int,
+    limit_pence: int,
+    self_approved_pence: int = 0,
+) -> str | None:
+    """The approver to record, or None if the act waits for a second person.
+
+    One person may enter and approve alone only while everything they have both entered and
+    approved on the same allocation (for awards, the same pot), this included, stays within the
+    self-approval limit: splitting an amount into rows never gets round it."""
+    if not entered_by.strip():
+        raise InvalidInput("Every act needs the name of the person entering it")
+    if approved_by is None:
+        return None
+    if not approved_by.strip():
+        raise InvalidInput("The approver's name cannot be blank", field="approved_by")
+    check_name(approved_by, "person's", "approved_by")
+    if same_person(approved_by, entered_by):
+        running = self_approved_pence + abs(amount_pence)
+        if running > limit_pence:
+            raise SelfApproval(
+                entered_by, what, abs(amount_pence), limit_pence, earlier_pence=self_approved_pence
+            )
+    return approved_by
+
+
+def self_approved(entered_by: str, approved_by: str | None) -> bool:
+    """Whether an act was entered and approved by one person (it counts against the limit)."""
+    return approved_by is not None and same_person(entered_by, approved_by)
+
+
+# Splits --------------------------------------------------------------------------------------
+
+
+def split_to_weights(total_after: int, weights: Sequence[int], before: Sequence[int]) -> list[int]:
+    """A pooled allocation's variation, by funder: what moves each share's commitment to the
+    exact largest-remainder split of the new total. Splitting the running total, not each
+    variation on its own, means pennies never drift towards the first funder."""
+    target = split_by_ratios(total_after, list(weights))
+    return [after - now for after, now in zip(target, before, strict=True)]
+
+
+def split_payment(amount_pence: int, owed: Sequence[int]) -> list[int]:
+    """A payment by funder, in proportion to what each still owes, so the last instalment
+    clears every share exactly."""
+    return split_by_ratios(amount_pence, list(owed))
+
+
+def split_return(amount_pence: int, outstanding: Sequence[int]) -> list[int]:
+    """A return by funder, in proportion to what each has paid and not had back."""
+    return split_by_ratios(amount_pence, list(outstanding))
+
+
+# Year end ------------------------------------------------------------------------------------
+
+
+def require_carry_forward(
+    source: str,
+    target: str,
+    *,
+    source_year: int | None,
+    target_year: int | None,
+    source_stream: str | None,
+    target_stream: str | None,
+    source_delegated: bool,
+    target_delegated: bool,
+) -> None:
+    """Carry-forward moves unspent money into the same named stream's pot for the next
+    financial year, between pots the accountable body administers itself."""
+    for name, delegated in ((source, source_delegated), (target, target_delegated)):
+        if delegated:
+            raise InvalidInput(
+                f"{name} is a delegated pot: its money moves only through its delegation"
+                " (a reduction or a return), never by carry-forward",
+                field="to_pot" if name == target else "pot",
+            )
+    if source_stream is None or target_stream is None or source_stream != target_stream:
+        raise InvalidInput(
+            f"{source} ({source_stream or 'no funding stream'}) and {target}"
+            f" ({target_stream or 'no funding stream'}) are not the same named funding stream;"
+            " carry-forward stays within one stream",
+            field="to_pot",
+        )
+    if source_year is None or target_year is None:
+        raise InvalidInput("Both pots need a financial year to carry money forward", "to_pot")
+    if target_year != source_year + 1:
+        raise InvalidInput(
+            f"{target} ({label(target_year)}) is not the year after {source}"
+            f" ({label(source_year)}); money is carried forward one year at a time",
+            field="to_pot",
+        )
+
+
+def require_hand_back(pot: str, delegated: bool) -> None:
+    if delegated:
+        raise InvalidInput(
+            f"{pot} is a delegated pot: its unspent money goes back through a return on its"
+            " delegation",
+            field="pot",
+        )
