@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import promise, rules
@@ -358,71 +358,66 @@ def pending_increase_on_pot(session: Session, pot: Pot, excluding: int | None = 
 
 
 def held_in_pot(session: Session, pot_id: int, excluding: int | None = None) -> int:
-    """Money that requests awaiting approval would take from the pot's available balance:
+    """Money that requests awaiting approval would take from the pot's available balance
+    (``holds_by_pot``)."""
+    return holds_by_pot(session, excluding).get(pot_id, 0)
 
-    - each pending increase's part for this pot (the exact split of the allocation's new total);
+
+def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, int]:
+    """For every pot, the money requests awaiting approval (other than ``excluding``) would
+    take from its available balance, in a fixed number of queries whatever the ledger's size:
+
+    - each pending increase's part for the pot (the exact split of the allocation's new total);
     - for a delegated pot, pending reductions of its delegation and pending returns on it
       (the intermediary's money the council means to take back);
     - pending hand-backs and carry-forwards out of the pot."""
-    held = 0
-    rows = session.execute(
-        select(Request.amount_pence, Request.allocation_id)
-        .join(AllocationShare, AllocationShare.allocation_id == Request.allocation_id)
-        .where(
-            Request.status == "pending",
-            Request.kind == "vary",
-            Request.amount_pence > 0,
-            AllocationShare.pot_id == pot_id,
-            Request.id != (excluding or 0),
+    pending = session.execute(
+        select(Request.kind, Request.amount_pence, Request.allocation_id, Request.pot_id).where(
+            Request.status == "pending", Request.id != (excluding or 0)
         )
-        .order_by(Request.id)
     ).all()
-    for amount, allocation_id in rows:
-        shares = session.execute(
+    held: dict[int, int] = {}
+
+    def add(pot_id: int, pence: int) -> None:
+        held[pot_id] = held.get(pot_id, 0) + pence
+
+    allocation_ids = {a for _, _, a, _ in pending if a is not None}
+    shares: dict[int, list[tuple[int, int, int]]] = {}
+    children: dict[int, int] = {}
+    if allocation_ids:
+        for allocation_id, share_pot, weight, allocated in session.execute(
             select(
+                AllocationShare.allocation_id,
                 AllocationShare.pot_id,
                 AllocationShare.weight_pence,
                 AllocationShare.allocated_pence,
             )
-            .where(AllocationShare.allocation_id == allocation_id)
+            .where(AllocationShare.allocation_id.in_(allocation_ids))
             .order_by(AllocationShare.id)
-        ).all()
-        total = sum(allocated for _, _, allocated in shares)
-        parts = rules.split_to_weights(
-            total + amount, [w for _, w, _ in shares], [a for _, _, a in shares]
-        )
-        held += sum(
-            max(p, 0)
-            for (share_pot, _, _), p in zip(shares, parts, strict=True)
-            if share_pot == pot_id
-        )
-    parent = session.scalar(select(Pot.parent_allocation_id).where(Pot.id == pot_id))
-    if parent is not None:
-        held += int(
-            session.scalar(
-                select(func.coalesce(func.sum(func.abs(Request.amount_pence)), 0)).where(
-                    Request.allocation_id == parent,
-                    Request.status == "pending",
-                    or_(
-                        (Request.kind == "vary") & (Request.amount_pence < 0),
-                        Request.kind == "return",
-                    ),
-                    Request.id != (excluding or 0),
-                )
+        ):
+            shares.setdefault(allocation_id, []).append((share_pot, weight, allocated))
+        for parent, child in session.execute(
+            select(Pot.parent_allocation_id, Pot.id).where(
+                Pot.parent_allocation_id.in_(allocation_ids)
             )
-            or 0
-        )
-    held += int(
-        session.scalar(
-            select(func.coalesce(func.sum(Request.amount_pence), 0)).where(
-                Request.pot_id == pot_id,
-                Request.status == "pending",
-                Request.kind.in_(("hand_back", "carry_forward")),
-                Request.id != (excluding or 0),
+        ):
+            if parent is not None:
+                children[parent] = child
+    for kind, amount, allocation_id, pot_id in pending:
+        if kind == "vary" and amount > 0 and allocation_id in shares:
+            parts = shares[allocation_id]
+            total = sum(allocated for _, _, allocated in parts)
+            moves = rules.split_to_weights(
+                total + amount, [w for _, w, _ in parts], [a for _, _, a in parts]
             )
-        )
-        or 0
-    )
+            for (share_pot, _, _), move in zip(parts, moves, strict=True):
+                if move > 0:
+                    add(share_pot, move)
+        elif kind in ("vary", "return") and allocation_id in children:
+            if kind == "return" or amount < 0:
+                add(children[allocation_id], abs(amount))
+        elif kind in ("hand_back", "carry_forward") and pot_id is not None:
+            add(pot_id, amount)
     return held
 
 
@@ -445,6 +440,23 @@ def pending_reduction_by_allocation(
         )
     )
     return int(total or 0)
+
+
+def pending_reductions(session: Session) -> dict[int, int]:
+    """For every allocation with any, the payments and reductions awaiting approval, which
+    hold its unpaid commitment (one query)."""
+    return {
+        allocation_id: int(total)
+        for allocation_id, total in session.execute(
+            select(Request.allocation_id, func.sum(func.abs(Request.amount_pence)))
+            .where(
+                Request.status == "pending",
+                (Request.kind == "pay") | ((Request.kind == "vary") & (Request.amount_pence < 0)),
+            )
+            .group_by(Request.allocation_id)
+        )
+        if allocation_id is not None
+    }
 
 
 def pending_returns_by_allocation(
@@ -1495,6 +1507,23 @@ def _request(
     )
     _audit(session, entered_by, f"request_{kind}", subject[:200], memo)
     return request
+
+
+def request_import(session: Session, *, csv: str, source_name: str, entered_by: str) -> Request:
+    """A whole import file entered by one person, waiting for a second to approve it: then it
+    is applied at once, with that day's guards (``approve_request``)."""
+    rows = max(len(csv.splitlines()) - 1, 0)
+    return _request(
+        session,
+        "import",
+        None,
+        content_sha256("import", {"csv": csv, "source": source_name}),
+        amount_pence=0,
+        date=dt.date.today(),
+        memo=f"Import of {source_name} ({rows} lines)"[:2000],
+        entered_by=entered_by,
+        params={"csv": csv, "source_name": source_name},
+    )
 
 
 REQUEST_WORDS = {

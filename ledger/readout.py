@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.fy import label
-from ledger.models import AllocationShare, Award, FundingStream, Organisation, Pot
+from ledger.models import Account, AllocationShare, Award, FundingStream, Organisation, Pot
+from ledger.operations import holds_by_pot
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,20 @@ class PotBalance:
     carried_in: int
     handed_back: int
     assumed: int
+    held: int = 0
+    """Money held for changes awaiting approval (``operations.holds_by_pot``)."""
+    cash_held: int = 0
+    """Cash in the pot: received (or, for a delegated pot, handed over) − paid + returned
+    − handed back ± carried. An accountable body's pot may be below zero when it pays before
+    the funder's cash arrives; an intermediary's may not, unless its delegation allows advances."""
+
+    @property
+    def available_after_holds(self) -> int:
+        """What the pot can give out now: the figure every guard uses and every screen shows."""
+        return self.available - self.held
 
     def as_json(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "available_after_holds": self.available_after_holds}
 
 
 def pot_balances(session: Session, *where: ColumnElement[bool]) -> list[PotBalance]:
@@ -49,15 +61,27 @@ def pot_balances_by_id(
     session: Session, *where: ColumnElement[bool]
 ) -> list[tuple[int, PotBalance]]:
     """``pot_balances`` with each pot's id, for pages that link to the pots."""
-    rows = session.execute(_balances_query().where(*where))
+    rows = session.execute(_balances_query().where(*where)).all()
+    held = holds_by_pot(session) if rows else {}
     return [
-        (pot.id, _balance(pot, administered_by, stream, parent, int(assumed_pence)))
-        for pot, administered_by, stream, parent, assumed_pence in rows
+        (
+            pot.id,
+            _balance(
+                pot,
+                administered_by,
+                stream,
+                parent,
+                int(assumed_pence),
+                held.get(pot.id, 0),
+                int(cash or 0),
+            ),
+        )
+        for pot, administered_by, stream, parent, assumed_pence, cash in rows
     ]
 
 
 @cache
-def _balances_query() -> Select[tuple[Pot, str, str | None, str | None, int]]:
+def _balances_query() -> Select[tuple[Pot, str, str | None, str | None, int, int]]:
     """Every pot with the names its figures are shown with and the money awarded to it from a
     source recorded as an assumption. Built once: a read-out is a hot path of the web app."""
     administrator = aliased(Organisation)
@@ -77,8 +101,14 @@ def _balances_query() -> Select[tuple[Pot, str, str | None, str | None, int]]:
         .correlate(Pot)
         .scalar_subquery()
     )
+    cash = (
+        select(Account.balance_pence)
+        .where(Account.pot_id == Pot.id, Account.kind == "cash")
+        .correlate(Pot)
+        .scalar_subquery()
+    )
     return (
-        select(Pot, administrator.name, FundingStream.name, parent_pot.name, assumed)
+        select(Pot, administrator.name, FundingStream.name, parent_pot.name, assumed, cash)
         .join(administrator, administrator.id == Pot.administered_by_id)
         .outerjoin(FundingStream, FundingStream.id == Pot.stream_id)
         .outerjoin(AllocationShare, AllocationShare.id == parent_share)
@@ -104,6 +134,8 @@ def _balance(
     stream: str | None,
     parent_pot: str | None,
     assumed_pence: int,
+    held_pence: int = 0,
+    cash_pence: int = 0,
 ) -> PotBalance:
     return PotBalance(
         name=pot.name,
@@ -121,4 +153,6 @@ def _balance(
         carried_in=pot.carried_in_pence,
         handed_back=pot.handed_back_pence,
         assumed=assumed_pence,
+        held=held_pence,
+        cash_held=cash_pence,
     )

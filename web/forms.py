@@ -422,13 +422,6 @@ class ImportUploadForm(FlaskForm):
         "allocation_ref,to_pot. Up to 5 MB.",
         render_kw={"accept": ".csv,text/csv"},
     )
-    approved_by = text(
-        "Approved under",
-        "Enter the authority the import is approved under",
-        chars=100,
-        description="The person or committee decision approving these rows, for example"
-        " People Committee 16 September 2021. It is recorded on every row",
-    )
 
 
 class ImportConfirmForm(FlaskForm):

@@ -1,11 +1,14 @@
-"""CSV import: upload, preview, confirm.
+"""CSV import: upload, preview, confirm, and a second person approves.
 
 The upload is kept on the server in a private folder under a random token (the token is bound to
 the uploader's session), then checked by running the whole import in a transaction that is rolled
 back: the preview shows the rows and either what the import would record or the first bad row,
-with its spreadsheet row number, column and reason. Confirming applies the same file in one
-transaction (``ledger.importer.import_rows``). References are idempotency keys, so applying a
-file twice changes nothing; a confirmed or cancelled upload is deleted.
+with its spreadsheet row number, column and reason. Confirming does not record the rows: the file
+waits in the approvals queue as one request, and a second signed-in person approves the whole
+file, which applies it atomically with the guards of that day (``ledger.importer.import_rows``),
+recording the uploader as entering each row and the approver as approving it. References are
+idempotency keys, so applying a file twice changes nothing; a confirmed or cancelled upload is
+deleted.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError
 from ledger.importer import HEADER, ImportResult, ImportRowError, import_rows, read_rows
+from ledger.operations import request_import
 from web import db
 from web.forms import ImportConfirmForm, ImportUploadForm
 from web.permissions import requires, signed_in_user
@@ -44,11 +48,14 @@ KEEP_UPLOADS_SECONDS = 24 * 3600
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
+PREVIEW_APPROVER = "the person who approves it"
+"""Who a preview supposes approves the rows: someone other than the uploader."""
+
+
 @dataclass(frozen=True)
 class Upload:
     token: str
     name: str
-    approved_by: str
     content: str
 
 
@@ -67,7 +74,7 @@ def _folder() -> Path:
     return folder
 
 
-def _store(name: str, approved_by: str, content: str) -> Upload:
+def _store(name: str, content: str) -> Upload:
     folder = _folder()
     cutoff = time.time() - KEEP_UPLOADS_SECONDS
     for old in folder.glob("*.csv"):
@@ -75,8 +82,8 @@ def _store(name: str, approved_by: str, content: str) -> Upload:
             old.unlink(missing_ok=True)
     token = secrets.token_urlsafe(24)
     (folder / f"{token}.csv").write_text(content, encoding="utf-8")
-    session["import"] = {"token": token, "name": name, "approved_by": approved_by}
-    return Upload(token, name, approved_by, content)
+    session["import"] = {"token": token, "name": name}
+    return Upload(token, name, content)
 
 
 def _stored(token: str | None) -> Upload | None:
@@ -89,7 +96,7 @@ def _stored(token: str | None) -> Upload | None:
     path = _folder() / f"{token}.csv"
     if not path.is_file():
         return None
-    return Upload(token, str(held["name"]), str(held["approved_by"]), path.read_text("utf-8"))
+    return Upload(token, str(held["name"]), path.read_text("utf-8"))
 
 
 def _discard(upload: Upload) -> None:
@@ -97,13 +104,13 @@ def _discard(upload: Upload) -> None:
     session.pop("import", None)
 
 
-def _apply(upload: Upload, username: str, s: Session) -> ImportResult:
+def _dry_run(upload: Upload, username: str, s: Session) -> ImportResult:
     return import_rows(
         s,
         io.StringIO(upload.content, newline=""),
         source_name=upload.name,
         entered_by=username,
-        approved_by=upload.approved_by,
+        approved_by=PREVIEW_APPROVER,
     )
 
 
@@ -119,7 +126,7 @@ def _preview(upload: Upload, username: str) -> Preview:
     except ImportRowError as error:
         return Preview(rows, more, None, error)
     try:
-        result = db.dry_run(lambda s: _apply(upload, username, s))
+        result = db.dry_run(lambda s: _dry_run(upload, username, s))
     except LedgerError as error:
         return Preview(rows, more, None, error)
     return Preview(rows, more, result, None)
@@ -153,7 +160,7 @@ def upload() -> ResponseReturnValue:
                 " Nothing was imported.",
             ]
         else:
-            stored = _store(name, form.approved_by.data or "", content)
+            stored = _store(name, content)
             return _show(stored, _preview(stored, user.username))
     status = 422 if request.method == "POST" else 200
     return render_template("imports/upload.html", form=form), status
@@ -173,13 +180,17 @@ def confirm() -> ResponseReturnValue:
         )
         return redirect(url_for("imports.upload"))
     try:
-        result = db.write(lambda s: _apply(stored, user.username, s))
+        waiting = db.write(
+            lambda s: request_import(
+                s, csv=stored.content, source_name=stored.name, entered_by=user.username
+            )
+        )
     except LedgerError as error:
         return _show(stored, Preview([], 0, None, error))
     _discard(stored)
     flash(
-        f"Imported {stored.name}: {result.rows} rows, {result.new_entries} new journal entries,"
-        f" {result.pending} awaiting approval, {result.already_recorded} already recorded.",
+        f"{stored.name} is waiting as request {waiting.id}: a second person must approve it"
+        " (see Approvals). Nothing is recorded until then.",
         "success",
     )
     return redirect(url_for("pots.dashboard"))

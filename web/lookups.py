@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 from werkzeug.routing import IntegerConverter, Map
 
 from ledger.models import Allocation, AllocationShare, Entry, Pot, Request
-from ledger.operations import MAX_REFERENCE_CHARS
+from ledger.operations import MAX_REFERENCE_CHARS, holds_by_pot, pending_reductions
 from statements.formatting import money
 from web.permissions import CurrentUser, pots_in_scope, require_allocation, require_pot
 
@@ -101,9 +101,11 @@ def pot_choices(session: Session, user: CurrentUser, *, delegated: bool) -> list
     query = query.where(
         Pot.parent_allocation_id.is_not(None) if delegated else Pot.parent_allocation_id.is_(None)
     )
+    pots = session.scalars(query.order_by(Pot.name)).all()
+    held = holds_by_pot(session) if pots else {}
     return [
-        (str(pot.id), f"{pot.name} ({money(pot.available_pence)} available)")
-        for pot in session.scalars(query.order_by(Pot.name))
+        (str(pot.id), f"{pot.name} ({money(pot.available_pence - held.get(pot.id, 0))} available)")
+        for pot in pots
     ]
 
 
@@ -129,6 +131,7 @@ def _allocations_in_scope(user: CurrentUser) -> Select[tuple[Allocation]]:
 def allocation_choices(session: Session, user: CurrentUser, purpose: str) -> list[tuple[str, str]]:
     """Allocations this person may vary, pay or take a return on (``purpose``)."""
     choices = []
+    waiting = pending_reductions(session)
     for allocation in session.scalars(_allocations_in_scope(user)):
         if not _fits(allocation, purpose):
             continue
@@ -138,7 +141,7 @@ def allocation_choices(session: Session, user: CurrentUser, purpose: str) -> lis
         figure = (
             f"{money(allocation.paid_pence - allocation.returned_pence)} paid"
             if purpose == "return"
-            else f"{money(allocation.unpaid_pence)} unpaid"
+            else f"{money(allocation.unpaid_pence - waiting.get(allocation.id, 0))} unpaid"
         )
         label = f"{allocation.reference}: {allocation.recipient.name}, {what} ({figure})"
         choices.append((allocation.reference, label))
@@ -147,7 +150,7 @@ def allocation_choices(session: Session, user: CurrentUser, purpose: str) -> lis
 
 def _fits(allocation: Allocation, purpose: str) -> bool:
     if purpose == "vary":
-        return allocation.status != "closed"
+        return allocation.status not in ("closed", "rejected")
     if purpose == "pay":
         return allocation.status == "confirmed" and allocation.unpaid_pence > 0
     return allocation.paid_pence > allocation.returned_pence
