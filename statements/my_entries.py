@@ -1,0 +1,126 @@
+"""What one person entered, and what became of it: "My entries".
+
+Everything a person enters in the web app waits for a second person: an allocation is
+provisional until approved, a variation or payment is a request until approved. This lists the
+allocations and requests ``username`` entered, newest first, with their status (provisional,
+confirmed, closed or rejected for an allocation; pending, approved or rejected for a request),
+who decided and when, and for a rejection the reason given. ``unacknowledged_rejections`` is what
+the dashboard shows them until they say they have seen it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.models import Acknowledgement, Allocation, AuditEvent, Request
+from statements.awaiting import as_utc
+
+ALLOCATION = "allocation"
+REQUEST = "request"
+
+
+@dataclass(frozen=True)
+class MyEntry:
+    kind: str  # ALLOCATION or REQUEST
+    item: str  # the allocation's reference, or the request's id
+    what: str  # "Allocation WFWF-22-03", "Payment 7 on CTSI-22-01"
+    recipient: str
+    description: str
+    amount_pence: int
+    entered_at: dt.datetime
+    status: str
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    reason: str  # why it was rejected; empty otherwise
+    acknowledged: bool
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == "rejected"
+
+
+def my_entries(session: Session, username: str) -> list[MyEntry]:
+    """Everything ``username`` entered, newest first."""
+    acknowledged = {
+        (a.kind, a.item)
+        for a in session.scalars(
+            select(Acknowledgement).where(Acknowledgement.username == username)
+        )
+    }
+    rejections = _allocation_rejections(session, username)
+    found: list[MyEntry] = []
+    for allocation in session.scalars(
+        select(Allocation).where(Allocation.entered_by == username).order_by(Allocation.id)
+    ):
+        rejection = rejections.get(allocation.reference)
+        decided_by, decided_at, reason = (
+            rejection
+            if rejection and allocation.status == "rejected"
+            else (allocation.approved_by, allocation.approved_at, "")
+        )
+        found.append(
+            MyEntry(
+                kind=ALLOCATION,
+                item=allocation.reference,
+                what=f"Allocation {allocation.reference}",
+                recipient=allocation.recipient.name,
+                description=allocation.purpose,
+                amount_pence=allocation.allocated_pence,
+                entered_at=as_utc(allocation.created_at),
+                status=allocation.status,
+                decided_by=decided_by,
+                decided_at=as_utc(decided_at) if decided_at else None,
+                reason=reason,
+                acknowledged=(ALLOCATION, allocation.reference) in acknowledged,
+            )
+        )
+    for request in session.scalars(
+        select(Request).where(Request.entered_by == username).order_by(Request.id)
+    ):
+        kind = "Variation" if request.kind == "vary" else "Payment"
+        found.append(
+            MyEntry(
+                kind=REQUEST,
+                item=str(request.id),
+                what=f"{kind} {request.id} on {request.allocation.reference}",
+                recipient=request.allocation.recipient.name,
+                description=request.memo,
+                amount_pence=request.amount_pence,
+                entered_at=as_utc(request.entered_at),
+                status=request.status,
+                decided_by=request.decided_by,
+                decided_at=as_utc(request.decided_at) if request.decided_at else None,
+                reason=(request.decision_note or "") if request.status == "rejected" else "",
+                acknowledged=(REQUEST, str(request.id)) in acknowledged,
+            )
+        )
+    found.sort(key=lambda e: e.entered_at, reverse=True)
+    return found
+
+
+def unacknowledged_rejections(session: Session, username: str) -> list[MyEntry]:
+    """What ``username`` entered that was rejected and they have not yet acknowledged."""
+    return [e for e in my_entries(session, username) if e.rejected and not e.acknowledged]
+
+
+def _allocation_rejections(
+    session: Session, username: str
+) -> dict[str, tuple[str, dt.datetime, str]]:
+    """For each allocation ``username`` entered that was rejected: who, when and why (the
+    ledger records the reason in the audit events)."""
+    mine = select(Allocation.reference).where(
+        Allocation.entered_by == username, Allocation.status == "rejected"
+    )
+    subjects = {f"allocation {reference}": reference for reference in session.scalars(mine)}
+    if not subjects:
+        return {}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "reject", AuditEvent.subject.in_(list(subjects)))
+        .order_by(AuditEvent.id)
+    )
+    return {subjects[e.subject]: (e.actor, e.at, e.detail) for e in events}
