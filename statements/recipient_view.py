@@ -260,3 +260,56 @@ def render_text(view: RecipientView) -> str:
         f"Jointly with others: {money(view.joint_total.allocated_pence)} (not in the total)",
     ]
     return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class RecipientSummary:
+    """One provider's totals across every pot: its own (directly and through an intermediary)
+    and, apart, the joint awards it shares."""
+
+    name: str
+    direct: Figures
+    through: Figures
+    joint: Figures
+
+    @property
+    def own(self) -> Figures:
+        return _add(self.direct, self.through)
+
+
+def _add(a: Figures, b: Figures) -> Figures:
+    return Figures(
+        a.allocated_pence + b.allocated_pence,
+        a.paid_pence + b.paid_pence,
+        a.returned_pence + b.returned_pence,
+    )
+
+
+def build_recipient_summary(session: Session) -> list[RecipientSummary]:
+    """Every provider's totals, in one pass over the allocations, by the rules of
+    :func:`build_recipient_view` (a joint award counts under each partner's joint figure)."""
+    names = {name_key(n): n for n in recipient_names(session)}
+    sums: dict[str, dict[str, Figures]] = {}
+    query = select(Allocation).where(Allocation.status != "rejected").order_by(Allocation.id)
+    for allocation in session.scalars(query):
+        figures = Figures(
+            allocation.allocated_pence, allocation.paid_pence, allocation.returned_pence
+        )
+        parts = partners(allocation.recipient.name)
+        if len(parts) == 1:
+            delegated = any(s.pot.parent_allocation_id is not None for s in allocation.shares)
+            keys = [(name_key(parts[0]), THROUGH if delegated else DIRECT)]
+        else:
+            keys = [(name_key(p), JOINT) for p in parts]
+        for key, way in keys:
+            mine = sums.setdefault(key, {})
+            mine[way] = _add(mine.get(way, Figures()), figures)
+    return [
+        RecipientSummary(
+            name=names.get(key, key),
+            direct=ways.get(DIRECT, Figures()),
+            through=ways.get(THROUGH, Figures()),
+            joint=ways.get(JOINT, Figures()),
+        )
+        for key, ways in sorted(sums.items())
+    ]

@@ -18,7 +18,7 @@ from statements.formatting import day, money
 from statements.funder_report import THROUGH, FunderReport
 from statements.intermediary_return import Difference, IntermediaryReturn
 from statements.promise_spend import NOTHING, UNTAGGED, Breakdown, PromiseSpend
-from statements.recipient_view import Figures, Received, RecipientView
+from statements.recipient_view import Figures, Received, RecipientSummary, RecipientView
 from statements.report_document import Cell, Pence, ReportDocument, Table
 
 
@@ -356,3 +356,69 @@ def _total(rows: Sequence[Received], joint: bool) -> tuple[Cell, ...]:
 
 def as_at_words(document: ReportDocument) -> str:
     return f"as at {day(document.as_at)}" if document.as_at else "as recorded today"
+
+
+def recipients_summary_document(summary: Sequence[RecipientSummary]) -> ReportDocument:
+    rows = tuple(
+        (
+            s.name,
+            Pence(s.direct.allocated_pence),
+            Pence(s.through.allocated_pence),
+            Pence(s.own.allocated_pence),
+            Pence(s.own.paid_pence),
+            Pence(s.joint.allocated_pence),
+        )
+        for s in summary
+    )
+    return ReportDocument(
+        title="What each recipient receives",
+        as_at=None,
+        lines=(
+            "Allocated to each provider across every pot, as recorded today. Joint awards are"
+            " shown apart under each partner and never added to a provider's own total.",
+        ),
+        tables=(
+            Table(
+                "Every recipient",
+                (
+                    "Recipient",
+                    "Directly",
+                    "Through an intermediary",
+                    "Own total",
+                    "Own total paid",
+                    "Jointly with others",
+                ),
+                rows,
+                empty="No allocations yet.",
+            ),
+        ),
+        slug="recipients",
+    )
+
+
+def returns_document(pot: str, returns: Sequence[ReportDocument]) -> ReportDocument:
+    """The returns on every pot delegated from ``pot``, one after another."""
+    tables: list[Table] = []
+    lines = [f"The return on each pot delegated from {pot}."]
+    for document in returns:
+        lines.append(f"{document.title}: {' '.join(document.lines[1:])}")
+        tables += [
+            Table(
+                f"{document.title}: {table.caption}",
+                table.headings,
+                table.rows,
+                total=table.total,
+                empty=table.empty,
+                note=table.note,
+            )
+            for table in document.tables
+        ]
+    if not returns:
+        lines.append(f"No pot is delegated from {pot}, so there is no return.")
+    return ReportDocument(
+        title=f"Returns on pots delegated from {pot}",
+        as_at=returns[0].as_at if returns else None,
+        lines=tuple(lines),
+        tables=tuple(tables),
+        slug=slug("returns", pot),
+    )
