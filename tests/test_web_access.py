@@ -107,7 +107,7 @@ ROUTES = (
     Route("GET", "/exports/journal.beancount", COUNCIL_READERS),
     Route("GET", "/exports/journal.csv", COUNCIL_READERS),
     # An intermediary's return: its own administrator and the council's readers, nobody else.
-    Route("GET", "/returns", EVERYONE),
+    Route("GET", "/intermediary-returns", EVERYONE),
     Route("GET", "/pots/{ctsi}/return", EVERYONE),
     Route("GET", "/pots/{ctsi}/return.pdf", EVERYONE),
     Route("GET", "/pots/{ctsi}/return.csv", EVERYONE),

@@ -1,7 +1,8 @@
 """Report pages, each with PDF and CSV downloads, and the exports page.
 
-* ``/returns`` and ``/pots/<id>/return``: an intermediary's return to the council on its
-  delegated pot, checked against the council's distribution statement. An intermediary
+* ``/intermediary-returns`` and ``/pots/<id>/return``: an intermediary's return to the council
+  on its delegated pot, checked against the council's distribution statement (for a council
+  pot, the returns on every pot delegated from it). An intermediary
   administrator sees only the pots their organisation administers (``pot_or_404``).
 * ``/reports/funders``: what each funder's money paid for (``?funder=``, ``?by=source``).
 * ``/reports/promise``: spend by Promise pillar, foundation and action (``?pot=``).
@@ -97,7 +98,7 @@ def _page(
 # The intermediary's return -----------------------------------------------------------------
 
 
-@bp.route("/returns")
+@bp.route("/intermediary-returns")
 @requires("view_statement")
 def returns() -> ResponseReturnValue:
     """The delegated pots this person may see, each with its return."""
