@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from ledger.models import Acknowledgement, Allocation, AuditEvent, Request
 from statements.awaiting import as_utc
@@ -43,8 +43,8 @@ class MyEntry:
         return self.status == "rejected"
 
 
-def my_entries(session: Session, username: str) -> list[MyEntry]:
-    """Everything ``username`` entered, newest first."""
+def my_entries(session: Session, username: str, *, rejected_only: bool = False) -> list[MyEntry]:
+    """Everything ``username`` entered (or only what was rejected), newest first."""
     acknowledged = {
         (a.kind, a.item)
         for a in session.scalars(
@@ -53,9 +53,22 @@ def my_entries(session: Session, username: str) -> list[MyEntry]:
     }
     rejections = _allocation_rejections(session, username)
     found: list[MyEntry] = []
-    for allocation in session.scalars(
-        select(Allocation).where(Allocation.entered_by == username).order_by(Allocation.id)
-    ):
+    allocations = (
+        select(Allocation)
+        .where(Allocation.entered_by == username)
+        .order_by(Allocation.id)
+        .options(joinedload(Allocation.recipient), lazyload(Allocation.shares))
+    )
+    requests = (
+        select(Request)
+        .where(Request.entered_by == username)
+        .order_by(Request.id)
+        .options(joinedload(Request.allocation).joinedload(Allocation.recipient))
+    )
+    if rejected_only:
+        allocations = allocations.where(Allocation.status == "rejected")
+        requests = requests.where(Request.status == "rejected")
+    for allocation in session.scalars(allocations):
         rejection = rejections.get(allocation.reference)
         decided_by, decided_at, reason = (
             rejection
@@ -78,9 +91,7 @@ def my_entries(session: Session, username: str) -> list[MyEntry]:
                 acknowledged=(ALLOCATION, allocation.reference) in acknowledged,
             )
         )
-    for request in session.scalars(
-        select(Request).where(Request.entered_by == username).order_by(Request.id)
-    ):
+    for request in session.scalars(requests):
         kind = "Variation" if request.kind == "vary" else "Payment"
         found.append(
             MyEntry(
@@ -104,7 +115,7 @@ def my_entries(session: Session, username: str) -> list[MyEntry]:
 
 def unacknowledged_rejections(session: Session, username: str) -> list[MyEntry]:
     """What ``username`` entered that was rejected and they have not yet acknowledged."""
-    return [e for e in my_entries(session, username) if e.rejected and not e.acknowledged]
+    return [e for e in my_entries(session, username, rejected_only=True) if not e.acknowledged]
 
 
 def _allocation_rejections(
