@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
-from ledger.models import Acknowledgement, Allocation, AuditEvent, Request
+from ledger.models import Acknowledgement, Allocation, AuditEvent, Entry, Request
 from statements.awaiting import as_utc
 
 ALLOCATION = "allocation"
@@ -52,6 +52,7 @@ def my_entries(session: Session, username: str, *, rejected_only: bool = False) 
         )
     }
     rejections = _allocation_rejections(session, username)
+    entered = _amounts_entered(session, username)
     found: list[MyEntry] = []
     allocations = (
         select(Allocation)
@@ -82,7 +83,10 @@ def my_entries(session: Session, username: str, *, rejected_only: bool = False) 
                 what=f"Allocation {allocation.reference}",
                 recipient=allocation.recipient.name,
                 description=allocation.purpose,
-                amount_pence=allocation.allocated_pence,
+                # A rejected allocation holds nothing now: show what was entered.
+                amount_pence=entered.get(allocation.id, allocation.allocated_pence)
+                if allocation.status == "rejected"
+                else allocation.allocated_pence,
                 entered_at=as_utc(allocation.created_at),
                 status=allocation.status,
                 decided_by=decided_by,
@@ -116,6 +120,23 @@ def my_entries(session: Session, username: str, *, rejected_only: bool = False) 
 def unacknowledged_rejections(session: Session, username: str) -> list[MyEntry]:
     """What ``username`` entered that was rejected and they have not yet acknowledged."""
     return [e for e in my_entries(session, username, rejected_only=True) if not e.acknowledged]
+
+
+def _amounts_entered(session: Session, username: str) -> dict[int, int]:
+    """What each rejected allocation ``username`` entered was for: its allocating entry."""
+    rejected = select(Allocation.id).where(
+        Allocation.entered_by == username, Allocation.status == "rejected"
+    )
+    rows = session.execute(
+        select(Entry.allocation_id, Entry.amount_pence)
+        .where(Entry.kind.in_(("allocate", "delegate")), Entry.allocation_id.in_(rejected))
+        .order_by(Entry.id)
+    ).tuples()
+    amounts: dict[int, int] = {}
+    for allocation_id, pence in rows:
+        if allocation_id is not None:
+            amounts.setdefault(allocation_id, pence)
+    return amounts
 
 
 def _allocation_rejections(

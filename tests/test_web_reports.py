@@ -267,6 +267,7 @@ def test_the_dashboard_shows_a_rejection_until_it_is_acknowledged(demo: Flask) -
     dashboard = words(officer.get("/"))
     assert "1 of your entries was rejected" in dashboard
     assert "Reason: Not in the commissioning plan" in dashboard
+    assert "(Who Cares? Scotland, £5,000.00) was rejected by finance" in dashboard
 
     # Nobody else can acknowledge it for them, and nothing unrejected can be acknowledged.
     finance = signed_in(demo, "finance")
