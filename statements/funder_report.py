@@ -136,6 +136,8 @@ def build_funder_report(
             else DIRECT
         )
         for share in contract.shares:
+            if not (share.allocated_pence or share.paid_pence or share.returned_pence):
+                continue  # a rejected or reversed allocation: nothing of this funder's moved
             rows.append(
                 FunderRow(
                     funder=share.funder,
