@@ -611,3 +611,27 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     organisation: Mapped[Organisation | None] = relationship()
+
+
+# Feedback to the person who entered it ------------------------------------------------------
+
+ACKNOWLEDGED_KINDS = ("allocation", "request")
+
+
+class Acknowledgement(Base):
+    """Someone has seen that an allocation or request they entered was rejected (and why), so
+    the dashboard stops showing it to them. ``item`` is the allocation's reference or the
+    request's id."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (
+        UniqueConstraint("username", "kind", "item", name="uq_acknowledgements_username_kind_item"),
+        CheckConstraint(_in("kind", ACKNOWLEDGED_KINDS), name="kind_known"),
+        CheckConstraint("length(username) > 0", name="username_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(12))
+    item: Mapped[str] = mapped_column(String(100))
+    acknowledged_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

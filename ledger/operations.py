@@ -1917,6 +1917,14 @@ def reverse(
     existing = session.scalars(select(Entry).where(Entry.reverses_id == entry_id)).one_or_none()
     if existing is not None:
         raise AlreadyReversed(entry_id, existing.id)
+    for waiting in session.scalars(
+        select(Request).where(Request.kind == "reverse", Request.status == "pending")
+    ):
+        if waiting is not _approving and json.loads(waiting.params).get("entry") == entry_id:
+            raise AlreadyDecided(
+                f"Entry {entry_id}",
+                f"awaiting reversal (request {waiting.id}); approve or reject that first",
+            )
     allocation = session.get_one(Allocation, target.allocation_id) if target.allocation_id else None
     if allocation is not None:
         rules.require_open(allocation.reference, allocation.status, "reversal")

@@ -321,17 +321,19 @@ def build_funder_view(
     as_at: dt.date | None = None,
     references: Iterable[str] | None = None,
     pooled_only: bool = True,
+    key: AwardKey = funder_of,
 ) -> FunderView:
     """Each funder's share of every allocation and payment on pooled contracts, as at ``as_at``.
 
     ``references`` limits it to those allocations; ``pooled_only=False`` includes allocations
     funded from one pot too. The builder checks that the funders' parts add up exactly to each
     movement, to each contract's allocated, paid and returned, and to the totals, and raises
-    :class:`FunderViewMismatch` otherwise.
+    :class:`FunderViewMismatch` otherwise. ``key`` (:func:`funder_of` or
+    :func:`ultimate_source`) says whom an award's money counts for.
     """
     as_at = as_at or dt.date.today()
     effects = replay(session, as_at)
-    attribution = Attribution(session, effects, as_at)
+    attribution = Attribution(session, effects, as_at, key)
     wanted = set(references) if references is not None else None
     by_allocation: dict[int, list[EntryEffect]] = defaultdict(list)
     for effect in effects:

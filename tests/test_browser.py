@@ -85,7 +85,23 @@ SHORT_BY_103_18 = (
     "WFWF 2022-23 has £82,233.00 available; this delegation needs £82,336.18 (short by £103.18)"
 )
 # GET routes that answer with a file, not a page: fetched and checked, but not given to axe.
-DOWNLOADS = {"statements.statement_pdf": "application/pdf", "statements.statement_csv": "text/csv"}
+DOWNLOADS = {
+    "statements.statement_pdf": "application/pdf",
+    "statements.statement_csv": "text/csv",
+    "reports.intermediary_return_pdf": "application/pdf",
+    "reports.intermediary_return_csv": "text/csv",
+    "reports.funders_pdf": "application/pdf",
+    "reports.funders_csv": "text/csv",
+    "reports.promise_pdf": "application/pdf",
+    "reports.promise_csv": "text/csv",
+    "reports.recipients_pdf": "application/pdf",
+    "reports.recipients_csv": "text/csv",
+    "reports.export_360giving": "application/json",
+    "reports.export_360giving_csv": "text/csv",
+    "reports.export_beancount": "text/plain",
+    "reports.export_journal_csv": "text/csv",
+    "audit.log_csv": "text/csv",
+}
 ERROR_STATUSES = (403, 404, 405)
 
 
@@ -373,6 +389,57 @@ def test_the_keyboard_alone_reaches_the_skip_link_and_signs_in(demo: Flask, page
         page.goto(path)
         page.keyboard.press("Tab")
         _focused_is_skip_link(page)
+
+
+# CTSI files its return; the dashboard at a phone's width ----------------------------------
+
+
+def _council_hands_over_ctsis_cash(session: Session) -> None:
+    ops.pay(
+        session,
+        reference="PAY-CTSI-ALL",
+        allocation="WFWF-22-05",
+        amount_pence=8_233_618,
+        date=dt.date(2022, 11, 1),
+        memo="Delegated cash handed to CTSI",
+        entered_by="demo.finance",
+        approved_by="demo.officer",
+    )
+
+
+def test_ctsi_files_its_return_and_sees_the_councils_cash_handed_over(
+    demo: Flask, page: Page
+) -> None:
+    run(demo, _council_hands_over_ctsis_cash)
+    sign_in(page, "ctsi")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Our return").click()
+    page.get_by_role("link", name=CTSI_POT).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Return from Clackmannanshire Third Sector Interface (CTSI) on {CTSI_POT}"
+    )
+    expect(page.locator("main")).to_contain_text(
+        "The council has handed over all of the delegated cash."
+    )
+    expect(page.locator("main")).to_contain_text(
+        "The return agrees with the council's distribution statement to the penny."
+    )
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Download as PDF").click()
+    assert Path(started.value.path()).read_bytes().startswith(b"%PDF")
+
+
+def test_the_dashboard_reads_as_boxes_at_390_pixels_without_a_sideways_scroll(
+    demo: Flask, page: Page
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, "finance")
+    table = page.locator("main table.ds_table").first
+    expect(table).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    received = table.locator("tbody tr").first.locator("td[data-heading='Received']")
+    label = received.evaluate("(cell) => getComputedStyle(cell, '::before').content")
+    assert label == '"Received"'
+    expect(table.locator("tfoot")).to_contain_text("£387,103.18")
 
 
 # axe-core on every page ------------------------------------------------------------------

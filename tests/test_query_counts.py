@@ -403,3 +403,57 @@ def test_a_pot_page_lists_every_allocation_once_across_its_pages(
         ).all()
     assert number == 3
     assert seen == list(expected)
+
+
+def _rejected_entries(prefix: str, count: int) -> Callable[[Session], None]:
+    """``count`` allocations and ``count`` payment requests the officer entered, each rejected."""
+
+    def record(session: Session) -> None:
+        for n in range(count):
+            reference = f"{prefix}-REJ-{n}"
+            ops.allocate(
+                session,
+                reference=reference,
+                pot=PROMISE_POT,
+                recipient=f"{prefix} provider {n}",
+                amount_pence=100,
+                date=dt.date(2021, 10, 1),
+                entered_by="officer",
+                purpose="Not in the plan",
+            )
+            ops.reject_allocation(
+                session, reference=reference, rejected_by="finance", note="Not in the plan"
+            )
+            request = ops.pay(
+                session,
+                reference=f"{prefix}-PAY-{n}",
+                allocation="WFWF-22-02",
+                amount_pence=100,
+                date=dt.date(2022, 11, 1),
+                memo="Wrong provider",
+                entered_by="officer",
+            )
+            ops.reject_request(
+                session, request_id=request.id, rejected_by="finance", note="Wrong provider"
+            )
+
+    return record
+
+
+def test_rejections_on_the_dashboard_and_my_entries_read_a_fixed_number_of_queries(
+    database_url: str,
+) -> None:
+    app = demo_app(database_url)
+    run_in_app(app, _rejected_entries("FIRST", 2))
+    client = _signed_in(app, "officer")
+    engine = ledger_of(app).engine
+    for path in ("/", "/my-entries"):
+        _page(client, path)
+    with statements_sent(engine) as before:
+        dashboard = _page(client, "/") + _page(client, "/my-entries")
+    run_in_app(app, _rejected_entries("MORE", 30))
+    with statements_sent(engine) as after:
+        grown = _page(client, "/") + _page(client, "/my-entries")
+    assert shapes(after) == shapes(before)
+    assert "4 of your entries were rejected" in dashboard
+    assert "64 of your entries were rejected" in grown

@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
-from ledger.demo import CTSI_POT, WFWF_POT
+from ledger.demo import CTSI_POT, PROMISE_POT, WFWF_POT
 from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
 
 EVERYONE = frozenset(PEOPLE)
@@ -87,12 +87,63 @@ ROUTES = (
     Route("POST", "/imports/cancel", ADMIN),
     Route("GET", "/audit", COUNCIL_READERS),
     Route("GET", "/audit?actor=officer", COUNCIL_READERS),
+    Route("GET", "/audit.csv", COUNCIL_READERS),
+    Route("GET", "/audit.csv?recipient=aberlour", COUNCIL_READERS),
+    # Reports over every organisation's money and exports of the whole ledger: the council's.
+    Route("GET", "/reports", COUNCIL_READERS),
+    Route("GET", "/reports/funders", COUNCIL_READERS),
+    Route("GET", "/reports/funders.pdf", COUNCIL_READERS),
+    Route("GET", "/reports/funders.csv?funder=Scottish+Government", COUNCIL_READERS),
+    Route("GET", "/reports/promise", COUNCIL_READERS),
+    Route("GET", "/reports/promise.pdf", COUNCIL_READERS),
+    Route("GET", "/reports/promise.csv", COUNCIL_READERS),
+    Route("GET", "/reports/recipients", COUNCIL_READERS),
+    Route("GET", "/reports/recipients?name=Homestart", COUNCIL_READERS),
+    Route("GET", "/reports/recipients.pdf?name=Homestart", COUNCIL_READERS),
+    Route("GET", "/reports/recipients.csv", COUNCIL_READERS),
+    Route("GET", "/exports", COUNCIL_READERS),
+    Route("GET", "/exports/360giving.json", COUNCIL_READERS),
+    Route("GET", "/exports/360giving.csv", COUNCIL_READERS),
+    Route("GET", "/exports/journal.beancount", COUNCIL_READERS),
+    Route("GET", "/exports/journal.csv", COUNCIL_READERS),
+    # An intermediary's return: its own administrator and the council's readers, nobody else.
+    Route("GET", "/intermediary-returns", EVERYONE),
+    Route("GET", "/pots/{ctsi}/return", EVERYONE),
+    Route("GET", "/pots/{ctsi}/return.pdf", EVERYONE),
+    Route("GET", "/pots/{ctsi}/return.csv", EVERYONE),
+    Route("GET", "/pots/{other_ctsi}/return", COUNCIL_READERS),
+    Route("GET", "/pots/{other_ctsi}/return.pdf", COUNCIL_READERS),
+    Route("GET", "/pots/{other_ctsi}/return.csv", COUNCIL_READERS),
+    # What each person entered, and acknowledging a rejection of their own.
+    Route("GET", "/my-entries", EVERYONE),
+    Route(
+        "POST",
+        "/my-entries/acknowledge",
+        EVERYONE,
+        (("kind", "allocation"), ("item", "WFWF-22-03")),
+    ),
 )
+OTHER_INTERMEDIARY = "Carers Trust Scotland"
+OTHER_POT = "Young carers grants 2021-22"
 OPEN_ROUTES = {("GET", "auth.login"), ("POST", "auth.login"), ("POST", "auth.logout")}
 
 
 def _requests(session: Session) -> dict[str, int]:
-    """One variation waiting on a council allocation, one payment waiting on a CTSI grant."""
+    """One variation waiting on a council allocation, one payment waiting on a CTSI grant, and a
+    pot delegated to another intermediary, whose return CTSI must not see."""
+    ops.ensure_organisation(session, OTHER_INTERMEDIARY, ["intermediary"])
+    ops.allocate(
+        session,
+        reference="PROMISE-21-09",
+        pot=PROMISE_POT,
+        recipient=OTHER_INTERMEDIARY,
+        amount_pence=1_000_000,
+        date=dt.date(2021, 10, 1),
+        entered_by="officer",
+        approved_by="finance",
+        purpose="Small grants for young carers",
+        to_pot=OTHER_POT,
+    )
     council = ops.vary(
         session,
         reference="VAR-TEST-1",
@@ -117,7 +168,9 @@ def _requests(session: Session) -> dict[str, int]:
 def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:
     app = demo_app(database_url)
     keys = run(app, _requests)
-    keys.update(wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT))
+    keys.update(
+        wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT), other_ctsi=pot_id(app, OTHER_POT)
+    )
     return app, keys
 
 

@@ -103,6 +103,18 @@ PAGES = [
     "/imports",
     "/audit",
     "/audit?date_from=nonsense",
+    "/audit?recipient=aberlour&txn_from=01/10/2022",
+    "/intermediary-returns",
+    "/pots/{ctsi}/return",
+    "/pots/{ctsi}/return?as_at=31/02/2023",
+    "/reports",
+    "/reports/funders",
+    "/reports/promise",
+    "/reports/recipients",
+    "/reports/recipients?name=Action for Children",
+    "/reports/recipients?name=Nobody",
+    "/exports",
+    "/my-entries",
     "/nowhere",
 ]
 

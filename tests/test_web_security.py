@@ -200,6 +200,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.upload": {"file": _csv(IMPORT_CSV), "approved_by": "Forged committee"},
     "imports.confirm": {"token": "A" * 32},
     "imports.cancel": {"token": "A" * 32},
+    "entries.acknowledge": {"kind": "allocation", "item": "WFWF-22-03"},
 }
 
 

@@ -43,7 +43,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _check_secret_key(app)
 
     from web import approvals as approvals_views
-    from web import audit, auth, db, errors, imports, money, pots, security, statements
+    from web import (
+        audit,
+        auth,
+        db,
+        errors,
+        feedback,
+        imports,
+        money,
+        pots,
+        reports,
+        security,
+        statements,
+    )
     from web.lookups import RowIdConverter
     from web.templating import register_templating
 
@@ -66,6 +78,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         statements.bp,
         imports.bp,
         audit.bp,
+        reports.bp,
+        feedback.bp,
     ):
         app.register_blueprint(blueprint)
     return app

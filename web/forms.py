@@ -45,6 +45,7 @@ from ledger.fy import parse_date, parse_financial_year
 from ledger.money import AmountError, parse_pence
 
 __all__ = [
+    "AcknowledgeForm",
     "AllocationForm",
     "AmountField",
     "AuditFilterForm",
@@ -441,10 +442,26 @@ class ReconcileForm(FlaskForm):
 
 
 class AuditFilterForm(Form):
-    """Filters for the audit log: a GET form, so it changes nothing and needs no token."""
+    """Filters for the audit log: a GET form, so it changes nothing and needs no token. Text
+    filters ignore case."""
 
     actor = text("Who", description="A username, for example officer")
     action = OptionalChoiceField("What", invalid="Choose what to look for from the list")
     words = text("Words in the record", chars=100)
-    date_from = DayField("From", description="For example, 01/04/2022")
-    date_to = DayField("To", description="For example, 31/03/2023")
+    recipient = text("Recipient", chars=100, description="Part of a name, for example aberlour")
+    date_from = DayField("Recorded from", description="For example, 01/04/2022")
+    date_to = DayField("Recorded to", description="For example, 31/03/2023")
+    txn_from = DayField(
+        "Transaction date from",
+        description="The date the money moved. Approvals and other acts without one are left out",
+    )
+    txn_to = DayField("Transaction date to", description="For example, 31/03/2023")
+
+
+class AcknowledgeForm(FlaskForm):
+    """ "I have seen it": the author of a rejected allocation or request clears it from their
+    dashboard. Hidden fields name the item; the server checks it is theirs and rejected."""
+
+    kind = HiddenField(validators=[InputRequired(STALE_FORM)])
+    item = HiddenField(validators=[InputRequired(STALE_FORM), Length(max=100)])
+    back = HiddenField()

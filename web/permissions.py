@@ -49,6 +49,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reconcile": frozenset({ADMIN, FINANCE}),
     "import_csv": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
+    # Reports over every organisation's money, and exports of the whole ledger: the council's.
+    "view_reports": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
+    "export": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
+    # What the signed-in person entered, and what became of it.
+    "view_own_entries": EVERYONE,
 }
 
 ROLE_NAMES = {

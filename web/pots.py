@@ -21,6 +21,7 @@ from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
 from ledger.readout import pot_balances, pot_balances_by_id
 from statements.formatting import money
+from statements.my_entries import unacknowledged_rejections
 from web import db
 from web.lookups import journal_for, pending_requests, pot_or_404, provisional_allocations
 from web.permissions import pots_in_scope, requires, signed_in_user
@@ -53,7 +54,29 @@ def dashboard() -> str:
         if user.may("approve")
         else 0
     )
-    return render_template("pots/dashboard.html", balances=balances, ids=ids, waiting=waiting)
+    shown = {balance.name for balance in balances}
+    # A delegated pot's money is already in its parent's Allocated: the totals count it once.
+    counted = [b for b in balances if b.parent_pot not in shown]
+    totals = {
+        figure: sum(getattr(b, figure) for b in counted)
+        for figure in (
+            "funded",
+            "allocated",
+            "paid",
+            "returned",
+            "available_after_holds",
+            "received",
+        )
+    }
+    return render_template(
+        "pots/dashboard.html",
+        balances=balances,
+        ids=ids,
+        waiting=waiting,
+        totals=totals,
+        delegated_left_out=len(balances) - len(counted),
+        rejected=unacknowledged_rejections(session, user.username),
+    )
 
 
 @dataclass(frozen=True)

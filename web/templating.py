@@ -10,7 +10,10 @@ from flask import Flask
 from wtforms import Field, Form  # type: ignore[import-untyped, unused-ignore]
 
 from ledger.fy import label
+from ledger.models import utcnow
+from statements.awaiting import waited
 from statements.formatting import day, moment, money
+from statements.report_document import shown
 from web.forms import HIDDEN_FIELD_TYPES
 from web.permissions import current_user
 
@@ -22,6 +25,8 @@ def register_templating(app: Flask) -> None:
         moment=_moment,
         fy=lambda year: label(year) if year is not None else "",
         first_field=first_field,
+        cell=shown,
+        waited=lambda since: waited(since, utcnow()) if since is not None else "",
     )
     app.jinja_env.globals.update(can=can)
     app.jinja_env.trim_blocks = True

@@ -66,9 +66,7 @@ def upgrade() -> None:
         sa.Column("allows_advances", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     with op.batch_alter_table("requests") as batch:
-        batch.alter_column(
-            "kind", existing_type=sa.String(length=8), type_=sa.String(length=16)
-        )
+        batch.alter_column("kind", existing_type=sa.String(length=8), type_=sa.String(length=16))
         batch.alter_column("allocation_id", existing_type=sa.Integer(), nullable=True)
         batch.add_column(sa.Column("pot_id", sa.Integer(), nullable=True))
         batch.add_column(
@@ -112,9 +110,7 @@ def downgrade() -> None:
         batch.drop_column("params")
         batch.drop_column("pot_id")
         batch.alter_column("allocation_id", existing_type=sa.Integer(), nullable=False)
-        batch.alter_column(
-            "kind", existing_type=sa.String(length=16), type_=sa.String(length=8)
-        )
+        batch.alter_column("kind", existing_type=sa.String(length=16), type_=sa.String(length=8))
     op.execute("ALTER TABLE allocations DROP COLUMN allows_advances")
     for table in ("organisations", "pots"):
         op.drop_index(op.f(f"uq_{table}_name_key"), table)

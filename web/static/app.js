@@ -2,6 +2,10 @@
 // No inline scripts anywhere: the content security policy allows only this site's files.
 import "./sgds/scripts/design-system.js";
 
+// The design system styles some components (tables that become boxes on a small screen) only
+// once it knows scripts run; its pages set this class from an inline script, which the content
+// security policy forbids here.
+document.documentElement.classList.add("js-enabled");
 window.DS.initAll();
 
 // Move focus to the error summary so screen readers announce it, and make its links
