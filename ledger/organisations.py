@@ -12,7 +12,7 @@ allocation, and the 360Giving export leaves it out, because a body cannot give i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -24,21 +24,44 @@ from ledger.operations import find_organisation, find_pot
 
 
 def identifiers_of(org: Organisation) -> ids.Identifiers:
-    """The organisation's registered numbers as ``Identifiers``. A ``charity_number`` of digits
-    (stored before the registers had their own fields) is read as England and Wales."""
-    scottish = org.charity_number if (org.charity_number or "").startswith("SC") else None
-    legacy_ew = org.charity_number if org.charity_number and not scottish else None
+    """The organisation's registered numbers as ``Identifiers``, each in its one form. Values
+    stored before they were checked on entry are read through the same checks: a
+    ``charity_number`` of digits is England and Wales, a company number ``61625`` is
+    ``00061625``, and a value no register would accept is left out (the organisation then
+    shows as having no registered number, and the 360Giving export names it)."""
+    scheme, number = None, None
+    if org.charity_number:
+        scheme, number = _lenient_pair(ids.charity_number, org.charity_number)
     authority = None
     if org.local_authority_code:
-        authority = f"{org.local_authority_scheme or 'GB-LAS'}-{org.local_authority_code}"
+        authority = _lenient(
+            ids.local_authority_code,
+            f"{org.local_authority_scheme or 'GB-LAS'}-{org.local_authority_code}",
+        )
     return ids.Identifiers(
-        england_wales_charity=org.ew_charity_number or legacy_ew,
-        scottish_charity=scottish,
-        ni_charity=org.ni_charity_number,
-        company=org.company_number,
+        england_wales_charity=org.ew_charity_number or (number if scheme == "GB-CHC" else None),
+        scottish_charity=number if scheme == "GB-SC" else None,
+        ni_charity=org.ni_charity_number or (number if scheme == "GB-NIC" else None),
+        company=_lenient(ids.company_number, org.company_number) if org.company_number else None,
         local_authority=authority,
         other=org.other_identifier,
     )
+
+
+def _lenient(check: Callable[[str], str], text: str) -> str | None:
+    try:
+        return check(text)
+    except InvalidInput:
+        return None
+
+
+def _lenient_pair(
+    check: Callable[[str], tuple[str, str]], text: str
+) -> tuple[str, str] | tuple[None, None]:
+    try:
+        return check(text)
+    except InvalidInput:
+        return None, None
 
 
 @dataclass(frozen=True)
