@@ -80,9 +80,10 @@ class IdentifierChange:
 
 
 def set_identifiers(
-    session: Session, name: str, change: IdentifierChange, *, actor: str
+    session: Session, name: str, change: IdentifierChange, *, actor: str, reason: str = ""
 ) -> Organisation:
-    """Check every value, then record them on the organisation called ``name``."""
+    """Check every value, then record them on the organisation called ``name``; the audit log
+    keeps the values before and after, and ``reason`` when one is given."""
     org = find_organisation(session, name, field="organisation")
     before = describe(org)
     charities, values = _checked(change)
@@ -123,7 +124,8 @@ def set_identifiers(
                 actor=actor,
                 action="organisation",
                 subject=f"organisation {org.name}"[:200],
-                detail=f"{before or 'nothing recorded'} → {after or 'nothing recorded'}",
+                detail=f"{before or 'nothing recorded'} → {after or 'nothing recorded'}"
+                + (f" ({' '.join(reason.split())})" if reason.strip() else ""),
             )
         )
         session.flush()

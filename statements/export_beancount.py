@@ -70,7 +70,7 @@ from sqlalchemy.orm import Session
 from ledger.fy import FIRST_YEAR, label
 from ledger.journal import describe_account
 from ledger.models import Account, Allocation, AllocationShare, Award, Entry, Organisation, Pot
-from ledger.money import format_plain
+from ledger.money import format_pence, format_plain
 from ledger.operations import ACCOUNTABLE_BODY, get_setting
 from ledger.organisations import is_internal_spend
 from statements.export_360giving import utc_iso
@@ -216,10 +216,31 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@dataclass(frozen=True)
+class Exported:
+    """The beancount text and its Income Statement, in pence as fava shows them (positive)."""
+
+    text: str
+    income_pence: int
+    expenses_pence: int
+
+    def summary(self) -> list[str]:
+        net = self.income_pence - self.expenses_pence
+        return [
+            f"Income Statement: income {format_pence(self.income_pence)}, expenses"
+            f" {format_pence(self.expenses_pence)}, net {format_pence(net)} (not yet allocated)"
+        ]
+
+
 def export_beancount(session: Session) -> str:
     """The journal as beancount text: options, one open per account used, one transaction per
     entry. ``beancount.loader.load_string`` reads it with no errors, and the postings of each
     ledger account's beancount accounts add up to its ``Account.balance_pence``."""
+    return build_book(session).text
+
+
+def build_book(session: Session) -> Exported:
+    """The beancount text with its Income Statement totals."""
     book = Book(session)
     entries = session.scalars(select(Entry).order_by(Entry.effective_date, Entry.id)).all()
     postings: list[list[tuple[str, int]]] = []
@@ -260,7 +281,12 @@ def export_beancount(session: Session) -> str:
     width = max((len(n) for n in first_use), default=0) + 2
     for entry, lines in zip(entries, postings, strict=True):
         out += _transaction(entry, lines, width)
-    return "\n".join(out) + "\n"
+    flows = [(name, pence) for lines in postings for name, pence in lines]
+    return Exported(
+        text="\n".join(out) + "\n",
+        income_pence=-sum(p for name, p in flows if name.startswith("Income:")),
+        expenses_pence=sum(p for name, p in flows if name.startswith("Expenses:")),
+    )
 
 
 def _transaction(entry: Entry, postings: list[tuple[str, int]], width: int) -> list[str]:

@@ -8,7 +8,8 @@
 Output goes to stdout unless ``-o FILE`` is given; a file is written whole or not at all (to a
 temporary file beside it, then renamed). The 360Giving formats then print what a publisher must
 know: how many internal spend allocations were left out, and which organisations have only a
-minted identifier (to standard error when the file goes to standard output). The export reads
+minted identifier; the beancount format prints its Income Statement totals (to standard error
+when the file goes to standard output). The export reads
 one consistent snapshot of the ledger and never writes to it.
 """
 
@@ -29,7 +30,7 @@ from ledger import db
 from ledger.cli import CliError, engine_for
 from ledger.models import Entry
 from statements.export_360giving import build_export, export_360giving_csv, to_json
-from statements.export_beancount import export_beancount
+from statements.export_beancount import build_book
 from statements.export_journal import export_journal_csv
 
 FORMATS = ("360giving", "360giving-csv", "beancount", "csv")
@@ -80,7 +81,8 @@ def render(session: Session, fmt: str, prefix: str | None) -> tuple[str, str, li
         count = export_journal_csv(session, buffer)
         return buffer.getvalue(), f"{count} journal lines", []
     entries = session.scalar(select(func.count()).select_from(Entry))
-    return export_beancount(session), f"{entries} transactions", []
+    book = build_book(session)
+    return book.text, f"{entries} transactions", book.summary()
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:

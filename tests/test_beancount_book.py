@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import random
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from beancount.core.data import Custom, Open, Transaction
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger import cli
 from ledger import operations as ops
 from ledger.demo import load_demo
 from ledger.errors import LedgerError
@@ -239,3 +242,21 @@ def test_every_balance_of_a_random_ledger_is_the_sum_of_its_beancount_accounts(
     assert {code: int(total * 100) for code, total in flows.items()} == {
         code: -available for code, available in pots.items() if code in flows
     }
+
+
+def test_the_export_command_prints_the_income_statement_fava_will_show(
+    run: Run, database_url: str, tmp_path: Path
+) -> None:
+    run(load_demo)
+    out = io.StringIO()
+    target = tmp_path / "demo.beancount"
+    assert cli.main(["--db", database_url, "export", "beancount", "-o", str(target)], out=out) == 0
+    assert out.getvalue().splitlines()[1] == (
+        "Income Statement: income £387,103.18, expenses £337,103.18, net £50,000.00 (not yet"
+        " allocated)"
+    )
+    totals, _, _ = beancount_totals(target.read_text(encoding="utf-8"))
+    assert (-under(totals, "Income"), under(totals, "Expenses")) == (
+        Decimal("387103.18"),
+        Decimal("337103.18"),
+    )

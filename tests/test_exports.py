@@ -614,6 +614,10 @@ def test_the_export_command_writes_each_format(
     assert lines[3:6] == [f"Wrote 11 grants to {tmp_path / 'grants.csv'}", left_out, lines[2]]
     assert lines[6:] == [
         f"Wrote {entries} transactions to {tmp_path / 'journal.beancount'}",
+        # Income: the demo's £387,103.18 and the council's £30,000; expenses: Appendix 2's
+        # £337,103.18 (CTSI's once), the £30,000 pool and £1,000, less the £1,000 returned.
+        "Income Statement: income £417,103.18, expenses £367,103.18, net £50,000.00 (not yet"
+        " allocated)",
         f"Wrote {len(read_journal(run))} journal lines to {tmp_path / 'journal.csv'}",
     ]
 

@@ -87,6 +87,9 @@ ROUTES = (
     Route("POST", "/imports/cancel", ADMIN),
     Route("GET", "/audit", COUNCIL_READERS),
     Route("GET", "/audit?actor=officer", COUNCIL_READERS),
+    Route("GET", "/organisations", ADMIN),
+    Route("GET", "/organisations/{aberlour}", ADMIN),
+    Route("POST", "/organisations/{aberlour}", ADMIN, (("charity_numbers", "SC007991"),)),
 )
 OPEN_ROUTES = {("GET", "auth.login"), ("POST", "auth.login"), ("POST", "auth.logout")}
 
@@ -118,6 +121,7 @@ def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:
     app = demo_app(database_url)
     keys = run(app, _requests)
     keys.update(wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT))
+    keys["aberlour"] = run(app, lambda s: ops.find_organisation(s, "Aberlour").id)
     return app, keys
 
 

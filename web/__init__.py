@@ -3,9 +3,10 @@
 ``create_app()`` is the application factory (``gunicorn 'web:create_app()'``). One blueprint per
 area: ``auth`` (sign in and out), ``pots`` (dashboard, pot page, journal), ``money`` (the forms
 that record awards, receipts, allocations...), ``approvals``, ``statements`` (statement pages,
-downloads, reconciliation upload), ``imports`` and ``audit``. Views are thin: they check the
-role and the pot scope (``web.permissions``), call a ledger operation or a statement builder
-through the one database helper (``web.db``) and render a template.
+downloads, reconciliation upload), ``imports``, ``audit`` and ``organisations`` (registered
+numbers and places). Views are thin: they check the role and the pot scope
+(``web.permissions``), call a ledger operation or a statement builder through the one database
+helper (``web.db``) and render a template.
 
 Configuration comes from the mapping given to ``create_app`` or else the environment:
 ``COMMONPURSE_DATABASE_URL`` (default: the ledger's SQLite file), ``COMMONPURSE_SECRET_KEY``
@@ -43,7 +44,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _check_secret_key(app)
 
     from web import approvals as approvals_views
-    from web import audit, auth, db, errors, imports, money, pots, security, statements
+    from web import (
+        audit,
+        auth,
+        db,
+        errors,
+        imports,
+        money,
+        organisations,
+        pots,
+        security,
+        statements,
+    )
     from web.lookups import RowIdConverter
     from web.templating import register_templating
 
@@ -66,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         statements.bp,
         imports.bp,
         audit.bp,
+        organisations.bp,
     ):
         app.register_blueprint(blueprint)
     return app

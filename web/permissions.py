@@ -49,6 +49,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reconcile": frozenset({ADMIN, FINANCE}),
     "import_csv": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
+    "manage_organisations": frozenset({ADMIN}),
 }
 
 ROLE_NAMES = {
