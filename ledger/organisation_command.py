@@ -14,18 +14,22 @@ value is refused with one line naming the register, and nothing is written.
 from __future__ import annotations
 
 import argparse
+import csv
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.orm import Session
 
 from ledger import db
 from ledger import operations as ops
-from ledger.cli import engine_for, user_of
+from ledger.cli import CliError, engine_for, user_of
 from ledger.models import Organisation, Pot
 from ledger.organisations import (
+    IMPORT_HEADER,
     IdentifierChange,
     identifiers_of,
+    import_identifiers,
     set_identifiers,
     set_publication,
 )
@@ -86,6 +90,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     internal.add_argument("--not-internal", dest="internal", action="store_false")
     change.set_defaults(func=cmd_organisation_set)
 
+    load = actions.add_parser(
+        "import",
+        help="registered numbers and places for many organisations from a CSV file",
+        description="Apply a CSV with the header " + ",".join(IMPORT_HEADER) + ". A blank cell"
+        " leaves that field as it is; separate several charity numbers with semicolons; internal"
+        " is yes or no. Every value is checked; the first bad cell stops the import with its row"
+        " and column, and nothing is written.",
+    )
+    load.add_argument("file", help="the CSV file")
+    load.add_argument("--reason", required=True, help="why (the audit log keeps it)")
+    load.set_defaults(func=cmd_organisation_import)
+
     show = actions.add_parser("show", help="what the ledger knows about an organisation")
     show.add_argument("name")
     show.set_defaults(func=cmd_organisation_show)
@@ -122,6 +138,22 @@ def cmd_organisation_set(args: argparse.Namespace, out: TextIO) -> int:
 
     def work(session: Session) -> str:
         return show(set_identifiers(session, args.name, change, actor=user_of(args)))
+
+    out.write(_run(args, work))
+    return 0
+
+
+def cmd_organisation_import(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.file)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CliError(f"Cannot read {path}: {error}") from error
+
+    def work(session: Session) -> str:
+        count = import_identifiers(session, rows, actor=user_of(args), reason=args.reason)
+        return f"Updated {count} organisation{'' if count == 1 else 's'} from {path}\n"
 
     out.write(_run(args, work))
     return 0

@@ -12,13 +12,14 @@ allocation, and the 360Giving export leaves it out, because a body cannot give i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from ledger import identifiers as ids
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Allocation, AuditEvent, Organisation, Pot
 from ledger.operations import find_organisation, find_pot
 
@@ -130,6 +131,77 @@ def set_identifiers(
         )
         session.flush()
     return org
+
+
+IMPORT_HEADER = (
+    "name",
+    "charity_numbers",
+    "ni_charity_number",
+    "company_number",
+    "local_authority_code",
+    "other_identifier",
+    "location_code",
+    "location_name",
+    "internal",
+)
+_YES, _NO = ("yes", "y", "true", "1"), ("no", "n", "false", "0")
+
+
+def import_identifiers(
+    session: Session, rows: Iterable[Sequence[str]], *, actor: str, reason: str
+) -> int:
+    """Apply a spreadsheet of registered numbers and places, the header row first
+    (``IMPORT_HEADER``, in any case). A blank cell leaves that field as it is; several charity
+    numbers in one cell are separated by semicolons. Each row is checked as the command line
+    and the web form check it; the first bad cell stops the import with its spreadsheet row
+    number and column, and the caller's transaction writes nothing. Returns the rows applied."""
+    lines = iter(rows)
+    header = [cell.strip().lower() for cell in next(lines, [])]
+    if tuple(header) != IMPORT_HEADER:
+        raise InvalidInput("The header must be exactly " + ",".join(IMPORT_HEADER))
+    count = 0
+    for number, row in enumerate(lines, start=2):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
+            continue
+        if len(cells) != len(IMPORT_HEADER):
+            raise InvalidInput(f"Row {number}: expected {len(IMPORT_HEADER)} columns")
+        values = dict(zip(IMPORT_HEADER, cells, strict=True))
+        try:
+            set_identifiers(
+                session, values["name"], _row_change(values), actor=actor, reason=reason
+            )
+        except LedgerError as error:
+            column = _column_of(error.field)
+            raise InvalidInput(f"Row {number}, column {column}: {error}", field=column) from error
+        count += 1
+    return count
+
+
+def _row_change(values: dict[str, str]) -> IdentifierChange:
+    internal = values["internal"].lower()
+    if internal and internal not in (*_YES, *_NO):
+        raise InvalidInput(f"'{values['internal']}' is not yes or no", field="internal")
+    return IdentifierChange(
+        charity_numbers=[n for n in re.split(r"[;,]", values["charity_numbers"]) if n.strip()],
+        ni_charity_number=values["ni_charity_number"] or None,
+        company_number=values["company_number"] or None,
+        local_authority_code=values["local_authority_code"] or None,
+        other_identifier=values["other_identifier"] or None,
+        location_code=values["location_code"] or None,
+        location_name=values["location_name"] or None,
+        is_internal=(internal in _YES) if internal else None,
+    )
+
+
+def _column_of(field: str | None) -> str:
+    columns = {
+        "organisation": "name",
+        "charity_number": "charity_numbers",
+        "scottish_charity_number": "charity_numbers",
+        "location": "location_code",
+    }
+    return columns.get(field or "", field or "name")
 
 
 def _checked(change: IdentifierChange) -> tuple[list[tuple[str, str]], dict[str, str | None]]:

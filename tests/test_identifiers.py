@@ -85,6 +85,7 @@ def test_each_register_keeps_its_good_forms_in_one_stored_form(
         (ids.other_identifier, "EDU-123456", "organisation identifier"),
         (ids.other_identifier, "GB-EDU-", "organisation identifier"),
         (ids.other_identifier, "gb-edu-123456", "organisation identifier"),
+        (ids.other_identifier, "360G-abc-org-aberlour", "organisation identifier"),
         (ids.gss_code, "S1200005", "ONS/GSS area code"),
         (ids.gss_code, "X12000005", "ONS/GSS area code"),
         (ids.data_source_url, "Audit and Scrutiny report", "web address"),

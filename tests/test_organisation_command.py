@@ -4,6 +4,7 @@ one line on refusal and nothing written, and the 360Giving export uses what was 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,51 @@ def test_a_post_marked_internal_is_left_out_of_360giving_and_a_pot_cites_its_rep
         == 1
     )
     assert "not an ONS/GSS area code" in capsys.readouterr().err
+
+
+def test_a_spreadsheet_of_numbers_is_applied_whole_or_refused_by_row_and_column(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commonpurse(database_url, "demo")
+    sheet = tmp_path / "organisations.csv"
+    header = (
+        "name,charity_numbers,ni_charity_number,company_number,local_authority_code,"
+        "other_identifier,location_code,location_name,internal\n"
+    )
+    sheet.write_text(
+        "\ufeff"
+        + header
+        + "Homestart,SC012345;1234567,,,,,S12000005,Clackmannanshire,\n"
+        + "Community House,,,SC1234,,,,,no\n",
+        encoding="utf-8",
+    )
+    args = ("organisation", "import", str(sheet), "--reason", "Checked on the registers")
+    assert commonpurse(database_url, *args)[0] == 1
+    assert capsys.readouterr().err == (
+        "commonpurse: Row 3, column company_number: 'SC1234' is not a Companies House number:"
+        " it is 8 characters, either 8 digits (such as 00061625) or 2 letters and 6 digits"
+        " (such as SC123456)\n"
+    )
+    assert "not recorded" in commonpurse(database_url, "organisation", "show", "Homestart")[1]
+
+    sheet.write_text(
+        header
+        + "Homestart,SC012345;1234567,,,,,S12000005,Clackmannanshire,\n"
+        + "\n"
+        + "Community House,,,SC123456,,,,,no\n",
+        encoding="utf-8",
+    )
+    status, written = commonpurse(database_url, *args)
+    assert (status, written) == (0, f"Updated 2 organisations from {sheet}\n")
+    shown = commonpurse(database_url, "organisation", "show", "Homestart")[1]
+    assert "360Giving identifier: GB-CHC-1234567" in shown
+    assert (
+        "GB-COH-SC123456" in commonpurse(database_url, "organisation", "show", "Community House")[1]
+    )
+
+    sheet.write_text(header + "Nobody,SC012345,,,,,,,\n", encoding="utf-8")
+    assert commonpurse(database_url, *args)[0] == 1
+    assert "Row 2, column name: There is no organisation called 'Nobody'" in capsys.readouterr().err
+    sheet.write_text("name,charity\nHomestart,SC012345\n", encoding="utf-8")
+    assert commonpurse(database_url, *args)[0] == 1
+    assert "The header must be exactly name,charity_numbers," in capsys.readouterr().err
