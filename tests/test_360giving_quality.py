@@ -151,6 +151,7 @@ def generated_ledger(session: Session, seed: int) -> tuple[int, int]:
             amount_pence=100_000_000,
             award_date=dt.date(2024, 4, 1),
             entered_by=officer,
+            approved_by=approver,
             memo=f"Award from {funder}",
         )
         set_publication(
