@@ -4,14 +4,15 @@
     python -m bench.beancount_file load programme.beancount      # prints JSON, exits 1 on errors
 
 ``convert`` streams the import CSV into one balanced beancount transaction per operation, with
-the postings the ledger itself makes (``statements.export_beancount`` names the accounts the
-same way): an award debits the award's receivable and credits the pot's available balance; a
-receipt moves cash in against the funder's awards in the pot, oldest first; an allocation moves
-money from the pot's available balance to the allocation's unpaid commitment, and a delegation
-also opens the delegated pot (due in / available); variations, payments and returns move the same
-accounts, plus the delegated pot's for a delegation. Each account is opened once, before its
-first use. Transactions carry only a date, flag, narration and postings, the least beancount
-has to parse: the comparison favours beancount.
+the postings the ledger itself makes, one per journal line, on accounts named after the ledger's
+own (``statements.export_beancount`` makes as many postings but names them for fava: income,
+expenses, commitments): an award debits the award's receivable and credits the pot's available
+balance; a receipt moves cash in against the funder's awards in the pot, oldest first; an
+allocation moves money from the pot's available balance to the allocation's unpaid commitment,
+and a delegation also opens the delegated pot (due in / available); variations, payments and
+returns move the same accounts, plus the delegated pot's for a delegation. Each account is
+opened once, before its first use. Transactions carry only a date, flag, narration and
+postings, the least beancount has to parse: the comparison favours beancount.
 
 ``load`` calls ``beancount.loader.load_file`` with its pickle cache off (a cached second load
 would measure nothing), and reports the directives, errors and seconds.

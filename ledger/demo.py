@@ -7,6 +7,25 @@ ledger accepts: an explicit £103.18 award from a source marked as an assumption
 saying why. ``balances`` then shows the £103.18 as assumed money in the pot, where nobody can miss
 it. The documents give no dates for these movements: the dates used are the first day of the
 financial year (awards) and 1 October 2022 (allocations), and are illustrative.
+
+What a publisher needs beside the figures is recorded too (``ledger.organisations``): the
+registered numbers of the charities the documents name, the council's place (Clackmannanshire,
+ONS code S12000005), that the Participation Development Officer is a council post (internal
+spend, not a grant), the committee reports the figures come from, and the period each
+allocation covers. "WFWF Year 1" is read as the financial year 2022-23; CTSI's sub-grants
+"cost for one year" are read as the year from the allocation date. Community House's line says
+only "Funding approved", so it has no period.
+
+Registered numbers, as the charities are listed in OSCR's Scottish Charity Register (SC
+numbers) and the Charity Commission for England and Wales's Register of Charities (numbers of
+digits only); look them up there again before publishing real data:
+
+- Aberlour Child Care Trust (Aberlour): Scottish charity SC007991;
+- Action for Children: England and Wales 1097940, Scotland SC038092;
+- Barnardo's: England and Wales 216250, Scotland SC037605.
+
+The documents give no numbers for CTSI, Homestart, Community House or the joint projects, so
+they keep a minted 360Giving identifier and the export names them.
 """
 
 from __future__ import annotations
@@ -18,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.errors import NotFound
+from ledger.organisations import IdentifierChange, set_identifiers, set_publication
 
 COUNCIL = "Clackmannanshire Council"
 SCOTTISH_GOVERNMENT = "Scottish Government"
@@ -34,6 +54,25 @@ GAP_PENCE = 10_318
 
 AWARD_DATE = dt.date(2022, 4, 1)
 ALLOCATION_DATE = dt.date(2022, 10, 1)
+YEAR_1 = (dt.date(2022, 4, 1), dt.date(2023, 3, 31))  # "WFWF Year 1": the financial year 2022-23
+ONE_YEAR = (ALLOCATION_DATE, dt.date(2023, 9, 30))  # "Cost for one year" from the allocation
+NO_PERIOD: tuple[dt.date | None, dt.date | None] = (None, None)
+
+COUNCIL_POST = "Clackmannanshire Council (post)"
+CLACKMANNANSHIRE = ("S12000005", "Clackmannanshire")
+COUNCIL_WEBSITE = "https://www.clacks.gov.uk/"
+APPENDIX_2_REPORT = (
+    "Clackmannanshire Council, Audit and Scrutiny Committee report of 8 February 2024,"
+    " Appendix 2 (WFWF Year 1)"
+)
+PEOPLE_COMMITTEE_REPORT = (
+    "Clackmannanshire Council, People Committee report of 16 September 2021, paragraph 3.6"
+)
+REGISTERED = {
+    "Aberlour": ("SC007991",),
+    "Action for Children": ("1097940", "SC038092"),
+    "Barnardo's": ("216250", "SC037605"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,12 +82,13 @@ class Line:
     purpose: str
     amount_pence: int
     tags: tuple[str, ...] = ()
+    period: tuple[dt.date | None, dt.date | None] = YEAR_1
 
 
 APPENDIX_2 = (
     Line(
         "WFWF-22-01",
-        "Clackmannanshire Council (post)",
+        COUNCIL_POST,
         "Participation Development Officer",
         3_900_000,
         ("1",),
@@ -77,6 +117,7 @@ CTSI_SUB_GRANTS = (
         "Homestart",
         "Increase the Family Support Workers to 25 hours from 20. Cost for one year",
         905_800,
+        period=ONE_YEAR,
     ),
     Line(
         "CTSI-22-02",
@@ -84,6 +125,7 @@ CTSI_SUB_GRANTS = (
         "Two's Company: befriending and"
         " mentoring for young people who want someone 'alongside them'. Cost for one year",
         2_400_000,
+        period=ONE_YEAR,
     ),
     Line(
         "CTSI-22-03",
@@ -91,13 +133,21 @@ CTSI_SUB_GRANTS = (
         "Two's Company for young single"
         " parents: mentoring to increase mental health and wellbeing. Cost for one year",
         2_000_000,
+        period=ONE_YEAR,
     ),
-    Line("CTSI-22-04", "Community House", "Family Link Worker. Funding approved", 1_400_000),
+    Line(
+        "CTSI-22-04",
+        "Community House",
+        "Family Link Worker. Funding approved",
+        1_400_000,
+        period=NO_PERIOD,
+    ),
     Line(
         "CTSI-22-05",
         "Action for Children",
         "Crèche to support evidence-based parenting groups for children 0-5. Cost for one year",
         1_527_818,
+        period=ONE_YEAR,
     ),
 )
 
@@ -156,6 +206,8 @@ def load_demo(session: Session) -> None:
             approved_by=APPROVER,
             purpose=line.purpose,
             tags=line.tags,
+            period_start=line.period[0],
+            period_end=line.period[1],
         )
     ops.allocate(
         session,
@@ -168,6 +220,8 @@ def load_demo(session: Session) -> None:
         approved_by=APPROVER,
         purpose=CTSI_DELEGATION.purpose,
         to_pot=CTSI_POT,
+        period_start=CTSI_DELEGATION.period[0],
+        period_end=CTSI_DELEGATION.period[1],
     )
     for line in CTSI_SUB_GRANTS:
         ops.allocate(
@@ -181,6 +235,8 @@ def load_demo(session: Session) -> None:
             approved_by=APPROVER,
             purpose=line.purpose,
             tags=line.tags,
+            period_start=line.period[0],
+            period_end=line.period[1],
         )
     if not _has_pot(session, PROMISE_POT):
         ops.open_pot(
@@ -199,6 +255,27 @@ def load_demo(session: Session) -> None:
         " Committee report, 16 Sep 2021, 3.6)",
         approved_by=APPROVER,
     )
+    _publishing_details(session)
+
+
+def _publishing_details(session: Session) -> None:
+    """Registered numbers, places, the council's own post and the reports cited (safe to
+    repeat: each value is set, not added)."""
+    code, place = CLACKMANNANSHIRE
+    set_identifiers(
+        session, COUNCIL, IdentifierChange(location_code=code, location_name=place), actor=OFFICER
+    )
+    set_identifiers(session, COUNCIL_POST, IdentifierChange(is_internal=True), actor=OFFICER)
+    for name, numbers in REGISTERED.items():
+        set_identifiers(session, name, IdentifierChange(charity_numbers=numbers), actor=OFFICER)
+    for pot, report in (
+        (WFWF_POT, APPENDIX_2_REPORT),
+        (CTSI_POT, APPENDIX_2_REPORT),
+        (PROMISE_POT, PEOPLE_COMMITTEE_REPORT),
+    ):
+        set_publication(
+            session, pot, actor=OFFICER, data_source=COUNCIL_WEBSITE, source_document=report
+        )
 
 
 def _has_pot(session: Session, name: str) -> bool:

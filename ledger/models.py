@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
@@ -98,15 +99,44 @@ class Organisation(Base):
             "charity_number IS NULL OR length(charity_number) = 8", name="charity_number_form"
         ),
         Index("uq_organisations_name_key", "name_key", unique=True),
+        CheckConstraint(
+            "ew_charity_number IS NULL OR length(ew_charity_number) BETWEEN 6 AND 8",
+            name="ew_charity_number_form",
+        ),
+        CheckConstraint(
+            "ni_charity_number IS NULL OR length(ni_charity_number) BETWEEN 5 AND 6",
+            name="ni_charity_number_form",
+        ),
+        CheckConstraint(
+            "local_authority_scheme IS NULL"
+            " OR local_authority_scheme IN ('GB-LAS', 'GB-LAE', 'GB-PLA', 'GB-LANI')",
+            name="local_authority_scheme_known",
+        ),
+        CheckConstraint(
+            "location_code IS NULL OR length(location_code) = 9", name="location_code_form"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     name_key: Mapped[str] = mapped_column(String(200), server_default="")
     """``ledger.names.name_key`` of the name: no two organisations may look the same."""
+    # Registered numbers, each checked by ledger.identifiers on entry. ``charity_number`` is the
+    # Scottish one (OSCR, SC and 6 digits); ``local_authority_code`` is the register's code and
+    # ``local_authority_scheme`` its register (NULL: GB-LAS, Scotland).
     charity_number: Mapped[str | None] = mapped_column(String(8))
     company_number: Mapped[str | None] = mapped_column(String(10))
     local_authority_code: Mapped[str | None] = mapped_column(String(8))
+    ew_charity_number: Mapped[str | None] = mapped_column(String(8))
+    ni_charity_number: Mapped[str | None] = mapped_column(String(6))
+    local_authority_scheme: Mapped[str | None] = mapped_column(String(8))
+    other_identifier: Mapped[str | None] = mapped_column(String(100))
+    # Where it is: an ONS/GSS code (S12000005) and the place's name.
+    location_code: Mapped[str | None] = mapped_column(String(9))
+    location_name: Mapped[str | None] = mapped_column(String(100))
+    # Part of the accountable body (a post, an internal service): money allocated to it is
+    # internal spend, not a grant.
+    is_internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     roles: Mapped[list[OrganisationRole]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan", lazy="selectin"
@@ -184,6 +214,7 @@ class Pot(Base):
             name="financial_year_range",
         ),
         Index("uq_pots_name_key", "name_key", unique=True),
+        CheckConstraint("area_code IS NULL OR length(area_code) = 9", name="area_code_form"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,6 +237,14 @@ class Pot(Base):
     carried_forward_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     carried_in_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     handed_back_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    # What publishers cite: where the figures can be checked (a web address) and the document
+    # that records them, and the area the money is for (ONS/GSS code; NULL: the accountable
+    # body's own place).
+    data_source: Mapped[str | None] = mapped_column(String(500))
+    source_document: Mapped[str | None] = mapped_column(String(300))
+    area_code: Mapped[str | None] = mapped_column(String(9))
+    area_name: Mapped[str | None] = mapped_column(String(100))
 
     stream: Mapped[FundingStream | None] = relationship()
     administered_by: Mapped[Organisation] = relationship()

@@ -12,31 +12,48 @@ Identifiers
     because grant identifiers are meant to be unique across every publisher. A prefix given as
     ``360G-abc`` is used as ``abc``.
 
-    An organisation is identified by the Organisation Identifier scheme (org-id.guide): a
-    Scottish charity number ``SC012345`` gives ``GB-SC-SC012345`` (an England and Wales number
-    of digits only, ``GB-CHC-…``), else a company number gives ``GB-COH-`` and the number (digits
-    padded to 8), else a local authority code gives ``GB-LAS-<code>`` (Scottish local authorities,
-    ``GB-LAS-CLK`` for Clackmannanshire), else ``360G-<prefix>-org-<slug of its name>``. If two
-    names make the same slug, the organisation added later gets its database id appended, so
-    published identifiers do not change when an organisation is added.
+    An organisation is identified by its registered number, by org-id.guide's prefixes and the
+    precedence in ``ledger.identifiers`` (England and Wales charity, Scottish charity, Northern
+    Ireland charity, local authority, any other register, Companies House): Action for
+    Children, registered in England and Wales and in Scotland, is ``GB-CHC-1097940``. Only an
+    organisation with no registered number gets a minted ``360G-<prefix>-org-<slug of its
+    name>``; the export names each one (``Export.minted``) so its numbers can be added with
+    ``commonpurse organisation set``. If two names make the same slug, the organisation added
+    later gets its database id appended, so published identifiers do not change when an
+    organisation is added.
+
+Internal spend
+    An allocation to the accountable body itself, or to an organisation marked as part of it
+    (the council's Participation Development Officer post), is internal spend, not a grant: it
+    is left out, and ``Export.internal`` lists what was left out so the summary can say so.
 
 Fields
     ``title`` is the purpose (cut to 140 characters at a word), ``description`` the purpose with
-    a sentence on delegation or pooling. ``amountAwarded`` is what is allocated now (after
-    variations); ``amountDisbursed`` what was paid less what came back, when anything was paid.
+    a sentence on delegation or pooling and one naming the pot, its funding stream and the
+    document the figures come from, so a title is never the whole description.
+    ``amountAwarded`` is what is allocated now (after variations); ``amountDisbursed`` what was
+    paid less what came back, when anything was paid.
     ``awardDate`` is the date of the allocation's first journal entry. ``plannedDates`` is the
-    allocation's period when one is set. ``fundingOrganization`` is whoever administers the pots
-    the money comes from: the accountable body for its own pots, the intermediary for sub-grants
-    from a delegated pot (a pooled contract across both lists both). ``grantProgramme`` is the
+    allocation's period when one is set. ``dateModified`` is when the grant's last journal
+    entry was posted (the allocation, a variation, a payment, a return or a reversal).
+    ``dataSource`` is the web address recorded on the pot (a delegated pot without one cites its
+    parent's). ``beneficiaryLocation`` is the pot's area, else the accountable body's place;
+    ``recipientOrganization.location`` is the recipient's place, where known. Places are ONS/GSS
+    codes with their 360Giving geoCodeType (``S12000005``, ``CA``). ``fundingOrganization`` is
+    whoever administers the pots the money comes from: the accountable body for its own pots,
+    the intermediary for sub-grants from a delegated pot (a pooled contract across both lists
+    both); a file with more than one funder says so in its description. ``grantProgramme`` is the
     funding stream. Promise Plan action codes and foundations become ``classifications``.
     Sub-grants name their delegation's grant in ``relatedActivity``.
 
 Regrant types (the closed ``regrantType`` codelist, 360Giving 1.4)
-    A delegation, money passed to an intermediary to re-grant, is ``FRG020`` (Transfer to
-    intermediary). A pooled contract is ``FRG040`` (Funder collaboration). Note that the codelist
-    defines FRG040 as money from several funders to a grant-making organisation *for onward
-    grants*; a pooled contract for a service delivered by the recipient itself is not a regrant,
-    so publishers should check this before they publish (``REGRANT_TYPES`` holds the mapping).
+    A delegation is money handed to one grant-making organisation (CTSI) for onward grants to
+    end recipients: ``FRG010`` (Common regrant), as the codelist defines it. ``FRG020``
+    (Transfer to intermediary) is for an intermediary that passes money to other organisations
+    to re-grant, which a delegation in this ledger does not do. A pooled contract pays the
+    recipient for a service it delivers itself, not for onward grants, so it has no regrant
+    type (``FRG040``, Funder collaboration, is a fund that several funders give to a
+    grant-maker). ``REGRANT_TYPES`` holds the mapping.
 
 Amounts are exact: they are ``decimal.Decimal`` pounds with two places, made from integer pence,
 never floats. :func:`to_json` writes them as JSON numbers exactly as they read (``82336.18``).
@@ -51,17 +68,19 @@ import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import promise
+from ledger import identifiers, promise
 from ledger.errors import InvalidInput
 from ledger.models import Allocation, Entry, Organisation, Pot
 from ledger.money import pence_to_decimal
 from ledger.operations import ACCOUNTABLE_BODY, get_setting
+from ledger.organisations import identifiers_of, is_internal_spend
 from statements.csv_safe import Amount, write_csv
 
 PREFIX_SETTING = "360giving_prefix"
@@ -69,9 +88,8 @@ STANDARD_VERSION = "1.4"
 CURRENCY = "GBP"
 TITLE_LIMIT = 140
 
-REGRANT_DELEGATION = "FRG020"  # Transfer to intermediary
-REGRANT_POOLED = "FRG040"  # Funder collaboration
-REGRANT_TYPES = {"delegation": REGRANT_DELEGATION, "pooled": REGRANT_POOLED}
+REGRANT_DELEGATION = "FRG010"  # Common regrant
+REGRANT_TYPES: dict[str, str | None] = {"delegation": REGRANT_DELEGATION, "pooled": None}
 
 ACTION_VOCABULARY = "Keeping The Promise Plan 2023-2026: action"
 FOUNDATION_VOCABULARY = "The Promise: foundation"
@@ -131,6 +149,7 @@ class OrgIds:
 
     def __init__(self, session: Session, prefix: str) -> None:
         self.prefix = prefix
+        self.minted: dict[int, str] = {}  # id → name of each organisation given a 360G id
         self._fallback: dict[int, str] = {}
         used: set[str] = set()
         for org in session.scalars(select(Organisation).order_by(Organisation.id)):
@@ -145,80 +164,151 @@ class OrgIds:
         registered = registered_identifier(org)
         if registered is not None:
             return registered
+        self.minted[org.id] = org.name
         return f"360G-{self.prefix}-org-{self._fallback.get(org.id) or slug(org.name)}"
 
     def describe(self, org: Organisation) -> Json:
         out: Json = {"id": self.identifier(org), "name": org.name}
-        if org.charity_number and org.charity_number.strip():
-            out["charityNumber"] = _compact(org.charity_number)
-        if org.company_number and org.company_number.strip():
-            out["companyNumber"] = _company_number(org.company_number)
+        numbers = identifiers_of(org)
+        charity = numbers.charity_number()
+        if charity:
+            out["charityNumber"] = charity
+        if numbers.company:
+            out["companyNumber"] = numbers.company
+        if org.location_code:
+            out["location"] = [place(org.location_code, org.location_name)]
         return out
 
 
 def registered_identifier(org: Organisation) -> str | None:
-    """The org-id.guide identifier from a register number, or None if the ledger has none."""
-    charity = _compact(org.charity_number or "")
-    if re.fullmatch(r"SC\d{6}", charity):
-        return f"GB-SC-{charity}"
-    if re.fullmatch(r"\d{6,8}", charity):
-        return f"GB-CHC-{charity}"
-    company = _company_number(org.company_number or "")
-    if company:
-        return f"GB-COH-{company}"
-    authority = _compact(org.local_authority_code or "")
-    if authority:
-        return f"GB-LAS-{authority}"
-    return None
+    """The org-id.guide identifier that comes first by precedence, or None if the ledger has
+    no registered number for the organisation."""
+    found = identifiers_of(org).org_ids()
+    return found[0] if found else None
 
 
-def _compact(text: str) -> str:
-    return re.sub(r"\s+", "", text).upper()
-
-
-def _company_number(text: str) -> str:
-    number = _compact(text)
-    return number.zfill(8) if number.isdigit() else number
+def place(code: str, name: str | None) -> Json:
+    """A 360Giving Location for an ONS/GSS code: ``S12000005`` is a council area (``CA``)."""
+    out: Json = {"geoCode": code}
+    kind = identifiers.geo_code_type(code)
+    if kind:
+        out["geoCodeType"] = kind
+    if name:
+        out["name"] = name
+    out["countryCode"] = "GB"
+    return out
 
 
 # The package ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Export:
+    """A package and what a publisher should be told about it."""
+
+    package: Json
+    internal: list[str] = field(default_factory=list)  # "WFWF-22-01 (Participation …)"
+    minted: list[str] = field(default_factory=list)  # organisations with only a 360G id
+
+    def summary(self) -> list[str]:
+        """The lines ``commonpurse export 360giving`` prints after it writes the file."""
+        lines: list[str] = []
+        if self.internal:
+            count = len(self.internal)
+            lines.append(
+                f"Left out {count} internal spend allocation{'s' if count > 1 else ''} (money"
+                " the accountable body spends itself is not a grant): " + "; ".join(self.internal)
+            )
+        if self.minted:
+            lines.append(
+                f"Warning: {len(self.minted)} organisation{'s' if len(self.minted) > 1 else ''}"
+                " have only a minted 360G identifier, so GrantNav cannot link their grants to"
+                " other funders' (add a registered number with 'commonpurse organisation set'): "
+                + "; ".join(self.minted)
+            )
+        return lines
 
 
 def export_360giving(session: Session, *, prefix: str | None = None) -> Json:
     """A 360Giving grants package: ``{"version": "1.4", "publisher": …, "grants": […]}``.
 
     Amounts are ``Decimal``; serialise with :func:`to_json`. Raises ``InvalidInput`` when no
-    accountable body is set or no allocation is confirmed (a package needs at least one grant).
+    accountable body is set or nothing is left to publish (a package needs at least one grant).
     """
+    return build_export(session, prefix=prefix).package
+
+
+def build_export(session: Session, *, prefix: str | None = None) -> Export:
+    """The package, the internal spend left out of it and the organisations with minted ids."""
     chosen = resolve_prefix(session, prefix)
     body = _accountable_body(session)
     orgs = OrgIds(session, chosen)
     allocations = session.scalars(
         select(Allocation).where(Allocation.status != "provisional").order_by(Allocation.id)
     ).all()
-    if not allocations:
+    internal = [a for a in allocations if is_internal_spend(a, body)]
+    grants_from = [a for a in allocations if not is_internal_spend(a, body)]
+    if not grants_from:
         raise InvalidInput(
-            "There are no confirmed allocations to publish; a 360Giving file needs at least one"
-            " grant"
+            "There are no confirmed allocations to publish"
+            + (" (only internal spend, which is not a grant)" if internal else "")
+            + "; a 360Giving file needs at least one grant"
         )
-    award_dates = _first_dates(session)
-    modified = _last_posted(session)
-    grants = [_grant(allocation, chosen, orgs, award_dates, modified) for allocation in allocations]
+    context = _Context(
+        prefix=chosen,
+        orgs=orgs,
+        award_dates=_first_dates(session),
+        modified=_last_posted(session),
+        area=_body_area(body),
+    )
+    grants = [_grant(allocation, context) for allocation in grants_from]
     package: Json = {
         "version": STANDARD_VERSION,
         "title": f"Grants and allocations recorded by {body.name}",
-        "description": (
-            "Allocations, delegations to intermediaries, their sub-grants and pooled contracts,"
-            " exported from the commonpurse ledger. Amounts are in pounds sterling as allocated"
-            " after variations."
-        ),
+        "description": _package_description(grants),
         "publisher": {"name": body.name, "identifier": orgs.identifier(body)},
         "grants": grants,
     }
     stamps = [g["dateModified"] for g in grants if "dateModified" in g]
     if stamps:
         package["modified"] = max(stamps)
-    return package
+    return Export(
+        package=package,
+        internal=[
+            f"{a.reference} ({' '.join(a.purpose.split()) or a.recipient.name})" for a in internal
+        ],
+        minted=sorted(orgs.minted.values()),
+    )
+
+
+def _package_description(grants: Sequence[Json]) -> str:
+    text = (
+        "Allocations, delegations to intermediaries, their sub-grants and pooled contracts,"
+        " exported from the commonpurse ledger. Amounts are in pounds sterling as allocated"
+        " after variations. Internal spend (money the accountable body spends itself) is not"
+        " included."
+    )
+    funders = _distinct(org["name"] for g in grants for org in g["fundingOrganization"])
+    if len(funders) > 1:
+        text += (
+            f" This file covers grants from {len(funders)} funders: {_and(funders)}; grants made"
+            " by an intermediary from money delegated to it name the delegation in"
+            " relatedActivity."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class _Context:
+    prefix: str
+    orgs: OrgIds
+    award_dates: dict[int, dt.date]
+    modified: dict[int, dt.datetime]
+    area: Json | None
+
+
+def _body_area(body: Organisation) -> Json | None:
+    return place(body.location_code, body.location_name) if body.location_code else None
 
 
 def _first_dates(session: Session) -> dict[int, dt.date]:
@@ -255,18 +345,13 @@ def grant_id(prefix: str, reference: str) -> str:
     return f"360G-{prefix}-{reference}"
 
 
-def _grant(
-    allocation: Allocation,
-    prefix: str,
-    orgs: OrgIds,
-    award_dates: dict[int, dt.date],
-    modified: dict[int, dt.datetime],
-) -> Json:
+def _grant(allocation: Allocation, context: _Context) -> Json:
+    prefix, orgs = context.prefix, context.orgs
     pots = [share.pot for share in allocation.shares]
     funders = _distinct(pot.administered_by for pot in pots)
     purpose = " ".join(allocation.purpose.split())
     delegated = allocation.delegated_pot
-    award_date = award_dates.get(allocation.id) or allocation.created_at.date()
+    award_date = context.award_dates.get(allocation.id) or allocation.created_at.date()
     grant: Json = {
         "id": grant_id(prefix, allocation.reference),
         "title": _title(purpose or f"{_kind(allocation)} to {allocation.recipient.name}"),
@@ -286,6 +371,9 @@ def _grant(
         if allocation.period_end:
             event["endDate"] = allocation.period_end.isoformat()
         grant["plannedDates"] = [event]
+    areas = _distinct(_area(pot) or context.area for pot in pots)
+    if any(areas):
+        grant["beneficiaryLocation"] = [a for a in areas if a]
     streams = _distinct(pot.stream for pot in pots if pot.stream is not None)
     if streams:
         grant["grantProgramme"] = [
@@ -295,10 +383,11 @@ def _grant(
     classifications = list(_classifications(allocation))
     if classifications:
         grant["classifications"] = classifications
-    if delegated is not None:
-        grant["regrantType"] = REGRANT_TYPES["delegation"]
-    elif allocation.is_pooled:
-        grant["regrantType"] = REGRANT_TYPES["pooled"]
+    regrant = REGRANT_TYPES["delegation"] if delegated is not None else None
+    if regrant is None and allocation.is_pooled:
+        regrant = REGRANT_TYPES["pooled"]
+    if regrant:
+        grant["regrantType"] = regrant
     parents = [
         grant_id(prefix, pot.parent_allocation.reference)
         for pot in pots
@@ -306,10 +395,30 @@ def _grant(
     ]
     if parents:
         grant["relatedActivity"] = parents
-    last = modified.get(allocation.id)
+    last = context.modified.get(allocation.id)
     if last is not None:
         grant["dateModified"] = utc_iso(last)
+    sources = _distinct(source for pot in pots if (source := _cited(pot, "data_source")))
+    if sources:
+        grant["dataSource"] = sources[0]
     return grant
+
+
+def _cited(pot: Pot, attribute: str) -> str | None:
+    """The pot's own value, else (for a delegated pot) its parent pot's."""
+    value: str | None = getattr(pot, attribute)
+    if value or pot.parent_allocation is None:
+        return value
+    parents = [share.pot for share in pot.parent_allocation.shares]
+    return next((v for p in parents if (v := _cited(p, attribute))), None)
+
+
+def _area(pot: Pot) -> Json | None:
+    if pot.area_code:
+        return place(pot.area_code, pot.area_name)
+    if pot.parent_allocation is not None:
+        return next((a for share in pot.parent_allocation.shares if (a := _area(share.pot))), None)
+    return None
 
 
 def _kind(allocation: Allocation) -> str:
@@ -345,9 +454,12 @@ def _description(allocation: Allocation, purpose: str, pots: Sequence[Pot]) -> s
                 f"Sub-grant from {pot.name}, delegated to {pot.administered_by.name} by"
                 f" {pot.parent_allocation.reference}."
             )
-    if len(parts) == 1 and purpose:
-        return purpose  # nothing to add: the description is the purpose as entered
-    return " ".join(parts) or f"{_kind(allocation)} to {allocation.recipient.name}"
+    for pot in pots:
+        stream = f" ({pot.stream.name})" if pot.stream is not None else ""
+        document = _cited(pot, "source_document")
+        cited = f", as recorded in {document}" if document else ""
+        parts.append(f"Funded from {pot.name}{stream}{cited}.")
+    return " ".join(parts)
 
 
 def _and(names: Sequence[str]) -> str:
@@ -430,6 +542,16 @@ _ARRAYS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     ("fundingOrganization", "Funding Org", (("id", "Identifier"), ("name", "Name"))),
+    (
+        "beneficiaryLocation",
+        "Beneficiary Location",
+        (
+            ("name", "Name"),
+            ("geoCode", "Geographic Code"),
+            ("geoCodeType", "Geographic Code Type"),
+            ("countryCode", "Country Code"),
+        ),
+    ),
     ("grantProgramme", "Grant Programme", (("code", "Code"), ("title", "Title"))),
     (
         "classifications",
@@ -441,6 +563,7 @@ _TRAILING = (
     ("regrantType", "For Regrant Type"),
     ("relatedActivity", "Related Activity"),
     ("dateModified", "Last Modified"),
+    ("dataSource", "Data Source"),
 )
 
 

@@ -6,8 +6,11 @@
 ``csv``            every line of every journal entry
 
 Output goes to stdout unless ``-o FILE`` is given; a file is written whole or not at all (to a
-temporary file beside it, then renamed). The export reads one consistent snapshot of the ledger
-and never writes to it.
+temporary file beside it, then renamed). The 360Giving formats then print what a publisher must
+know: how many internal spend allocations were left out, and which organisations have only a
+minted identifier; the beancount format prints its Income Statement totals (to standard error
+when the file goes to standard output). The export reads
+one consistent snapshot of the ledger and never writes to it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import TextIO
@@ -25,8 +29,8 @@ from sqlalchemy.orm import Session
 from ledger import db
 from ledger.cli import CliError, engine_for
 from ledger.models import Entry
-from statements.export_360giving import export_360giving, export_360giving_csv, to_json
-from statements.export_beancount import export_beancount
+from statements.export_360giving import build_export, export_360giving_csv, to_json
+from statements.export_beancount import build_book
 from statements.export_journal import export_journal_csv
 
 FORMATS = ("360giving", "360giving-csv", "beancount", "csv")
@@ -38,9 +42,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "export",
         help="the ledger as 360Giving JSON/CSV, a beancount file or a journal CSV",
         description="Export the ledger. 360giving: confirmed allocations, delegations (regrant"
-        " type FRG020), pooled contracts (FRG040) and sub-grants as a 360Giving 1.4 package."
-        " 360giving-csv: the same, one row per grant. beancount: the whole journal. csv: every"
-        " journal line with debit and credit.",
+        " type FRG010, common regrant), pooled contracts and sub-grants as a 360Giving 1.4"
+        " package. Internal spend (allocations to the accountable body or to an organisation"
+        " marked as part of it, such as a council post) is left out, and the count is printed."
+        " Organisations are identified by their registered numbers (charity, company, local"
+        " authority); an organisation with none gets a minted 360G identifier, and the export"
+        " names every such organisation in a warning: add its numbers with 'commonpurse"
+        " organisation set NAME --charity-number ...'. 360giving-csv: the same, one row per"
+        " grant. beancount: the journal as a book fava reads (income by funder, expenses by"
+        " recipient, delegations counted once). csv: every journal line with debit and credit.",
     )
     parser.add_argument("format", choices=FORMATS, help="what to write")
     parser.add_argument(
@@ -56,20 +66,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=cmd_export)
 
 
-def render(session: Session, fmt: str, prefix: str | None) -> tuple[str, str]:
-    """The export's text and a short summary of what it holds."""
-    if fmt == "360giving":
-        package = export_360giving(session, prefix=prefix)
-        return to_json(package), f"{len(package['grants'])} grants"
+def render(session: Session, fmt: str, prefix: str | None) -> tuple[str, str, list[str]]:
+    """The export's text, a short summary of what it holds, and notes for the publisher."""
+    if fmt in PREFIXED:
+        export = build_export(session, prefix=prefix)
+        count = len(export.package["grants"])
+        if fmt == "360giving":
+            return to_json(export.package), f"{count} grants", export.summary()
+        buffer = io.StringIO()
+        export_360giving_csv(session, buffer, prefix=prefix)
+        return buffer.getvalue(), f"{count} grants", export.summary()
     buffer = io.StringIO()
-    if fmt == "360giving-csv":
-        count = export_360giving_csv(session, buffer, prefix=prefix)
-        return buffer.getvalue(), f"{count} grants"
     if fmt == "csv":
         count = export_journal_csv(session, buffer)
-        return buffer.getvalue(), f"{count} journal lines"
+        return buffer.getvalue(), f"{count} journal lines", []
     entries = session.scalar(select(func.count()).select_from(Entry))
-    return export_beancount(session), f"{entries} transactions"
+    book = build_book(session)
+    return book.text, f"{entries} transactions", book.summary()
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -85,18 +98,22 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             isolation_level="REPEATABLE READ", postgresql_readonly=True
         )
 
-    def work(session: Session) -> tuple[str, str]:
+    def work(session: Session) -> tuple[str, str, list[str]]:
         return render(session, args.format, args.prefix)
 
     try:
-        text, summary = db.run_in_transaction(db.session_factory(engine), work)
+        text, summary, notes = db.run_in_transaction(db.session_factory(engine), work)
     finally:
         engine.dispose()
     if target is None:
         out.write(text)
+        for note in notes:
+            print(note, file=sys.stderr)
         return 0
     _write_atomically(target, text)
     out.write(f"Wrote {summary} to {target}\n")
+    for note in notes:
+        out.write(note + "\n")
     return 0
 
 

@@ -54,7 +54,7 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from ledger.models import Allocation, Pot, Request
+from ledger.models import Allocation, Organisation, Pot, Request
 from tests.browser_support import (
     CHROMIUM,
     PASSWORD,
@@ -541,6 +541,9 @@ def _real_values(session: Session) -> dict[str, list[str]]:
     )
     return {
         "pot_id": [str(i) for i in session.scalars(select(Pot.id).order_by(Pot.id))],
+        "organisation_id": [
+            str(i) for i in session.scalars(select(Organisation.id).order_by(Organisation.id))
+        ],
         "request_id": [str(i) for i in session.scalars(pending)],
         "reference": list(session.scalars(provisional)),
     }

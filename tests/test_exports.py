@@ -250,7 +250,7 @@ def test_the_ctsi_delegation_is_a_transfer_to_an_intermediary_and_the_pool_a_col
     regrant_codes = codelist("regrantType.csv")
 
     ctsi = grants["WFWF-22-05"]
-    assert ctsi["regrantType"] == "FRG020" and "FRG020" in regrant_codes
+    assert ctsi["regrantType"] == "FRG010" and "FRG010" in regrant_codes
     assert ctsi["amountAwarded"] == Decimal("82336.18")
     assert ctsi["amountDisbursed"] == Decimal("82336.18")
     assert ctsi["currency"] == "GBP"
@@ -258,14 +258,27 @@ def test_the_ctsi_delegation_is_a_transfer_to_an_intermediary_and_the_pool_a_col
     assert ctsi["recipientOrganization"] == [
         {"id": "360G-cpexample-org-clackmannanshire-third-sector-interface-ctsi", "name": CTSI}
     ]
-    assert ctsi["fundingOrganization"] == [{"id": "GB-LAS-CLK", "name": COUNCIL}]
+    assert ctsi["fundingOrganization"] == [
+        {
+            "id": "GB-LAS-CLK",
+            "name": COUNCIL,
+            "location": [
+                {
+                    "geoCode": "S12000005",
+                    "geoCodeType": "CA",
+                    "name": "Clackmannanshire",
+                    "countryCode": "GB",
+                }
+            ],
+        }
+    ]
     assert "re-grant through its pot CTSI managed WFWF Grant 2022-23" in ctsi["description"]
     text = to_json(package)
     assert '"amountAwarded": 82336.18,' in text
-    assert json.loads(text, parse_float=Decimal)["grants"][4]["amountAwarded"] == Decimal(
+    assert json.loads(text, parse_float=Decimal)["grants"][3]["amountAwarded"] == Decimal(
         "82336.18"
     )
-    assert json.loads(text)["grants"][4]["amountAwarded"] == 82336.18
+    assert json.loads(text)["grants"][3]["amountAwarded"] == 82336.18
 
     # CTSI's sub-grants: funded by CTSI, linked back to the delegation, not regrants themselves.
     homestart = grants["CTSI-22-01"]
@@ -274,8 +287,9 @@ def test_the_ctsi_delegation_is_a_transfer_to_an_intermediary_and_the_pool_a_col
     assert "regrantType" not in homestart
     assert homestart["amountAwarded"] == Decimal("9058.00")
 
+    # A pooled contract pays for a service the recipient delivers: not a regrant.
     pool = grants["POOL-22-01"]
-    assert pool["regrantType"] == "FRG040" and "FRG040" in regrant_codes
+    assert "regrantType" not in pool
     assert pool["amountAwarded"] == Decimal("30000.00")
     assert pool["amountDisbursed"] == Decimal("6000.01")
     assert pool["plannedDates"] == [{"startDate": "2022-11-01", "endDate": "2023-10-31"}]
@@ -286,7 +300,7 @@ def test_the_ctsi_delegation_is_a_transfer_to_an_intermediary_and_the_pool_a_col
     assert pool["grantProgramme"] == [
         {"code": "promise-partnership", "title": "Promise Partnership"}
     ]
-    assert [g.get("regrantType") for g in package["grants"]].count(None) == len(grants) - 2
+    assert [g.get("regrantType") for g in package["grants"]].count(None) == len(grants) - 1
 
     # Aberlour: paid £25,000, £1,000 came back; the award stands, the disbursement is net.
     aberlour = grants["WFWF-22-02"]
@@ -294,41 +308,48 @@ def test_the_ctsi_delegation_is_a_transfer_to_an_intermediary_and_the_pool_a_col
         Decimal("100000.00"),
         Decimal("24000.00"),
     )
-    # Left out the transfer to CTSI, the grants count every pound once: Appendix 2's
-    # £337,103.18 (CTSI's £82,336.18 through its sub-grants), the £30,000 pool and £1,000.
-    end_grants = [g for g in package["grants"] if g.get("regrantType") != "FRG020"]
-    assert sum(g["amountAwarded"] for g in end_grants) == Decimal("368103.18")
+    # Left out the regrant to CTSI, the grants count every pound once: Appendix 2's
+    # £337,103.18 less the council's own £39,000 post (internal spend, not a grant), with
+    # CTSI's £82,336.18 through its sub-grants, and the £30,000 pool and £1,000.
+    end_grants = [g for g in package["grants"] if g.get("regrantType") != "FRG010"]
+    assert sum(g["amountAwarded"] for g in end_grants) == Decimal("329103.18")
+    assert "WFWF-22-01" not in grants
 
 
 def test_organisations_are_identified_by_the_org_id_rules(run: Run, busy: None) -> None:
     package = run(lambda s: export_360giving(s, prefix="cpexample"))
     grants = grants_by_reference(package, "cpexample")
+    # The demo records the registered numbers (Aberlour's replaces the one set before it).
     assert grants["WFWF-22-02"]["recipientOrganization"] == [
-        {"id": "GB-SC-SC012345", "name": "Aberlour", "charityNumber": "SC012345"}
+        {"id": "GB-SC-SC007991", "name": "Aberlour", "charityNumber": "SC007991"}
     ]
+    # A charity that is also a company is named by its charity number, England and Wales first.
     assert grants["WFWF-22-04"]["recipientOrganization"] == [
-        {"id": "GB-COH-00061625", "name": "Barnardo's", "companyNumber": "00061625"}
+        {
+            "id": "GB-CHC-216250",
+            "name": "Barnardo's",
+            "charityNumber": "216250",
+            "companyNumber": "00061625",
+        }
     ]
     assert package["publisher"] == {"name": COUNCIL, "identifier": "GB-LAS-CLK"}
-    assert grants["WFWF-22-03"]["recipientOrganization"][0]["id"] == (
-        "360G-cpexample-org-action-for-children"
-    )
+    assert grants["WFWF-22-03"]["recipientOrganization"][0]["id"] == "GB-CHC-1097940"
     assert grants["CTSI-22-02"]["recipientOrganization"][0]["id"] == (
         "360G-cpexample-org-barnardos-and-volunteering-matters"
     )
     ids = [g["id"] for g in package["grants"]]
-    assert len(ids) == len(set(ids)) == 12
+    assert len(ids) == len(set(ids)) == 11
 
 
 def test_the_prefix_comes_from_the_argument_the_setting_or_the_accountable_body(
     run: Run, busy: None
 ) -> None:
     fallback = run(export_360giving)
-    assert fallback["grants"][0]["id"] == "360G-clackmannanshire-council-WFWF-22-01"
+    assert fallback["grants"][0]["id"] == "360G-clackmannanshire-council-WFWF-22-02"
     run(lambda s: ops.set_setting(s, PREFIX_SETTING, "360G-clacks"))
-    assert run(export_360giving)["grants"][0]["id"] == "360G-clacks-WFWF-22-01"
+    assert run(export_360giving)["grants"][0]["id"] == "360G-clacks-WFWF-22-02"
     assert run(lambda s: export_360giving(s, prefix="abc"))["grants"][0]["id"] == (
-        "360G-abc-WFWF-22-01"
+        "360G-abc-WFWF-22-02"
     )
     with pytest.raises(InvalidInput, match="prefix"):
         run(lambda s: export_360giving(s, prefix="my prefix"))
@@ -351,7 +372,7 @@ def test_provisional_allocations_are_not_published_and_an_empty_ledger_is_refuse
         )
     )
     ids = [g["id"] for g in run(export_360giving)["grants"]]
-    assert len(ids) == 10 and not any(i.endswith("PROMISE-DRAFT") for i in ids)
+    assert len(ids) == 9 and not any(i.endswith("PROMISE-DRAFT") for i in ids)
 
 
 def test_a_ledger_with_nothing_to_publish_is_refused(run: Run) -> None:
@@ -376,14 +397,16 @@ def test_the_flat_360giving_csv_uses_the_standard_titles(run: Run, busy: None) -
     buffer = io.StringIO()
     count = run(lambda s: export_360giving_csv(s, buffer, prefix="cpexample"))
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue(), newline="")))
-    assert count == len(rows) == 12
+    assert count == len(rows) == 11
     ctsi = next(r for r in rows if r["Identifier"] == "360G-cpexample-WFWF-22-05")
     assert ctsi["Amount Awarded"] == "82336.18"
-    assert ctsi["For Regrant Type"] == "FRG020"
+    assert ctsi["For Regrant Type"] == "FRG010"
+    assert ctsi["Beneficiary Location:Geographic Code"] == "S12000005"
+    assert ctsi["Data Source"] == "https://www.clacks.gov.uk/"
     assert ctsi["Recipient Org:Name"] == CTSI
     assert ctsi["Funding Org:Identifier"] == "GB-LAS-CLK"
     pool = next(r for r in rows if r["Identifier"] == "360G-cpexample-POOL-22-01")
-    assert (pool["For Regrant Type"], pool["Planned Dates:Start Date"]) == ("FRG040", "2022-11-01")
+    assert (pool["For Regrant Type"], pool["Planned Dates:Start Date"]) == ("", "2022-11-01")
     assert {pool["Classifications:0:Code"], pool["Classifications:1:Code"]} == {"WFS 1", "2"}
     hostile = next(r for r in rows if r["Identifier"] == "360G-cpexample-HOSTILE-1")
     assert hostile["Recipient Org:Name"] == "'" + HOSTILE_RECIPIENT
@@ -397,40 +420,72 @@ def test_the_flat_360giving_csv_uses_the_standard_titles(run: Run, busy: None) -
 # Beancount -----------------------------------------------------------------------------------
 
 
+def beancount_totals(text: str) -> tuple[dict[str, Decimal], list[Any], dict[str, Any]]:
+    """Load the file with beancount's own loader: the total of each account's postings, the
+    directives and the options. Fails on any error the loader (bean-check) reports."""
+    entries, errors, options = loader.load_string(text)
+    assert errors == []
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for transaction in (e for e in entries if isinstance(e, Transaction)):
+        for posting in transaction.postings:
+            assert posting.units is not None and posting.units.currency == "GBP"
+            totals[posting.account] += posting.units.number or Decimal(0)
+    return totals, entries, options
+
+
+def assert_balances_match_the_ledger(run: Run, text: str) -> dict[str, str]:
+    """Each ledger account's beancount accounts (named in their open's ``ledger_account``) add
+    up to its balance, to the penny; returns beancount account → ledger account code."""
+    totals, entries, _ = beancount_totals(text)
+    opens = {e.account: e for e in entries if isinstance(e, Open)}
+    assert set(opens) == set(totals)  # an account opens only if something posts to it
+    code_of = {name: o.meta["ledger_account"] for name, o in opens.items()}
+    by_code: dict[str, Decimal] = defaultdict(Decimal)
+    for name, total in totals.items():
+        by_code[code_of[name]] += total
+    ledger_accounts: dict[str, int] = run(
+        lambda s: {a.code: a.balance_pence for a in s.scalars(select(Account))}
+    )
+    for code, balance_pence in ledger_accounts.items():
+        assert by_code.get(code, Decimal(0)) == pence_to_decimal(balance_pence), code
+    assert set(by_code) <= set(ledger_accounts)
+    return code_of
+
+
 def test_the_beancount_file_loads_cleanly_and_every_balance_matches_the_ledger(
     run: Run, busy: None
 ) -> None:
     text = run(export_beancount)
-    entries, errors, options = loader.load_string(text)
-    assert errors == []
+    code_of = assert_balances_match_the_ledger(run, text)
+    _, entries, options = beancount_totals(text)
     assert options["operating_currency"] == ["GBP"]
-
-    opens = {e.account: e for e in entries if isinstance(e, Open)}
     transactions = [e for e in entries if isinstance(e, Transaction)]
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for transaction in transactions:
-        for posting in transaction.postings:
-            assert posting.units is not None and posting.units.currency == "GBP"
-            totals[posting.account] += posting.units.number or Decimal(0)
 
-    ledger_accounts: dict[str, int] = run(
-        lambda s: {a.code: a.balance_pence for a in s.scalars(select(Account))}
-    )
-    by_code = {o.meta["code"]: name for name, o in opens.items()}
-    assert set(by_code) == set(ledger_accounts)
-    assert len(opens) == len(ledger_accounts)
-    for code, balance_pence in ledger_accounts.items():
-        assert totals[by_code[code]] == pence_to_decimal(balance_pence), code
-
-    assert by_code["pot:1:cash"] == "Assets:Pots:WFWF-2022-23:Cash"
-    assert by_code["pot:1:available"] == "Equity:Pots:WFWF-2022-23:Available"
-    assert by_code["pot:2:due_in"] == "Assets:Pots:CTSI-Managed-WFWF-Grant-2022-23:DueIn"
-    assert by_code["award:1:receivable"] == "Assets:Awards:WFWF-2022-23-AWARD:Receivable"
-    assert by_code["share:5:unpaid"] == "Liabilities:Commitments:WFWF-22-05:Unpaid"
-    pooled = sorted(n for n in opens if n.startswith("Liabilities:Commitments:POOL-22-01:"))
+    by_code: dict[str, set[str]] = defaultdict(set)
+    for name, code in code_of.items():
+        by_code[code].add(name)
+    assert by_code["pot:1:cash"] == {"Assets:Cash:WFWF-2022-23"}
+    assert by_code["award:1:receivable"] == {
+        "Assets:Receivable:Scottish-Government:WFWF-2022-23-AWARD"
+    }
+    assert by_code["share:5:unpaid"] == {
+        "Liabilities:Delegations:Clackmannanshire-Third-Sector-Interface-CTSI:WFWF-22-05:Owed"
+    }
+    assert by_code["pot:2:due_in"] == {
+        "Liabilities:Delegations:Clackmannanshire-Third-Sector-Interface-CTSI:WFWF-22-05:DueIn"
+    }
+    assert by_code["pot:2:cash"] == {"Assets:Delegated:CTSI-Managed-WFWF-Grant-2022-23:Cash"}
+    # The WFWF pot's available balance, shown as the flows that made it.
+    assert {
+        "Income:Awards:Scottish-Government:WFWF-2022-23",
+        "Expenses:Internal:Clackmannanshire-Council-Post:WFWF-22-01",
+        "Expenses:Grants:Aberlour:WFWF-22-02",
+        "Expenses:Delegated:Clackmannanshire-Third-Sector-Interface-CTSI:WFWF-22-05",
+    } <= by_code["pot:1:available"]
+    pooled = sorted(n for n in code_of if n.startswith("Liabilities:Commitments:Family-Link"))
     assert pooled == [
-        "Liabilities:Commitments:POOL-22-01:Council-Family-Support-2022-23:Unpaid",
-        "Liabilities:Commitments:POOL-22-01:Promise-Partnership-2021-22:Unpaid",
+        "Liabilities:Commitments:Family-Link-Partnership:POOL-22-01:Council-Family-Support-2022-23",
+        "Liabilities:Commitments:Family-Link-Partnership:POOL-22-01:Promise-Partnership-2021-22",
     ]
 
     ledger_entries = run(lambda s: s.scalars(select(Entry).order_by(Entry.id)).all())
@@ -441,6 +496,9 @@ def test_the_beancount_file_loads_cleanly_and_every_balance_matches_the_ledger(
     reversal = next(t for t in transactions if t.meta.get("kind") == "reversal")
     assert reversal.meta["reverses"] in {t.meta["entry"] for t in transactions}
     assert "reversal" in reversal.tags and len(reversal.links) == 2
+    # A reversal posts to the very accounts of the entry it reverses.
+    original = next(t for t in transactions if t.meta["entry"] == reversal.meta["reverses"])
+    assert {p.account for p in reversal.postings} == {p.account for p in original.postings}
     delegation = next(t for t in transactions if t.meta.get("reference") == "PAY-CTSI-1")
     assert delegation.narration == QUOTED_MEMO
     assert (delegation.meta["entered_by"], delegation.meta["approved_by"]) == (OFFICER, APPROVER)
@@ -544,15 +602,31 @@ def test_the_export_command_writes_each_format(
         if fmt.startswith("360"):
             args += ["--prefix", "cpexample"]
         assert cli.main(args, out=out) == 0
-    assert out.getvalue().splitlines() == [
-        f"Wrote 12 grants to {tmp_path / 'grants.json'}",
-        f"Wrote 12 grants to {tmp_path / 'grants.csv'}",
+    left_out = (
+        "Left out 1 internal spend allocation (money the accountable body spends itself is not"
+        " a grant): WFWF-22-01 (Participation Development Officer)"
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"Wrote 11 grants to {tmp_path / 'grants.json'}"
+    assert lines[1] == left_out
+    assert lines[2].startswith("Warning: 7 organisations have only a minted 360G identifier")
+    assert lines[2].endswith(
+        f": {HOSTILE_RECIPIENT}; Barnardos and Action for Children; Barnardos and Volunteering"
+        " Matters; Clackmannanshire Third Sector Interface (CTSI); Community House; Family Link"
+        " Partnership; Homestart"
+    )
+    assert lines[3:6] == [f"Wrote 11 grants to {tmp_path / 'grants.csv'}", left_out, lines[2]]
+    assert lines[6:] == [
         f"Wrote {entries} transactions to {tmp_path / 'journal.beancount'}",
+        # Income: the demo's £387,103.18 and the council's £30,000; expenses: Appendix 2's
+        # £337,103.18 (CTSI's once), the £30,000 pool and £1,000, less the £1,000 returned.
+        "Income Statement: income £417,103.18, expenses £367,103.18, net £50,000.00 (not yet"
+        " allocated)",
         f"Wrote {len(read_journal(run))} journal lines to {tmp_path / 'journal.csv'}",
     ]
 
     package = json.loads((tmp_path / "grants.json").read_text(encoding="utf-8"))
-    assert package["grants"][4]["id"] == "360G-cpexample-WFWF-22-05"
+    assert package["grants"][3]["id"] == "360G-cpexample-WFWF-22-05"
     if SCHEMA_DIR.is_dir():
         assert official_validator().is_valid(package)
     _, errors, _ = loader.load_file(str(tmp_path / "journal.beancount"))

@@ -122,6 +122,9 @@ ROUTES = (
         EVERYONE,
         (("kind", "allocation"), ("item", "WFWF-22-03")),
     ),
+    Route("GET", "/organisations", ADMIN),
+    Route("GET", "/organisations/{aberlour}", ADMIN),
+    Route("POST", "/organisations/{aberlour}", ADMIN, (("charity_numbers", "SC007991"),)),
 )
 OTHER_INTERMEDIARY = "Carers Trust Scotland"
 OTHER_POT = "Young carers grants 2021-22"
@@ -153,6 +156,16 @@ def _requests(session: Session) -> dict[str, int]:
         reason="Start delayed by a month",
         entered_by="officer",
     )
+    ops.pay(  # the council hands CTSI cash, so CTSI can pay its grants
+        session,
+        reference="HANDOVER-1",
+        allocation="WFWF-22-05",
+        amount_pence=100_000,
+        date=dt.date(2022, 10, 15),
+        memo="First instalment to CTSI",
+        entered_by="finance",
+        approved_by="officer",
+    )
     ctsi = ops.pay(
         session,
         reference="PAY-TEST-1",
@@ -171,6 +184,7 @@ def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:
     keys.update(
         wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT), other_ctsi=pot_id(app, OTHER_POT)
     )
+    keys["aberlour"] = run(app, lambda s: ops.find_organisation(s, "Aberlour").id)
     return app, keys
 
 

@@ -92,6 +92,7 @@ def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, 
     app = demo_app(database_url, IMPORT_DIR=str(tmp / "imports"), **config)
     args: dict[str, Any] = run(app, _pending)
     args.update(pot_id=pot_id(app, WFWF_POT), reference=PROVISIONAL, filename="app.css")
+    args["organisation_id"] = run(app, lambda s: ops.find_organisation(s, "Homestart").id)
     return app, args
 
 
@@ -201,6 +202,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.confirm": {"token": "A" * 32},
     "imports.cancel": {"token": "A" * 32},
     "entries.acknowledge": {"kind": "allocation", "item": "WFWF-22-03"},
+    "organisations.edit": {"charity_numbers": "SC012345", "reason": "Forged"},
 }
 
 

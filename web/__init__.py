@@ -3,9 +3,10 @@
 ``create_app()`` is the application factory (``gunicorn 'web:create_app()'``). One blueprint per
 area: ``auth`` (sign in and out), ``pots`` (dashboard, pot page, journal), ``money`` (the forms
 that record awards, receipts, allocations...), ``approvals``, ``statements`` (statement pages,
-downloads, reconciliation upload), ``imports`` and ``audit``. Views are thin: they check the
-role and the pot scope (``web.permissions``), call a ledger operation or a statement builder
-through the one database helper (``web.db``) and render a template.
+downloads, reconciliation upload), ``imports``, ``audit`` and ``organisations`` (registered
+numbers and places). Views are thin: they check the role and the pot scope
+(``web.permissions``), call a ledger operation or a statement builder through the one database
+helper (``web.db``) and render a template.
 
 Configuration comes from the mapping given to ``create_app`` or else the environment:
 ``COMMONPURSE_DATABASE_URL`` (default: the ledger's SQLite file), ``COMMONPURSE_SECRET_KEY``
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         feedback,
         imports,
         money,
+        organisations,
         pots,
         reports,
         security,
@@ -80,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         audit.bp,
         reports.bp,
         feedback.bp,
+        organisations.bp,
     ):
         app.register_blueprint(blueprint)
     return app

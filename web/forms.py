@@ -54,6 +54,7 @@ __all__ = [
     "DelegationForm",
     "ImportConfirmForm",
     "ImportUploadForm",
+    "OrganisationForm",
     "PaymentForm",
     "ReceiptForm",
     "ReconcileForm",
@@ -465,3 +466,65 @@ class AcknowledgeForm(FlaskForm):
     kind = HiddenField(validators=[InputRequired(STALE_FORM)])
     item = HiddenField(validators=[InputRequired(STALE_FORM), Length(max=100)])
     back = HiddenField()
+
+
+class OrganisationForm(FlaskForm):
+    """An organisation's registered numbers and place. Every field is checked by
+    ``ledger.identifiers``; an empty field clears what was recorded."""
+
+    # Where a refusal from ledger.identifiers (its ``field``) is shown.
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "charity_number": "charity_numbers",
+        "scottish_charity_number": "charity_numbers",
+        "ni_charity_number": "ni_charity_number",
+        "company_number": "company_number",
+        "local_authority_code": "local_authority_code",
+        "other_identifier": "other_identifier",
+        "location": "location_code",
+    }
+
+    charity_numbers = text(
+        "Charity numbers",
+        chars=60,
+        description="SC and 6 digits (Scotland), 6 to 8 digits (England and Wales) or NIC and 6"
+        " digits (Northern Ireland). For a charity in several registers, separate them with"
+        " commas: 1097940, SC038092",
+    )
+    ni_charity_number = text(
+        "Northern Ireland charity number given as digits only (optional)", chars=20
+    )
+    company_number = text(
+        "Companies House number (optional)",
+        chars=20,
+        description="8 digits, such as 00061625, or 2 letters and 6 digits, such as SC123456",
+    )
+    local_authority_code = text(
+        "Local authority code (optional)",
+        chars=20,
+        description="For a council: GB-LAS-CLK (Scotland), GB-LAE-…, GB-PLA-… or GB-LANI-…",
+    )
+    other_identifier = text(
+        "Other organisation identifier (optional)",
+        chars=100,
+        description="Another org-id.guide register, prefix first: GB-EDU-123456",
+    )
+    location_code = text(
+        "Place: ONS/GSS code (optional)",
+        chars=20,
+        description="Where the organisation is, such as S12000005 (Clackmannanshire)",
+    )
+    location_name = text("Place: name (optional)", chars=100)
+    is_internal = BooleanField(
+        "Part of the accountable body (a post or an internal service): its allocations are"
+        " internal spend, not grants"
+    )
+    reason = text(
+        "Why you are making this change",
+        "Say why you are making this change",
+        description="For example: numbers checked on the Scottish Charity Register. The audit"
+        " log keeps it",
+    )
+
+    @property
+    def visible_fields(self) -> list[Field]:
+        return [f for f in self if f.type not in HIDDEN_FIELD_TYPES]

@@ -54,6 +54,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "export": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
     # What the signed-in person entered, and what became of it.
     "view_own_entries": EVERYONE,
+    "manage_organisations": frozenset({ADMIN}),
 }
 
 ROLE_NAMES = {
