@@ -1,12 +1,13 @@
-"""A quick model of the ledger's rules, to prove a generated file will import before spending
+"""A quick model of the ledger's figures, to prove a generated file will import before spending
 an hour importing it.
 
-It replays an import CSV with the guards the ledger applies to each operation (a pot never
-overspent, receipts within awards, payments within what is unpaid, reductions within what is
-unpaid and what the delegated pot has available, returns within what was paid and, for a
-delegation, what its pot has available, references unique) and raises ``ModelError`` at the
-first row that the ledger would refuse. It is a model, not the ledger: passing it means the
-generator kept its promises, and the real proof is still the import and ``commonpurse check``.
+It replays an import CSV over plain in-memory figures and asks the ledger's own rules
+(``ledger.rules``: a pot never overspent, payments within what is unpaid, reductions within what
+is unpaid and what the delegated pot has available, returns within what was paid, an
+intermediary paying only from cash handed over) at each row, raising ``ModelError`` at the first
+row the ledger would refuse. Receipts within awards and unique references are the only checks
+of its own. Passing it means the generator kept its promises; the real proof is still the import
+and ``commonpurse check``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.generate import HEADER
+from ledger import rules
+from ledger.errors import LedgerError
 from ledger.fy import parse_date
 from ledger.money import parse_pence
 
@@ -31,6 +34,7 @@ class _Pot:
     returned: int = 0
     handed_back: int = 0
     delegated: bool = False
+    cash: int = 0
 
     @property
     def available(self) -> int:
@@ -61,7 +65,7 @@ def check_programme(path: Path) -> int:
             row = dict(zip(HEADER, values, strict=True))
             try:
                 _apply(row, pots, owed, allocations, references)
-            except (ModelError, KeyError, ValueError) as error:
+            except (ModelError, LedgerError, KeyError, ValueError) as error:
                 raise ModelError(f"row {number} ({row['reference']}): {error}") from error
             rows += 1
     return rows
@@ -94,8 +98,7 @@ def _apply(
         owed[key] -= amount
     elif operation in ("allocate", "delegate"):
         pot = pots[row["pot"]]
-        if amount > pot.available:
-            raise ModelError(f"the pot has {pot.available}p available, needs {amount}p")
+        rules.require_available(row["pot"], pot.available, 0, amount, operation)
         pot.allocated += amount
         child = row["to_pot"] or None
         if child is not None:
@@ -111,25 +114,36 @@ def _apply(
         below = pots[allocation.child] if allocation.child else None
         unpaid = allocation.allocated - allocation.paid
         if operation == "vary":
-            if amount > 0 and amount > pot.available:
-                raise ModelError("an increase beyond what the pot has available")
-            if amount < 0 and (-amount > unpaid or (below and -amount > below.available)):
-                raise ModelError("a reduction beyond what is unpaid or available below")
+            if amount > 0:
+                rules.require_available(allocation.pot, pot.available, 0, amount, "variation")
+            else:
+                rules.require_unpaid(reference, unpaid, 0, -amount, "reduction")
+                if below is not None:
+                    rules.require_available("the delegated pot", below.available, 0, -amount, "x")
             pot.allocated += amount
             allocation.allocated += amount
             if below is not None:
                 below.funded += amount
         elif operation == "pay":
-            if amount > unpaid:
-                raise ModelError(f"a payment of {amount}p with {unpaid}p unpaid")
+            rules.require_unpaid(reference, unpaid, 0, amount, "payment")
+            if pot.delegated:
+                rules.require_cash(
+                    allocation.pot, pot.cash, amount, "payment", parse_date(row["date"])
+                )
+            pot.cash -= amount
+            if below is not None:
+                below.cash += amount
             allocation.paid += amount
         elif operation == "return":
-            if amount > allocation.paid - allocation.returned:
-                raise ModelError("more returned than paid")
+            rules.require_returnable(reference, allocation.paid, allocation.returned, amount)
             if below is not None:
-                if amount > below.available:
-                    raise ModelError("the delegated pot has not that much available")
+                rules.require_available("the delegated pot", below.available, 0, amount, "return")
+                rules.require_cash(
+                    "the delegated pot", below.cash, amount, "return", parse_date(row["date"])
+                )
                 below.handed_back += amount
+                below.cash -= amount
+            pot.cash += amount
             allocation.returned += amount
             pot.returned += amount
         else:

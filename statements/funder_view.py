@@ -8,12 +8,14 @@ and per-source figures, so the reports agree with each other to the penny.
 
 **The attribution rule.** A pot funded by one funder's awards: every penny moved through the pot
 is that funder's. A pot funded by several awards: each movement of the pot's money (allocated,
-paid, returned, carried forward or in, handed back) is attributed to the funders in proportion
-to their awards into the pot as at the report date, by *cumulative* largest-remainder rounding
-over the pot's movements in journal order: the parts of the first k movements, added up, are
-exactly ``split_by_ratios`` of their sum. So every movement's parts add up to the movement, every
-funder's total is the split of the pot's total, and no penny is created or lost however the
-movements are grouped (by contract, by year, by funder). A delegated pot takes its parent pot's
+paid, returned, carried forward or in, handed back) is attributed to the funders pro rata to
+their awards into the pot *in force at the movement's date* (awarded on or before it), by
+*cumulative* largest-remainder rounding over the pot's movements in journal order while those
+awards stay the same: the parts of the first k such movements, added up, are exactly
+``split_by_ratios`` of their sum. So every movement's parts add up to the movement, no penny is
+created or lost however the movements are grouped (by contract, by year, by funder), and a
+movement's attribution never changes when a later award arrives: a closed year's figures per
+funder stay as they were reported. A delegated pot takes its parent pot's
 funders; a pot with no award is attributed to its stream's funder (or shown as "No award
 recorded"). A reversal is a movement like any other, with the opposite sign.
 
@@ -179,52 +181,59 @@ class Attribution:
         self._session = session
         self._as_at = as_at
         self._key = key
-        self._weights: dict[int, dict[str, int]] = {}
+        self._awards: dict[int, list[tuple[dt.date, str, int]]] = {}
         self._parts: dict[tuple[int, int, str], dict[str, int]] = {}
-        cumulative: dict[tuple[int, str], int] = defaultdict(int)
-        attributed: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+        Segment = tuple[int, str, tuple[tuple[str, int], ...]]
+        cumulative: dict[Segment, int] = defaultdict(int)
+        attributed: dict[Segment, dict[str, int]] = defaultdict(dict)
         for effect in effects:
             for (pot_id, figure), delta in effect.pots.items():
                 if figure not in ATTRIBUTED:
                     continue
-                weights = self.weights(pot_id)
-                cumulative[(pot_id, figure)] += delta
+                weights = self.weights(pot_id, effect.effective_date)
+                segment = (pot_id, figure, tuple(weights.items()))
+                cumulative[segment] += delta
                 names = list(weights)
-                split = split_by_ratios(cumulative[(pot_id, figure)], list(weights.values()))
-                before = attributed[(pot_id, figure)]
+                split = split_by_ratios(cumulative[segment], list(weights.values()))
+                before = attributed[segment]
                 now = dict(zip(names, split, strict=True))
                 parts = {n: now[n] - before.get(n, 0) for n in names}
-                attributed[(pot_id, figure)] = now
+                attributed[segment] = now
                 self._parts[(effect.entry_id, pot_id, figure)] = {
                     n: p for n, p in parts.items() if p
                 }
 
-    def weights(self, pot_id: int) -> dict[str, int]:
-        """The funders of a pot and their awards into it (pence), in award order."""
-        if pot_id not in self._weights:
-            self._weights[pot_id] = self._compute_weights(pot_id, depth=0)
-        return self._weights[pot_id]
+    def weights(self, pot_id: int, on: dt.date | None = None) -> dict[str, int]:
+        """The funders of a pot and their awards into it (pence) in force on ``on`` (by default
+        the report date), in award order."""
+        return self._compute_weights(pot_id, min(on or self._as_at, self._as_at), depth=0)
 
-    def _compute_weights(self, pot_id: int, depth: int) -> dict[str, int]:
-        awards = self._session.scalars(
-            select(Award)
-            .where(Award.pot_id == pot_id, Award.award_date <= self._as_at)
-            .order_by(Award.award_date, Award.id)
-        ).all()
+    def _compute_weights(self, pot_id: int, on: dt.date, depth: int) -> dict[str, int]:
+        if pot_id not in self._awards:
+            self._awards[pot_id] = [
+                (award.award_date, self._key(award), award.amount_pence)
+                for award in self._session.scalars(
+                    select(Award)
+                    .where(Award.pot_id == pot_id, Award.award_date <= self._as_at)
+                    .order_by(Award.award_date, Award.id)
+                )
+            ]
         weights: dict[str, int] = {}
-        for award in awards:
-            name = self._key(award)
-            weights[name] = weights.get(name, 0) + award.amount_pence
+        for awarded_on, name, amount in self._awards[pot_id]:
+            if awarded_on <= on:
+                weights[name] = weights.get(name, 0) + amount
         if weights:
             return weights
         pot = self._session.get_one(Pot, pot_id)
         parent = pot.parent_allocation
         if parent is not None and depth < 50:
-            return self.weights(parent.shares[0].pot_id)
+            return self._compute_weights(parent.shares[0].pot_id, on, depth + 1)
         stream = pot.stream
         if stream is not None:
             name = stream.source.name if self._key is ultimate_source else stream.funder.name
             return {name: 1}
+        if self._awards[pot_id]:  # money moved before any award: the first award's funder
+            return {self._awards[pot_id][0][1]: 1}
         return {NO_AWARD: 1}
 
     def parts(self, entry_id: int, pot_id: int, figure: str) -> dict[str, int]:

@@ -474,7 +474,10 @@ def render_text(reconciliation: Reconciliation) -> str:
     )
     for pot in reconciliation.pots:
         out += _render_pot(pot, depth=0)
-    out += ["", "By funder (allocated and paid attributed in proportion to awards into each pot)"]
+    out += [
+        "",
+        "By funder (allocated and paid attributed pro rata to the awards into each pot in force on each movement's date)",
+    ]
     for group in reconciliation.by_funder:
         out += _render_group(group)
     out += ["", "By ultimate source (money passed on by an intermediary funder counted once)"]

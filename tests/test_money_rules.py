@@ -568,3 +568,35 @@ def test_an_award_entered_alone_waits_and_is_recorded_by_nobody(run: Run, counci
     entry = run(lambda s: ops.approve_request(s, request_id=waiting.id, approved_by="finance"))
     assert (entry.entered_by, entry.approved_by) == ("officer", "finance")
     assert_checks(run)
+
+
+# 16. A funder's past figures stand when a later award arrives --------------------------------
+
+
+def test_a_later_award_does_not_move_spending_that_came_before_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert _cli(database_url, "init", "--accountable-body", "Council")[0] == 0
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        HEADER
+        + "01/05/2023,award,SG,P,Scottish Government,1000,,,\n"
+        + "01/06/2023,allocate,AL,P,Aberlour,800,,,\n"
+        + "02/06/2023,pay,PY,,,800,,AL,\n"
+    )
+    assert _cli(database_url, "--user", "bob", "import", str(rows), "--approved-by", "ann")[0] == 0
+
+    def paid_by_funder() -> str:
+        out = io.StringIO()
+        assert cli.main(["--db", database_url, "reconcile", "--figures"], out=out) == 0
+        return out.getvalue().split("By ultimate source")[0].split("By funder")[1]
+
+    before = paid_by_funder()
+    later = tmp_path / "later.csv"
+    later.write_text(HEADER + "01/02/2024,award,CO,P,Corra Foundation,1000,,,\n")
+    assert _cli(database_url, "--user", "bob", "import", str(later), "--approved-by", "ann")[0] == 0
+    after = paid_by_funder()
+    scottish = after.split("Scottish Government: P")[1]
+    corra = after.split("Corra Foundation: P")[1].split("Scottish Government")[0]
+    assert "£800.00  £800.00" in scottish and "£800.00  £800.00" in before
+    assert "£0.00  £0.00     £0.00  £1,000.00" in corra
