@@ -476,7 +476,8 @@ def render_text(reconciliation: Reconciliation) -> str:
         out += _render_pot(pot, depth=0)
     out += [
         "",
-        "By funder (allocated and paid attributed pro rata to the awards into each pot in force on each movement's date)",
+        "By funder (allocated and paid attributed pro rata to the awards into each pot"
+        " in force on each movement's date)",
     ]
     for group in reconciliation.by_funder:
         out += _render_group(group)
