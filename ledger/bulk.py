@@ -778,6 +778,7 @@ class Batch:
             target.allocated + delta_pence,
             [s.weight for s in target.shares],
             [s.allocated for s in target.shares],
+            [s.paid for s in target.shares],
         )
         if delta_pence > 0:
             for share, part in zip(target.shares, parts, strict=True):

@@ -31,7 +31,8 @@ I12 No two pots or organisations look the same: names carry no invisible charact
 I13 Dates follow dependencies: nothing on an allocation is dated before it was made, no receipt
     before its award, and an award's financial year is its pot's.
 I14 A pooled contract's commitment per funder is always the exact largest-remainder split of
-    its total by the funders' agreed shares: no drift.
+    its total by the funders' agreed shares: no drift. The one exception: a share is never cut
+    below what it has paid, so a contract reduced to about what was paid may hold a share there.
 I15 Carry-forward only between pots the accountable body administers, of one named stream, into
     the next financial year; a hand-back never more than the cash the pot held on its day.
 
@@ -433,7 +434,11 @@ def _pooled_splits(session: Session) -> Iterator[Breach]:
             continue
         total = sum(p.allocated_pence for p in parts)
         exact = split_by_ratios(total, [p.weight_pence for p in parts])
-        if [p.allocated_pence for p in parts] != exact:
+        if not rules.pooled_split_holds(
+            [p.weight_pence for p in parts],
+            [p.allocated_pence for p in parts],
+            [p.paid_pence for p in parts],
+        ):
             yield Breach(
                 "I14 pooled splits do not drift",
                 f"allocation {parts[0].allocation.reference}",

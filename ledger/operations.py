@@ -382,20 +382,21 @@ def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, in
         held[pot_id] = held.get(pot_id, 0) + pence
 
     allocation_ids = {a for _, _, a, _ in pending if a is not None}
-    shares: dict[int, list[tuple[int, int, int]]] = {}
+    shares: dict[int, list[tuple[int, int, int, int]]] = {}
     children: dict[int, int] = {}
     if allocation_ids:
-        for allocation_id, share_pot, weight, allocated in session.execute(
+        for allocation_id, share_pot, weight, allocated, paid in session.execute(
             select(
                 AllocationShare.allocation_id,
                 AllocationShare.pot_id,
                 AllocationShare.weight_pence,
                 AllocationShare.allocated_pence,
+                AllocationShare.paid_pence,
             )
             .where(AllocationShare.allocation_id.in_(allocation_ids))
             .order_by(AllocationShare.id)
         ):
-            shares.setdefault(allocation_id, []).append((share_pot, weight, allocated))
+            shares.setdefault(allocation_id, []).append((share_pot, weight, allocated, paid))
         for parent, child in session.execute(
             select(Pot.parent_allocation_id, Pot.id).where(
                 Pot.parent_allocation_id.in_(allocation_ids)
@@ -406,11 +407,13 @@ def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, in
     for kind, amount, allocation_id, pot_id in pending:
         if kind == "vary" and amount > 0 and allocation_id in shares:
             parts = shares[allocation_id]
-            total = sum(allocated for _, _, allocated in parts)
             moves = rules.split_to_weights(
-                total + amount, [w for _, w, _ in parts], [a for _, _, a in parts]
+                sum(allocated for _, _, allocated, _ in parts) + amount,
+                [w for _, w, _, _ in parts],
+                [a for _, _, a, _ in parts],
+                [p for _, _, _, p in parts],
             )
-            for (share_pot, _, _), move in zip(parts, moves, strict=True):
+            for (share_pot, _, _, _), move in zip(parts, moves, strict=True):
                 if move > 0:
                     add(share_pot, move)
         elif kind in ("vary", "return") and allocation_id in children:
@@ -1188,6 +1191,7 @@ def _variation_parts(allocation: Allocation, delta_pence: int) -> list[int]:
         allocation.allocated_pence + delta_pence,
         [s.weight_pence for s in allocation.shares],
         [s.allocated_pence for s in allocation.shares],
+        [s.paid_pence for s in allocation.shares],
     )
 
 

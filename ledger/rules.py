@@ -220,12 +220,39 @@ def self_approved(entered_by: str, approved_by: str | None) -> bool:
 # Splits --------------------------------------------------------------------------------------
 
 
-def split_to_weights(total_after: int, weights: Sequence[int], before: Sequence[int]) -> list[int]:
+def split_to_weights(
+    total_after: int,
+    weights: Sequence[int],
+    before: Sequence[int],
+    paid: Sequence[int] | None = None,
+) -> list[int]:
     """A pooled allocation's variation, by funder: what moves each share's commitment to the
     exact largest-remainder split of the new total. Splitting the running total, not each
-    variation on its own, means pennies never drift towards the first funder."""
+    variation on its own, means pennies never drift towards the first funder.
+
+    A share is never cut below what it has paid: when the exact split would do that (a
+    contract reduced to about what was paid), the change is split by what each share can
+    still give (its unpaid money, for a reduction; its weight, for an increase)."""
     target = split_by_ratios(total_after, list(weights))
-    return [after - now for after, now in zip(target, before, strict=True)]
+    floor = paid if paid is not None else [0] * len(before)
+    if all(t >= p for t, p in zip(target, floor, strict=True)):
+        return [after - now for after, now in zip(target, before, strict=True)]
+    change = total_after - sum(before)
+    if change >= 0:
+        return split_by_ratios(change, list(weights))
+    unpaid = [max(b - p, 0) for b, p in zip(before, floor, strict=True)]
+    return [-part for part in split_by_ratios(-change, unpaid)]
+
+
+def pooled_split_holds(
+    weights: Sequence[int], allocated: Sequence[int], paid: Sequence[int]
+) -> bool:
+    """I14: a pooled contract's commitments are the exact split of their total, unless a share
+    was held at what it had paid (``split_to_weights``)."""
+    exact = split_by_ratios(sum(allocated), list(weights))
+    if list(allocated) == exact:
+        return True
+    return any(a == p for a, p in zip(allocated, paid, strict=True))
 
 
 def split_payment(amount_pence: int, owed: Sequence[int]) -> list[int]:
