@@ -642,10 +642,23 @@ def balance_note(totals: Totals, *, delegated: bool) -> str:
             " documents do not name (an assumption)."
         )
     available = totals.available_pence
-    if available > 0:
-        parts.append(f"{money(available)} of {source} is not yet allocated.")
-    elif not parts:
-        parts.append(f"{source.capitalize()} is fully allocated.")
+    free_returned = min(max(totals.returned_pence, 0), max(available, 0))
+    never_allocated = available - free_returned
+    if totals.funded_pence == 0 and available == 0 and not parts:
+        parts.append(
+            "Nothing has been delegated to this pot by this date."
+            if delegated
+            else "No award has been made into this pot by this date."
+        )
+    elif available < 0:
+        parts.append(f"Allocations exceed {source} by {money(-available)}.")
+    else:
+        if never_allocated > 0:
+            parts.append(f"{money(never_allocated)} of {source} is not yet allocated.")
+        if free_returned > 0:
+            parts.append(f"{money(free_returned)} returned and free to re-allocate.")
+        if available == 0 and not parts:
+            parts.append(f"{source.capitalize()} is fully allocated.")
     if totals.carried_forward_pence:
         parts.append(f"{money(totals.carried_forward_pence)} carried forward to a later year.")
     if totals.handed_back_pence:

@@ -144,3 +144,39 @@ def test_a_pot_without_a_stream_is_headed_by_its_own_name(run: Run) -> None:
     )
     statement = run(lambda s: build_statement(s, "Small Grants 2023-24"))
     assert statement.section.heading == "Small Grants 2023-24: Award £5,000.00"
+
+
+def test_the_note_under_a_pot_never_contradicts_its_figures() -> None:
+    from statements.distribution import Totals, balance_note
+
+    def totals(**figures: int) -> Totals:
+        base = dict.fromkeys(
+            (
+                "awarded_pence",
+                "assumed_pence",
+                "funded_pence",
+                "allocated_pence",
+                "paid_pence",
+                "returned_pence",
+                "received_pence",
+                "carried_in_pence",
+                "carried_forward_pence",
+                "handed_back_pence",
+            ),
+            0,
+        )
+        return Totals(**{**base, **figures})
+
+    assert balance_note(totals(), delegated=False) == (
+        "No award has been made into this pot by this date."
+    )
+    returned = totals(
+        awarded_pence=100_000,
+        funded_pence=100_000,
+        allocated_pence=100_000,
+        paid_pence=60_000,
+        returned_pence=60_000,
+    )
+    assert balance_note(returned, delegated=False) == "£600.00 returned and free to re-allocate."
+    part = totals(awarded_pence=100_000, funded_pence=100_000, allocated_pence=40_000)
+    assert balance_note(part, delegated=False) == "£600.00 of the award is not yet allocated."
