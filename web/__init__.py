@@ -3,7 +3,8 @@
 ``create_app()`` is the application factory (``gunicorn 'web:create_app()'``). One blueprint per
 area: ``auth`` (sign in and out), ``pots`` (dashboard, pot page, journal), ``money`` (the forms
 that record awards, receipts, allocations...), ``approvals``, ``statements`` (statement pages,
-downloads, reconciliation upload), ``imports`` and ``audit``. Views are thin: they check the
+downloads, reconciliation upload), ``imports``, ``audit`` and ``people`` (administrators manage
+who signs in). Views are thin: they check the
 role and the pot scope (``web.permissions``), call a ledger operation or a statement builder
 through the one database helper (``web.db``) and render a template.
 
@@ -43,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _check_secret_key(app)
 
     from web import approvals as approvals_views
-    from web import audit, auth, db, errors, imports, money, pots, security, statements
+    from web import audit, auth, db, errors, imports, money, people, pots, security, statements
     from web.lookups import RowIdConverter
     from web.templating import register_templating
 
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         statements.bp,
         imports.bp,
         audit.bp,
+        people.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -49,6 +49,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reconcile": frozenset({ADMIN, FINANCE}),
     "import_csv": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
+    "manage_people": frozenset({ADMIN}),
+    "change_own_password": EVERYONE,
 }
 
 ROLE_NAMES = {
@@ -70,6 +72,7 @@ class CurrentUser:
     role: str
     organisation_id: int | None
     organisation_name: str | None
+    must_change_password: bool = False
 
     @property
     def scoped(self) -> bool:
