@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import users
 from ledger.demo import CTSI_POT, WFWF_POT
 from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
 
@@ -87,12 +88,23 @@ ROUTES = (
     Route("POST", "/imports/cancel", ADMIN),
     Route("GET", "/audit", COUNCIL_READERS),
     Route("GET", "/audit?actor=officer", COUNCIL_READERS),
+    Route("GET", "/people", ADMIN),
+    Route("GET", "/people/new", ADMIN),
+    Route("POST", "/people/new", ADMIN),
+    Route("GET", "/people/{person}", ADMIN),
+    Route("POST", "/people/{person}", ADMIN),
+    Route("POST", "/people/{person}/password", ADMIN),
+    Route("POST", "/people/{person}/deactivate", ADMIN),
+    Route("POST", "/people/{person}/reactivate", ADMIN),
+    Route("GET", "/account/password", EVERYONE),
+    Route("POST", "/account/password", EVERYONE),
 )
 OPEN_ROUTES = {("GET", "auth.login"), ("POST", "auth.login"), ("POST", "auth.logout")}
 
 
 def _requests(session: Session) -> dict[str, int]:
-    """One variation waiting on a council allocation, one payment waiting on a CTSI grant."""
+    """One variation waiting on a council allocation, one payment waiting on a CTSI grant, and
+    a person for the administrator to manage."""
     council = ops.vary(
         session,
         reference="VAR-TEST-1",
@@ -111,7 +123,14 @@ def _requests(session: Session) -> dict[str, int]:
         memo="First instalment",
         entered_by="ctsi",
     )
-    return {"council_request": council.id, "ctsi_request": ctsi.id}
+    leaver = users.add_user(
+        session,
+        username="leaver",
+        password="tablet lighthouse porridge",
+        role="viewer",
+        added_by="admin",
+    )
+    return {"council_request": council.id, "ctsi_request": ctsi.id, "person": leaver.id}
 
 
 def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:

@@ -92,6 +92,8 @@ def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, 
     app = demo_app(database_url, IMPORT_DIR=str(tmp / "imports"), **config)
     args: dict[str, Any] = run(app, _pending)
     args.update(pot_id=pot_id(app, WFWF_POT), reference=PROVISIONAL, filename="app.css")
+    # Someone other than the administrator making the requests, whose session must hold.
+    args["user_id"] = run(app, lambda s: users.find_user(s, "viewer").id)
     return app, args
 
 
@@ -200,6 +202,16 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.upload": {"file": _csv(IMPORT_CSV), "approved_by": "Forged committee"},
     "imports.confirm": {"token": "A" * 32},
     "imports.cancel": {"token": "A" * 32},
+    "auth.change_password": {
+        "current_password": PASSWORD,
+        "password": "harbour kettle meadow",
+        "confirm": "harbour kettle meadow",
+    },
+    "people.add": {"username": "forged", "role": "viewer"},
+    "people.person": {"role": "finance", "display_name": "Forged"},
+    "people.reset_password": {},
+    "people.deactivate": {},
+    "people.reactivate": {},
 }
 
 
