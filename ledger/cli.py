@@ -4,6 +4,12 @@ Subcommands from ``statements`` and ``web`` arrive as entry points in the group
 ``commonpurse.commands``: each is a function taking the subparsers object, adding its parser
 with ``set_defaults(func=handler)`` where ``handler(args, out) -> int``.
 
+Only the standard library and the ledger's light modules are imported here: each command
+imports what it needs when it runs, so ``commonpurse --help`` answers without loading
+SQLAlchemy, Alembic or the password hasher (``tests/test_cli_speed.py``), and a read-only
+command such as ``balances`` never loads Alembic. Commands registered through entry points keep
+their own registration as light.
+
 Every refusal or bad input ends with a one-line message on stderr and a non-zero exit status;
 tracebacks are for bugs only. Exit codes: 0 success, 1 refused (a ledger rule or bad input),
 2 usage, 3 ``check`` found problems, 4 database unavailable.
@@ -21,26 +27,25 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
-from ledger import db, users
-from ledger import operations as ops
-from ledger.backup import backup_sqlite, human_size, sqlite_path
-from ledger.check import check
-from ledger.demo import load_demo
+from ledger import database_url
 from ledger.errors import LedgerError
-from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows
-from ledger.models import USER_ROLES
 from ledger.money import format_pence, parse_pence
-from ledger.readout import PotBalance, pot_balances
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from ledger.readout import PotBalance
 
 PLUGIN_GROUP = "commonpurse.commands"
+# ledger.models.USER_ROLES, spelt out so that --help need not import the models
+# (tests/test_cli_speed.py checks that the two agree).
+USER_ROLES = ("admin", "officer", "intermediary", "finance", "viewer")
 EXIT_REFUSED = 1
 EXIT_CHECK_FAILED = 3
 EXIT_DATABASE = 4
@@ -58,6 +63,8 @@ def user_of(args: argparse.Namespace) -> str:
 
 def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
     """The engine for ``--db`` / the environment / the default, with the schema at head."""
+    from ledger import db
+
     engine = db.make_engine(db.resolve_url(args.db))
     if create:
         db.ensure_schema(engine)
@@ -65,6 +72,9 @@ def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger import operations as ops
+
     engine = engine_for(args, create=False)
     db.upgrade(engine)
 
@@ -85,6 +95,10 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.demo import load_demo
+    from ledger.readout import pot_balances
+
     engine = engine_for(args)
     factory = db.session_factory(engine)
     db.run_in_transaction(factory, load_demo)
@@ -98,6 +112,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows
+
     engine = engine_for(args)
     path = Path(args.file)
     if not path.is_file():
@@ -159,11 +176,16 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.readout import pot_balances
+
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
         if args.pot is None:
             balances = pot_balances(session)
         else:
+            from ledger import operations as ops
+
             ops.find_pot(session, args.pot)  # refuses a pot that is not in the ledger
             balances = [b for b in pot_balances(session) if b.name == args.pot]
     if args.json:
@@ -218,6 +240,9 @@ def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.check import check
+
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
         report = check(session)
@@ -238,6 +263,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.backup import backup_sqlite, human_size, sqlite_path
+
     source = sqlite_path(db.resolve_url(args.db))
     try:
         result = backup_sqlite(source, Path(args.file), force=args.force)
@@ -278,6 +306,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
     password = _read_password(args)
     engine = engine_for(args)
     db.run_in_transaction(
@@ -301,6 +331,8 @@ def cmd_user_add(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_user_role(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
     engine = engine_for(args)
     db.run_in_transaction(
         db.session_factory(engine),
@@ -317,6 +349,8 @@ def cmd_user_role(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_user_password(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
     password = _read_password(args)
     engine = engine_for(args)
     db.run_in_transaction(
@@ -362,13 +396,15 @@ def _add_user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     password.set_defaults(func=cmd_user_password)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; with ``plugins=False`` only the ledger's own commands."""
     parser = argparse.ArgumentParser(
         prog="commonpurse",
         description="A pence-exact double-entry ledger for grant and commissioning consortia.",
     )
     parser.add_argument(
-        "--db", help=f"database URL (default: ${db.ENV_URL}, else {db.default_url()})"
+        "--db",
+        help=f"database URL (default: ${database_url.ENV_URL}, else {database_url.default_url()})",
     )
     parser.add_argument(
         "--user", help="who is acting (default: $COMMONPURSE_USER, else your login name)"
@@ -431,9 +467,14 @@ def build_parser() -> argparse.ArgumentParser:
     bak.add_argument("--force", action="store_true", help="replace FILE if it exists")
     bak.set_defaults(func=cmd_backup)
     _add_user_commands(sub)
+    if plugins:
+        _add_plugin_commands(sub)
+    return parser
 
-    # Commands from the layers above (statements, web) register themselves through entry points,
-    # so the ledger never imports them.
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Commands from the layers above (statements, web) register themselves through entry
+    points, so the ledger never imports them."""
     for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
         try:
             register = plugin.load()
@@ -444,11 +485,36 @@ def build_parser() -> argparse.ArgumentParser:
             )
             continue
         register(sub)
-    return parser
+
+
+def entry_points(group: str) -> Sequence[EntryPoint]:
+    """The installed entry points of ``group``; importlib.metadata is imported only here."""
+    from importlib.metadata import entry_points as installed
+
+    return tuple(installed(group=group))
+
+
+LEDGER_COMMANDS = frozenset({"init", "demo", "import", "balances", "check", "backup", "user"})
+OPTIONS_WITH_VALUES = frozenset({"--db", "--user"})
+
+
+def needs_plugins(argv: Sequence[str]) -> bool:
+    """False when ``argv`` names one of the ledger's own commands: then reading the installed
+    packages' entry points (importlib.metadata, a good part of a quick command's start) is
+    skipped. Top-level ``--help``, a plugin's command or a mistake load them all."""
+    words = iter(argv)
+    for word in words:
+        if word in OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word not in LEDGER_COMMANDS
+    return True
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(plugins=needs_plugins(argv))
     args = parser.parse_args(argv)
     stdout = out or sys.stdout
     func: Callable[[argparse.Namespace, TextIO], int] = args.func
@@ -458,13 +524,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _fail(str(error), error.code)
     except LedgerError as error:
         return _fail(str(error), EXIT_REFUSED)
-    except SQLAlchemyError as error:
-        return _fail(f"The database refused the request: {_first_line(error)}", EXIT_DATABASE)
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except Exception as error:  # only SQLAlchemy's errors; anything else is a bug: re-raised
+        if not _is_database_error(error):
+            raise
+        return _fail(f"The database refused the request: {_first_line(error)}", EXIT_DATABASE)
     except KeyboardInterrupt:
         return _fail("Interrupted; nothing from the unfinished operation was written.", 130)
+
+
+def _is_database_error(error: Exception) -> bool:
+    """A SQLAlchemy error, without importing SQLAlchemy when no command has (``--help``)."""
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.SQLAlchemyError)
 
 
 def _first_line(error: BaseException) -> str:

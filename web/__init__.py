@@ -19,12 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped, unused-ignore]
+from ledger.database_url import resolve_url
 
-from ledger.db import resolve_url
+if TYPE_CHECKING:
+    # Flask is imported when an app is built, not with the package: `commonpurse serve` is
+    # registered from web.command on every `commonpurse` run, `--help` included.
+    from flask import Flask
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -38,6 +40,9 @@ class ConfigError(RuntimeError):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment (tests and ``commonpurse serve``)."""
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped, unused-ignore]
+
     app = Flask(__name__)
     app.config.update(_defaults())
     app.config.update(config or {})
