@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import KEPT, keep_hand_written
 from ledger import cli, db
 from ledger.models import USER_ROLES
 from statements import finance_match, reconcile_command
@@ -95,11 +96,7 @@ def test_entry_points_are_read_only_when_a_command_may_come_from_one(
 
 def test_the_ledgers_own_commands_are_the_ones_that_skip_the_entry_points() -> None:
     parser = cli.build_parser(plugins=False)
-    subparsers = next(
-        action
-        for action in parser._actions
-        if action.dest == "command"
-    )
+    subparsers = next(action for action in parser._actions if action.dest == "command")
     assert set(subparsers.choices) == cli.LEDGER_COMMANDS  # type: ignore[arg-type]
 
 
@@ -110,3 +107,13 @@ def test_what_the_help_spells_out_agrees_with_its_source() -> None:
 
 def test_the_head_revision_read_from_the_files_is_alembics() -> None:
     assert db.head_revision() == db.alembic_head_revision()
+
+
+def test_the_start_up_figures_survive_a_rerun_of_the_benchmark() -> None:
+    kept = f"{KEPT}\n\n## Command-line start-up\n\nfigures\n"
+    rerun = keep_hand_written("# Performance\n\nnew figures\n", f"# Performance\n\nold\n\n{kept}")
+    assert rerun == f"# Performance\n\nnew figures\n\n{kept}"
+    assert keep_hand_written("new\n", "nothing kept\n") == "new\n"
+    report = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert KEPT in report
+    assert "## Command-line start-up" in report[report.index(KEPT) :]
