@@ -22,7 +22,6 @@ import codecs
 import getpass
 import json
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -263,6 +262,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    import sqlite3
+
     from ledger import db
     from ledger.backup import backup_sqlite, human_size, sqlite_path
 
