@@ -265,6 +265,12 @@ def test_everyone_changes_their_own_password_with_the_current_one(database_url: 
     )
     assert "The two new passwords differ" in text_of(differ)
     assert PASSWORD not in text_of(differ) and new not in text_of(differ)  # never echoed
+    both = viewer.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": "viewer", "confirm": "viewr"},
+    )
+    assert "at least 12 characters" in text_of(both)  # every problem at once
+    assert "The two new passwords differ" in text_of(both)
 
     done = viewer.post(
         "/account/password", data={"current_password": PASSWORD, "password": new, "confirm": new}

@@ -209,6 +209,7 @@ def change_password() -> ResponseReturnValue:
     """Change your own password; this session stays signed in, every other one ends."""
     user = signed_in_user()
     form = ChangePasswordForm()
+    form.username = user.username
     if form.validate_on_submit():
         try:
             fingerprint = db.write(lambda s: _change(s, user.username, form))

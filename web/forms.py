@@ -47,6 +47,7 @@ from ledger.fy import parse_date, parse_financial_year
 from ledger.money import AmountError, parse_pence
 from ledger.passwords import MAX_CHARS as PASSWORD_MAX_CHARS
 from ledger.passwords import MIN_CHARS as PASSWORD_MIN_CHARS
+from ledger.passwords import check_new_password
 
 __all__ = [
     "AllocationForm",
@@ -505,6 +506,14 @@ class ChangePasswordForm(LedgerForm):
         "new-password",
         "Enter the new password again",
     )
+    username = ""  # whose password it is: set by the view, for the rule against the username
+
+    def validate_password(self, field: Field) -> None:
+        """The rules at once, beside any other error (the ledger checks them again)."""
+        try:
+            check_new_password(field.data or "", self.username)
+        except InvalidInput as error:
+            raise ValidationError(str(error)) from error
 
     def validate_confirm(self, field: Field) -> None:
         if field.data != self.password.data:
