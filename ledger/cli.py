@@ -352,6 +352,17 @@ def cmd_user_role(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_user_password(args: argparse.Namespace, out: TextIO) -> int:
     from ledger import db, users
 
+    if args.one_time:
+        engine = engine_for(args)
+        given = db.run_in_transaction(
+            db.session_factory(engine),
+            lambda s: users.reset_password(s, username=args.username, changed_by=user_of(args)),
+        )
+        out.write(
+            f"One-time password for {args.username}, shown only this once; they must choose"
+            f" their own when they next sign in:\n{given}\n"
+        )
+        return 0
     password = _read_password(args)
     engine = engine_for(args)
     db.run_in_transaction(
@@ -361,6 +372,62 @@ def cmd_user_password(args: argparse.Namespace, out: TextIO) -> int:
         ),
     )
     out.write(f"Password changed for {args.username}.\n")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, out: TextIO) -> int:
+    from sqlalchemy import select
+
+    from ledger import db
+    from ledger.models import User
+
+    engine = engine_for(args)
+    with db.reader_factory(engine)() as session:
+        people = [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "role": u.role,
+                "organisation": u.organisation.name if u.organisation else None,
+                "status": "deactivated"
+                if not u.active
+                else "one-time password"
+                if u.must_change_password
+                else "active",
+                "last_signed_in": u.last_login_at.isoformat() if u.last_login_at else None,
+            }
+            for u in session.scalars(select(User).order_by(User.username))
+        ]
+    if args.json:
+        json.dump({"users": people}, out, indent=2)
+        out.write("\n")
+        return 0
+    rows: list[tuple[str, ...]] = [("Username", "Name", "Role", "Status")]
+    for p in people:
+        role = f"{p['role']} ({p['organisation']})" if p["organisation"] else str(p["role"])
+        rows.append((str(p["username"]), str(p["name"]), role, str(p["status"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
+    active = args.user_command == "reactivate"
+    engine = engine_for(args)
+    db.run_in_transaction(
+        db.session_factory(engine),
+        lambda s: users.set_active(
+            s, username=args.username, active=active, changed_by=user_of(args)
+        ),
+    )
+    out.write(
+        f"{args.username} can sign in again.\n"
+        if active
+        else f"{args.username} is deactivated: every session of theirs has ended.\n"
+    )
     return 0
 
 
@@ -389,12 +456,30 @@ def _add_user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     password = user_sub.add_parser("password", help="set a new password (also unlocks)")
     password.add_argument("username")
-    password.add_argument(
+    given = password.add_mutually_exclusive_group()
+    given.add_argument(
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input",
     )
+    given.add_argument(
+        "--one-time",
+        action="store_true",
+        help="make a one-time password, printed once, that they must change at next sign-in",
+    )
     password.set_defaults(func=cmd_user_password)
+
+    listing = user_sub.add_parser("list", help="everyone who can sign in, with role and status")
+    listing.add_argument("--json", action="store_true", help="machine-readable")
+    listing.set_defaults(func=cmd_user_list)
+
+    for action, what in (
+        ("deactivate", "stop a person signing in and end their sessions (never deletes)"),
+        ("reactivate", "let a deactivated person sign in again"),
+    ):
+        parser = user_sub.add_parser(action, help=what)
+        parser.add_argument("username")
+        parser.set_defaults(func=cmd_user_active)
 
 
 def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -296,3 +298,37 @@ def test_the_command_line_applies_the_same_password_rules(
     monkeypatch.setattr("sys.stdin", io.StringIO("m.stewart-2024\n"))
     assert main([*base, "password", "m.stewart", "--password-stdin"], out=io.StringIO()) == 1
     assert capsys.readouterr().err == "commonpurse: A password cannot be your username\n"
+
+
+def test_the_command_line_lists_deactivates_and_gives_one_time_passwords(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cli(*argv: str) -> str:
+        out = io.StringIO()
+        assert main(["--db", database_url, "--user", "admin", "user", *argv], out=out) == 0
+        return out.getvalue()
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("tablet lighthouse porridge\n"))
+    cli("add", "m.stewart", "--role", "finance", "--name", "Morag Stewart", "--password-stdin")
+    given = cli("password", "m.stewart", "--one-time").splitlines()[-1]
+    assert re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", given)
+    assert cli("list").splitlines() == [
+        "Username   Name           Role     Status",
+        "m.stewart  Morag Stewart  finance  one-time password",
+    ]
+    assert cli("deactivate", "m.stewart") == (
+        "m.stewart is deactivated: every session of theirs has ended.\n"
+    )
+    listed = json.loads(cli("list", "--json"))["users"]
+    assert listed == [
+        {
+            "username": "m.stewart",
+            "name": "Morag Stewart",
+            "role": "finance",
+            "organisation": None,
+            "status": "deactivated",
+            "last_signed_in": None,
+        }
+    ]
+    assert cli("reactivate", "m.stewart") == "m.stewart can sign in again.\n"
+    assert given not in " ".join(cli("list", "--json").split())
