@@ -377,6 +377,19 @@ the run fail: this page says which were met.
 """
 
 
+KEPT = (
+    "<!-- Not written by `python -m bench`: kept as it is when the benchmark rewrites this"
+    " file. -->"
+)
+
+
+def keep_hand_written(report: str, previous: str) -> str:
+    """The new report, followed by what the previous file had from the ``KEPT`` marker on
+    (figures measured by other means, such as the command line's start-up)."""
+    start = previous.find(KEPT)
+    return report if start < 0 else report.rstrip("\n") + "\n\n" + previous[start:]
+
+
 def render(results: Results) -> str:
     out: list[str] = [
         "# Performance",

@@ -56,6 +56,7 @@ from bench.report import (
     Results,
     StatementMeasure,
     WebMeasure,
+    keep_hand_written,
     render,
 )
 from bench.web import default_workers, run_web
@@ -665,7 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.results.duration_s = time.perf_counter() - started
     out.parent.mkdir(parents=True, exist_ok=True)
     text = render(bench.results)
-    out.write_text(text, encoding="utf-8")
+    previous = out.read_text(encoding="utf-8") if out.exists() else ""
+    out.write_text(keep_hand_written(text, previous), encoding="utf-8")
     if args.json:
         Path(args.json).write_text(bench.results.to_json() + "\n", encoding="utf-8")
     if args.smoke:

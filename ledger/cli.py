@@ -4,6 +4,12 @@ Subcommands from ``statements`` and ``web`` arrive as entry points in the group
 ``commonpurse.commands``: each is a function taking the subparsers object, adding its parser
 with ``set_defaults(func=handler)`` where ``handler(args, out) -> int``.
 
+Only the standard library and the ledger's light modules are imported here: each command
+imports what it needs when it runs, so ``commonpurse --help`` answers without loading
+SQLAlchemy, Alembic or the password hasher (``tests/test_cli_speed.py``), and a read-only
+command such as ``balances`` never loads Alembic. Commands registered through entry points keep
+their own registration as light.
+
 Every refusal or bad input ends with a one-line message on stderr and a non-zero exit status;
 tracebacks are for bugs only. Exit codes: 0 success, 1 refused (a ledger rule or bad input),
 2 usage, 3 ``check`` found problems, 4 database unavailable.
@@ -16,31 +22,29 @@ import codecs
 import getpass
 import json
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
-from ledger import db, users
-from ledger import operations as ops
-from ledger.backup import backup_sqlite, human_size, sqlite_path
-from ledger.check import check
-from ledger.demo import load_demo
+from ledger import database_url
 from ledger.errors import InfrastructureError, LedgerError
-from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows
-from ledger.models import USER_ROLES
 from ledger.money import format_pence, parse_pence
-from ledger.readout import PotBalance, pot_balances
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from ledger.readout import PotBalance
 
 PLUGIN_GROUP = "commonpurse.commands"
+# ledger.models.USER_ROLES, spelt out so that --help need not import the models
+# (tests/test_cli_speed.py checks that the two agree).
+USER_ROLES = ("admin", "officer", "intermediary", "finance", "viewer")
 EXIT_REFUSED = 1
 EXIT_CHECK_FAILED = 3
 EXIT_DATABASE = 4
@@ -58,6 +62,8 @@ def user_of(args: argparse.Namespace) -> str:
 
 def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
     """The engine for ``--db`` / the environment / the default, with the schema at head."""
+    from ledger import db
+
     engine = db.make_engine(db.resolve_url(args.db))
     if create:
         db.ensure_schema(engine)
@@ -65,6 +71,9 @@ def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger import operations as ops
+
     engine = engine_for(args, create=False)
     db.upgrade(engine)
 
@@ -85,6 +94,10 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.demo import load_demo
+    from ledger.readout import pot_balances
+
     engine = engine_for(args)
     factory = db.session_factory(engine)
     db.run_in_transaction(factory, load_demo)
@@ -98,6 +111,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows
+
     engine = engine_for(args)
     path = Path(args.file)
     if not path.is_file():
@@ -159,11 +175,16 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.readout import pot_balances
+
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
         if args.pot is None:
             balances = pot_balances(session)
         else:
+            from ledger import operations as ops
+
             ops.find_pot(session, args.pot)  # refuses a pot that is not in the ledger
             balances = [b for b in pot_balances(session) if b.name == args.pot]
     if args.json:
@@ -218,6 +239,9 @@ def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from ledger.check import check
+
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
         report = check(session)
@@ -238,6 +262,11 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    import sqlite3
+
+    from ledger import db
+    from ledger.backup import backup_sqlite, human_size, sqlite_path
+
     source = sqlite_path(db.resolve_url(args.db))
     try:
         result = backup_sqlite(source, Path(args.file), force=args.force)
@@ -278,6 +307,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
     password = _read_password(args)
     engine = engine_for(args)
     db.run_in_transaction(
@@ -301,6 +332,8 @@ def cmd_user_add(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_user_role(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
     engine = engine_for(args)
     db.run_in_transaction(
         db.session_factory(engine),
@@ -317,6 +350,19 @@ def cmd_user_role(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_user_password(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
+    if args.one_time:
+        engine = engine_for(args)
+        given = db.run_in_transaction(
+            db.session_factory(engine),
+            lambda s: users.reset_password(s, username=args.username, changed_by=user_of(args)),
+        )
+        out.write(
+            f"One-time password for {args.username}, shown only this once; they must choose"
+            f" their own when they next sign in:\n{given}\n"
+        )
+        return 0
     password = _read_password(args)
     engine = engine_for(args)
     db.run_in_transaction(
@@ -326,6 +372,62 @@ def cmd_user_password(args: argparse.Namespace, out: TextIO) -> int:
         ),
     )
     out.write(f"Password changed for {args.username}.\n")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, out: TextIO) -> int:
+    from sqlalchemy import select
+
+    from ledger import db
+    from ledger.models import User
+
+    engine = engine_for(args)
+    with db.reader_factory(engine)() as session:
+        people = [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "role": u.role,
+                "organisation": u.organisation.name if u.organisation else None,
+                "status": "deactivated"
+                if not u.active
+                else "one-time password"
+                if u.must_change_password
+                else "active",
+                "last_signed_in": u.last_login_at.isoformat() if u.last_login_at else None,
+            }
+            for u in session.scalars(select(User).order_by(User.username))
+        ]
+    if args.json:
+        json.dump({"users": people}, out, indent=2)
+        out.write("\n")
+        return 0
+    rows: list[tuple[str, ...]] = [("Username", "Name", "Role", "Status")]
+    for p in people:
+        role = f"{p['role']} ({p['organisation']})" if p["organisation"] else str(p["role"])
+        rows.append((str(p["username"]), str(p["name"]), role, str(p["status"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db, users
+
+    active = args.user_command == "reactivate"
+    engine = engine_for(args)
+    db.run_in_transaction(
+        db.session_factory(engine),
+        lambda s: users.set_active(
+            s, username=args.username, active=active, changed_by=user_of(args)
+        ),
+    )
+    out.write(
+        f"{args.username} can sign in again.\n"
+        if active
+        else f"{args.username} is deactivated: every session of theirs has ended.\n"
+    )
     return 0
 
 
@@ -354,21 +456,41 @@ def _add_user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     password = user_sub.add_parser("password", help="set a new password (also unlocks)")
     password.add_argument("username")
-    password.add_argument(
+    given = password.add_mutually_exclusive_group()
+    given.add_argument(
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input",
     )
+    given.add_argument(
+        "--one-time",
+        action="store_true",
+        help="make a one-time password, printed once, that they must change at next sign-in",
+    )
     password.set_defaults(func=cmd_user_password)
 
+    listing = user_sub.add_parser("list", help="everyone who can sign in, with role and status")
+    listing.add_argument("--json", action="store_true", help="machine-readable")
+    listing.set_defaults(func=cmd_user_list)
 
-def build_parser() -> argparse.ArgumentParser:
+    for action, what in (
+        ("deactivate", "stop a person signing in and end their sessions (never deletes)"),
+        ("reactivate", "let a deactivated person sign in again"),
+    ):
+        parser = user_sub.add_parser(action, help=what)
+        parser.add_argument("username")
+        parser.set_defaults(func=cmd_user_active)
+
+
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; with ``plugins=False`` only the ledger's own commands."""
     parser = argparse.ArgumentParser(
         prog="commonpurse",
         description="A pence-exact double-entry ledger for grant and commissioning consortia.",
     )
     parser.add_argument(
-        "--db", help=f"database URL (default: ${db.ENV_URL}, else {db.default_url()})"
+        "--db",
+        help=f"database URL (default: ${database_url.ENV_URL}, else {database_url.default_url()})",
     )
     parser.add_argument(
         "--user", help="who is acting (default: $COMMONPURSE_USER, else your login name)"
@@ -431,9 +553,14 @@ def build_parser() -> argparse.ArgumentParser:
     bak.add_argument("--force", action="store_true", help="replace FILE if it exists")
     bak.set_defaults(func=cmd_backup)
     _add_user_commands(sub)
+    if plugins:
+        _add_plugin_commands(sub)
+    return parser
 
-    # Commands from the layers above (statements, web) register themselves through entry points,
-    # so the ledger never imports them.
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Commands from the layers above (statements, web) register themselves through entry
+    points, so the ledger never imports them."""
     for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
         try:
             register = plugin.load()
@@ -444,11 +571,36 @@ def build_parser() -> argparse.ArgumentParser:
             )
             continue
         register(sub)
-    return parser
+
+
+def entry_points(group: str) -> Sequence[EntryPoint]:
+    """The installed entry points of ``group``; importlib.metadata is imported only here."""
+    from importlib.metadata import entry_points as installed
+
+    return tuple(installed(group=group))
+
+
+LEDGER_COMMANDS = frozenset({"init", "demo", "import", "balances", "check", "backup", "user"})
+OPTIONS_WITH_VALUES = frozenset({"--db", "--user"})
+
+
+def needs_plugins(argv: Sequence[str]) -> bool:
+    """False when ``argv`` names one of the ledger's own commands: then reading the installed
+    packages' entry points (importlib.metadata, a good part of a quick command's start) is
+    skipped. Top-level ``--help``, a plugin's command or a mistake load them all."""
+    words = iter(argv)
+    for word in words:
+        if word in OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word not in LEDGER_COMMANDS
+    return True
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(plugins=needs_plugins(argv))
     args = parser.parse_args(argv)
     stdout = out or sys.stdout
     func: Callable[[argparse.Namespace, TextIO], int] = args.func
@@ -460,13 +612,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _fail(str(error), EXIT_REFUSED)
     except InfrastructureError as error:
         return _fail(str(error), EXIT_DATABASE)
-    except SQLAlchemyError as error:
-        return _fail(f"The database refused the request: {_first_line(error)}", EXIT_DATABASE)
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except Exception as error:  # only SQLAlchemy's errors; anything else is a bug: re-raised
+        if not _is_database_error(error):
+            raise
+        return _fail(f"The database refused the request: {_first_line(error)}", EXIT_DATABASE)
     except KeyboardInterrupt:
         return _fail("Interrupted; nothing from the unfinished operation was written.", 130)
+
+
+def _is_database_error(error: Exception) -> bool:
+    """A SQLAlchemy error, without importing SQLAlchemy when no command has (``--help``)."""
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.SQLAlchemyError)
 
 
 def _first_line(error: BaseException) -> str:

@@ -8,39 +8,32 @@ they touch (``SELECT ... FOR UPDATE``) and CHECK constraints back every guard.
 
 from __future__ import annotations
 
-import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+# Re-exported: callers name them as db.ENV_URL, db.default_url and db.resolve_url.
+from ledger.database_url import ENV_URL as ENV_URL
+from ledger.database_url import default_url as default_url
+from ledger.database_url import resolve_url as resolve_url
 from ledger.errors import DatabaseUnavailable, LedgerBusy, SchemaError
 
-ENV_URL = "COMMONPURSE_DATABASE_URL"
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "commonpurse_read_only"
 
 T = TypeVar("T")
-
-
-def default_url() -> str:
-    """The SQLite file used when neither ``--db`` nor the environment names a database."""
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return f"sqlite:///{data_home / 'commonpurse' / 'commonpurse.sqlite3'}"
-
-
-def resolve_url(cli_url: str | None = None) -> str:
-    return cli_url or os.environ.get(ENV_URL) or default_url()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -84,6 +77,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Alembic's configuration interpolates "%(name)s": a URL's %-escapes (a socket path, a
@@ -94,7 +89,35 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str:
+    """The newest migration's revision id.
+
+    Read from the ``revision`` and ``down_revision`` lines of the migration files rather than
+    through Alembic, whose import alone takes longer than a whole read-only command; when the
+    files do not show exactly one head, Alembic is asked (and says what is wrong).
+    ``tests/test_migrations.py`` checks that both give the same answer.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revisions.update(_REVISION.findall(source))
+        parents.update(_DOWN_REVISION.findall(source))
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    return alembic_head_revision()
+
+
+_REVISION = re.compile(r"""^revision(?::[^=\n]*)?=\s*["'](\w+)["']""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"""^down_revision(?::[^=\n]*)?=\s*["'](\w+)["']""", re.MULTILINE)
+
+
+def alembic_head_revision() -> str:
+    """The head as Alembic finds it, from the migration scripts themselves."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     if head is None:  # pragma: no cover - the project always ships migrations
         raise SchemaError("No migrations found")
@@ -107,16 +130,35 @@ def reading(engine: Engine) -> Engine:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision Alembic recorded in the database, or None before the first migration.
+    Read with one query, as Alembic itself reads it, without importing Alembic."""
     with _plain_errors(), reading(engine).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not connection.dialect.has_table(connection, VERSION_TABLE):
+            return None
+        versions = list(
+            connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalars()
+        )
+    if len(versions) > 1:
+        raise SchemaError(
+            f"This ledger's schema records several revisions ({', '.join(versions)});"
+            " it was not upgraded by commonpurse"
+        )
+    return str(versions[0]) if versions else None
+
+
+VERSION_TABLE = "alembic_version"
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with _plain_errors():
         command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
 
 

@@ -17,22 +17,27 @@ import argparse
 import csv
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy.orm import Session
-
-from ledger import db
-from ledger import operations as ops
 from ledger.cli import CliError, engine_for, user_of
-from ledger.models import Organisation, Pot
-from ledger.organisations import (
-    IMPORT_HEADER,
-    IdentifierChange,
-    identifiers_of,
-    import_identifiers,
-    set_identifiers,
-    set_publication,
+
+if TYPE_CHECKING:  # imported where used, so that registering the command stays cheap
+    from sqlalchemy.orm import Session
+
+    from ledger.models import Organisation, Pot
+
+IMPORT_HEADER = (
+    "name",
+    "charity_numbers",
+    "ni_charity_number",
+    "company_number",
+    "local_authority_code",
+    "other_identifier",
+    "location_code",
+    "location_name",
+    "internal",
 )
+"""``ledger.organisations.IMPORT_HEADER`` (a test checks they agree)."""
 
 DEFAULT_AREA = "the accountable body's place"
 
@@ -124,6 +129,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_organisation_set(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger.organisations import IdentifierChange, set_identifiers
+
     change = IdentifierChange(
         charity_numbers=args.charity_number,
         clear_charity_numbers=args.clear_charity_numbers,
@@ -144,6 +151,8 @@ def cmd_organisation_set(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_organisation_import(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger.organisations import import_identifiers
+
     path = Path(args.file)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -160,11 +169,15 @@ def cmd_organisation_import(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_organisation_show(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import operations as ops
+
     out.write(_run(args, lambda s: show(ops.find_organisation(s, args.name, "organisation"))))
     return 0
 
 
 def show(org: Organisation) -> str:
+    from ledger.organisations import identifiers_of
+
     found = identifiers_of(org).org_ids()
     lines = [
         org.name,
@@ -180,6 +193,8 @@ def show(org: Organisation) -> str:
 
 
 def cmd_pot_set(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger.organisations import set_publication
+
     def work(session: Session) -> str:
         pot = set_publication(
             session,
@@ -207,6 +222,8 @@ def _describe_pot(pot: Pot) -> str:
 
 
 def _run(args: argparse.Namespace, work: Callable[[Session], str]) -> str:
+    from ledger import db
+
     engine = engine_for(args)
     try:
         return db.run_in_transaction(db.session_factory(engine), work)

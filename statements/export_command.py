@@ -21,17 +21,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from ledger import db
 from ledger.cli import CliError, engine_for
-from ledger.models import Entry
-from statements.export_360giving import build_export, export_360giving_csv, to_json
-from statements.export_beancount import build_book
-from statements.export_journal import export_journal_csv
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 FORMATS = ("360giving", "360giving-csv", "beancount", "csv")
 PREFIXED = ("360giving", "360giving-csv")
@@ -68,6 +63,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def render(session: Session, fmt: str, prefix: str | None) -> tuple[str, str, list[str]]:
     """The export's text, a short summary of what it holds, and notes for the publisher."""
+    # Imported here, not at the top, so registering the command stays cheap.
+    from sqlalchemy import func, select
+
+    from ledger.models import Entry
+    from statements.export_360giving import build_export, export_360giving_csv, to_json
+    from statements.export_beancount import build_book
+    from statements.export_journal import export_journal_csv
+
     if fmt in PREFIXED:
         export = build_export(session, prefix=prefix)
         count = len(export.package["grants"])
@@ -86,6 +89,8 @@ def render(session: Session, fmt: str, prefix: str | None) -> tuple[str, str, li
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+
     if args.prefix is not None and args.format not in PREFIXED:
         raise CliError("--prefix applies only to the 360giving formats")
     target = Path(args.output) if args.output else None

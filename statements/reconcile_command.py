@@ -15,21 +15,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, TextIO
 
-from ledger import db
 from ledger.cli import CliError, engine_for
 from ledger.errors import InvalidInput
 from ledger.fy import parse_date
-from statements.finance_match import (
-    HEADER,
-    FinanceFileError,
-    reconcile_finance,
-    write_csv_report,
-)
-from statements.finance_match import render_text as render_match
-from statements.reconciliation import build_reconciliation
-from statements.reconciliation import render_text as render_figures
 
 EXIT_USAGE = 2
+# statements.finance_match.HEADER, spelt out so that registering the command imports nothing
+# heavy (tests/test_cli_speed.py checks that the two agree).
+HEADER = ("date", "reference", "amount", "description")
 
 DESCRIPTION = """\
 Match a transactions export from the council's finance system against the ledger's receipts
@@ -95,6 +88,12 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 
 def handler(args: argparse.Namespace, out: TextIO) -> int:
+    from ledger import db
+    from statements.finance_match import FinanceFileError, reconcile_finance, write_csv_report
+    from statements.finance_match import render_text as render_match
+    from statements.reconciliation import build_reconciliation
+    from statements.reconciliation import render_text as render_figures
+
     if args.file is None and not args.figures:
         raise CliError(
             "reconcile needs a finance export (FINANCE.csv) or --figures; see"

@@ -17,15 +17,13 @@ import argparse
 import io
 import re
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ledger import db
 from ledger.cli import CliError, engine_for
 from ledger.fy import parse_date
-from statements.distribution import DistributionStatement, build_statement
-from statements.formatting import day
-from statements.render_csv import render_csv
-from statements.render_html import render_html
+
+if TYPE_CHECKING:
+    from statements.distribution import DistributionStatement
 
 FORMATS = ("pdf", "html", "csv")
 
@@ -55,6 +53,13 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_statement(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here, not at the top, so registering the command (every `commonpurse` run,
+    # `--help` included) stays cheap.
+    from ledger import db
+    from statements.distribution import build_statement
+    from statements.render_csv import render_csv
+    from statements.render_html import render_html
+
     as_at = parse_date(args.as_at, field="as_at") if args.as_at else None
     engine = engine_for(args)
     try:
@@ -108,6 +113,8 @@ def _write_pdf(statement: DistributionStatement, output: str | None, out: TextIO
 
 
 def _describe(statement: DistributionStatement) -> str:
+    from statements.formatting import day
+
     return f"{statement.title}, as at {day(statement.as_at)}"
 
 

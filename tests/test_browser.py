@@ -8,6 +8,8 @@ policy as in production.
 * Appendix 2 as printed: the CTSI delegation of £82,336.18 is refused, short by £103.18.
 * Finance downloads the WFWF statement as a PDF.
 * Keyboard: the first Tab reaches the skip link, and signing in needs only the keyboard.
+* An administrator adds a person, who signs in with the one-time password and must choose
+  their own before anything else.
 * axe-core (vendored, WCAG 2.0/2.1/2.2 A and AA) finds no violation on any page state each role
   can reach. The pages come from the app's URL map, so a new page cannot escape the check: every
   route is opened, those with parameters with real ids (the administrator with every one), each
@@ -54,7 +56,7 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from ledger.models import Allocation, Organisation, Pot, Request
+from ledger.models import Allocation, Organisation, Pot, Request, User
 from tests.browser_support import (
     CHROMIUM,
     PASSWORD,
@@ -442,6 +444,63 @@ def test_the_dashboard_reads_as_boxes_at_390_pixels_without_a_sideways_scroll(
     expect(table.locator("tfoot")).to_contain_text("£387,103.18")
 
 
+# An administrator adds a person ------------------------------------------------------------
+
+
+def test_an_admin_adds_a_person_who_must_change_the_one_time_password(
+    demo: Flask, context: BrowserContext, page: Page
+) -> None:
+    install_axe(context)
+    log = AxeLog("people")
+    sign_in(page, "admin")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="People").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("People")
+    log.check(page, "people", 200)
+    page.get_by_role("link", name="Add a person").click()
+    page.get_by_label("Username").fill("m.stewart")
+    page.get_by_label("Name shown in the app").fill("Morag Stewart")
+    page.get_by_label("Role").select_option(label="Finance")
+    assert submit(page, "Add the person") == 200
+    expect(page.get_by_role("heading", level=1)).to_have_text("m.stewart is added")
+    log.check(page, "one-time password shown once", 200)
+    one_time = page.locator("#one-time-password").text_content() or ""
+    assert re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", one_time), one_time
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+
+    page.get_by_label("Username").fill("m.stewart")
+    page.get_by_label("Password").fill(one_time)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/account/password$"))
+    expect(page.locator("main")).to_contain_text("You signed in with a one-time password")
+    log.check(page, "change password, one-time password in use", 200)
+    page.goto("/reconciliation")  # nothing else opens until the password is changed
+    expect(page).to_have_url(re.compile(r"/account/password$"))
+
+    page.get_by_label("Current password").fill(one_time)
+    page.get_by_label("New password", exact=True).fill("Password123456")
+    page.get_by_label("New password again").fill("Password123456")
+    assert submit(page, "Change password") == 422
+    assert "most commonly used passwords" in error_next_to(page, "password")
+    expect(page.get_by_label("New password", exact=True)).to_have_value("")  # never echoed
+    log.check(page, "change password refused", 422)
+
+    own = "harbour kettle meadow lantern"
+    page.get_by_label("Current password").fill(one_time)
+    page.get_by_label("New password", exact=True).fill(own)
+    page.get_by_label("New password again").fill(own)
+    assert submit(page, "Change password") == 200
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pots")
+    expect(page.locator(".ds_notification-message")).to_contain_text(
+        "Your password has been changed"
+    )
+    expect(page.locator(".app-account__who")).to_contain_text("Morag Stewart (Finance)")
+    page.get_by_role("link", name="Reconciliation").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Reconcil"))
+    assert not log.problems, "axe-core found violations:\n" + "\n\n".join(log.problems)
+
+
 # axe-core on every page ------------------------------------------------------------------
 
 
@@ -546,7 +605,19 @@ def _real_values(session: Session) -> dict[str, list[str]]:
         ],
         "request_id": [str(i) for i in session.scalars(pending)],
         "reference": list(session.scalars(provisional)),
+        "user_id": [str(i) for i in session.scalars(select(User.id).order_by(User.id))],
     }
+
+
+# Empties every field a person can fill (hidden ones, such as the CSRF token, are kept) and
+# submits the form.
+EMPTY_AND_SUBMIT = """(form) => {
+  for (const field of form.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (field.type === "checkbox" || field.type === "radio") field.checked = false;
+    else if (field.type !== "file") field.value = "";
+  }
+  form.requestSubmit();
+}"""
 
 
 class Walk:
@@ -633,13 +704,14 @@ class Walk:
 
     def _submit_forms_empty(self, url: str) -> None:
         """Submit each form that posts (and leaves checking to the server) with nothing
-        filled in: it comes back with an error summary and errors next to its fields."""
+        filled in (a form that shows what is saved, such as a person's role, is emptied
+        first): it comes back with an error summary and errors next to its fields."""
         forms = self.page.locator("main form[method='post'][novalidate]")
         for index in range(forms.count()):
             if index:
                 self.page.goto(url)
             with self.page.expect_navigation() as navigation:
-                forms.nth(index).evaluate("(form) => form.requestSubmit()")
+                forms.nth(index).evaluate(EMPTY_AND_SUBMIT)
             response = navigation.value
             assert response is not None
             assert response.status == 422, f"{url} submitted empty: {response.status}"

@@ -167,3 +167,9 @@ def test_a_spreadsheet_of_numbers_is_applied_whole_or_refused_by_row_and_column(
     sheet.write_text("name,charity\nHomestart,SC012345\n", encoding="utf-8")
     assert commonpurse(database_url, *args)[0] == 1
     assert "The header must be exactly name,charity_numbers," in capsys.readouterr().err
+
+
+def test_the_commands_import_header_is_the_ledgers() -> None:
+    from ledger import organisation_command, organisations
+
+    assert organisation_command.IMPORT_HEADER == organisations.IMPORT_HEADER

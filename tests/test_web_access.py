@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import users
 from ledger.demo import CTSI_POT, PROMISE_POT, WFWF_POT
 from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
 
@@ -125,6 +126,16 @@ ROUTES = (
     Route("GET", "/organisations", ADMIN),
     Route("GET", "/organisations/{aberlour}", ADMIN),
     Route("POST", "/organisations/{aberlour}", ADMIN, (("charity_numbers", "SC007991"),)),
+    Route("GET", "/people", ADMIN),
+    Route("GET", "/people/new", ADMIN),
+    Route("POST", "/people/new", ADMIN),
+    Route("GET", "/people/{person}", ADMIN),
+    Route("POST", "/people/{person}", ADMIN),
+    Route("POST", "/people/{person}/password", ADMIN),
+    Route("POST", "/people/{person}/deactivate", ADMIN),
+    Route("POST", "/people/{person}/reactivate", ADMIN),
+    Route("GET", "/account/password", EVERYONE),
+    Route("POST", "/account/password", EVERYONE),
 )
 OTHER_INTERMEDIARY = "Carers Trust Scotland"
 OTHER_POT = "Young carers grants 2021-22"
@@ -147,6 +158,8 @@ def _requests(session: Session) -> dict[str, int]:
         purpose="Small grants for young carers",
         to_pot=OTHER_POT,
     )
+    """One variation waiting on a council allocation, one payment waiting on a CTSI grant, and
+    a person for the administrator to manage."""
     council = ops.vary(
         session,
         reference="VAR-TEST-1",
@@ -175,7 +188,14 @@ def _requests(session: Session) -> dict[str, int]:
         memo="First instalment",
         entered_by="ctsi",
     )
-    return {"council_request": council.id, "ctsi_request": ctsi.id}
+    leaver = users.add_user(
+        session,
+        username="leaver",
+        password="tablet lighthouse porridge",
+        role="viewer",
+        added_by="admin",
+    )
+    return {"council_request": council.id, "ctsi_request": ctsi.id, "person": leaver.id}
 
 
 def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:

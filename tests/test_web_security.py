@@ -93,6 +93,8 @@ def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, 
     args: dict[str, Any] = run(app, _pending)
     args.update(pot_id=pot_id(app, WFWF_POT), reference=PROVISIONAL, filename="app.css")
     args["organisation_id"] = run(app, lambda s: ops.find_organisation(s, "Homestart").id)
+    # Someone other than the administrator making the requests, whose session must hold.
+    args["user_id"] = run(app, lambda s: users.find_user(s, "viewer").id)
     return app, args
 
 
@@ -203,6 +205,16 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.cancel": {"token": "A" * 32},
     "entries.acknowledge": {"kind": "allocation", "item": "WFWF-22-03"},
     "organisations.edit": {"charity_numbers": "SC012345", "reason": "Forged"},
+    "auth.change_password": {
+        "current_password": PASSWORD,
+        "password": "harbour kettle meadow",
+        "confirm": "harbour kettle meadow",
+    },
+    "people.add": {"username": "forged", "role": "viewer"},
+    "people.person": {"role": "finance", "display_name": "Forged"},
+    "people.reset_password": {},
+    "people.deactivate": {},
+    "people.reactivate": {},
 }
 
 

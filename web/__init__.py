@@ -4,7 +4,8 @@
 area: ``auth`` (sign in and out), ``pots`` (dashboard, pot page, journal), ``money`` (the forms
 that record awards, receipts, allocations...), ``approvals``, ``statements`` (statement pages,
 downloads, reconciliation upload), ``imports``, ``audit`` and ``organisations`` (registered
-numbers and places). Views are thin: they check the role and the pot scope
+numbers and places) and ``people`` (administrators manage who signs in). Views are thin: they
+check the role and the pot scope
 (``web.permissions``), call a ledger operation or a statement builder through the one database
 helper (``web.db``) and render a template.
 
@@ -19,12 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped, unused-ignore]
+from ledger.database_url import resolve_url
 
-from ledger.db import resolve_url
+if TYPE_CHECKING:
+    # Flask is imported when an app is built, not with the package: `commonpurse serve` is
+    # registered from web.command on every `commonpurse` run, `--help` included.
+    from flask import Flask
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -38,6 +41,9 @@ class ConfigError(RuntimeError):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment (tests and ``commonpurse serve``)."""
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped, unused-ignore]
+
     app = Flask(__name__)
     app.config.update(_defaults())
     app.config.update(config or {})
@@ -53,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         imports,
         money,
         organisations,
+        people,
         pots,
         reports,
         security,
@@ -83,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         reports.bp,
         feedback.bp,
         organisations.bp,
+        people.bp,
     ):
         app.register_blueprint(blueprint)
     return app

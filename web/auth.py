@@ -1,11 +1,16 @@
 # mypy: disallow-subclassing-any=False
 """Signing in and out.
 
-Passwords are checked with ``ledger.users.verify_password`` (scrypt). After five failures in a
+Passwords are checked with ``ledger.users.verify_password`` (Argon2id; a hash from an earlier
+version is renewed at the first sign-in that proves the password). After five failures in a
 row an account is locked for 15 minutes (``User.failed_logins``, ``User.locked_until``). Every
-refusal says the same thing, whether or not the username exists, and costs the same scrypt work.
+refusal says the same thing, whether or not the username exists, and costs the same hashing work.
 At sign-in the session is cleared and started afresh (no session fixation); ``next`` is followed
 only when it is a path on this site. Passwords are never logged or echoed back.
+
+Someone signed in with a one-time password (``User.must_change_password``) is sent to
+``/account/password`` from every page until they have chosen their own. Everyone can change
+their own password there, giving the current one.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,10 +28,12 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField  # type: ignore[import-untyped, unused-ignore]
 from wtforms.validators import InputRequired, Length  # type: ignore[import-untyped, unused-ignore]
 
+from ledger.errors import LedgerError
 from ledger.models import User, utcnow
-from ledger.users import hash_password, verify_password
+from ledger.users import change_own_password, hash_password, upgrade_hash, verify_password
 from web import db
-from web.permissions import CurrentUser, current_user
+from web.forms import ChangePasswordForm, attach_ledger_error
+from web.permissions import CurrentUser, current_user, requires, signed_in_user
 
 bp = Blueprint("auth", __name__)
 
@@ -50,8 +58,20 @@ class LoginForm(FlaskForm):
     )
 
 
+# Pages someone holding a one-time password may still open: this one, signing out, the styles.
+OPEN_TO_ONE_TIME = frozenset({"auth.change_password", "auth.logout", "static"})
+
+
 def init_app(app: Flask) -> None:
     app.before_request(load_user)
+    app.before_request(_one_time_password_first)
+
+
+def _one_time_password_first() -> Response | None:
+    user = current_user()
+    if user is None or not user.must_change_password or request.endpoint in OPEN_TO_ONE_TIME:
+        return None
+    return redirect(url_for("auth.change_password"))
 
 
 def load_user() -> None:
@@ -82,6 +102,7 @@ def snapshot(user: User) -> CurrentUser:
         role=user.role,
         organisation_id=user.organisation_id,
         organisation_name=user.organisation.name if user.organisation else None,
+        must_change_password=user.must_change_password,
     )
 
 
@@ -126,6 +147,7 @@ def attempt_sign_in(
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
+    upgrade_hash(user, password)  # before the fingerprint, which the hash is part of
     reader.flush()
     return snapshot(user), session_fingerprint(user)
 
@@ -179,3 +201,36 @@ def logout() -> Response:
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires("change_own_password")
+def change_password() -> ResponseReturnValue:
+    """Change your own password; this session stays signed in, every other one ends."""
+    user = signed_in_user()
+    form = ChangePasswordForm()
+    form.username = user.username
+    if form.validate_on_submit():
+        try:
+            fingerprint = db.write(lambda s: _change(s, user.username, form))
+        except LedgerError as error:
+            attach_ledger_error(form, error)
+        else:
+            session["pw"] = fingerprint
+            flash("Your password has been changed. Other sessions of yours have ended.", "success")
+            return redirect(url_for("pots.dashboard"))
+    for field in (form.current_password, form.password, form.confirm):
+        field.data = ""
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/change_password.html", form=form), status
+
+
+def _change(s: Session, username: str, form: ChangePasswordForm) -> str:
+    change_own_password(
+        s,
+        username=username,
+        current_password=form.current_password.data or "",
+        new_password=form.password.data or "",
+    )
+    user = s.scalars(select(User).where(User.username == username)).one()
+    return session_fingerprint(user)

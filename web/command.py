@@ -13,24 +13,14 @@ import argparse
 import os
 import secrets
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from ledger import db, users
 from ledger.cli import engine_for
-from ledger.demo import CTSI, load_demo
-from ledger.models import Pot, User
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-DEMO_USERS = (
-    ("admin", "admin", None, "Administrator"),
-    ("officer", "officer", None, "Commissioning officer (demo)"),
-    ("finance", "finance", None, "Finance officer (demo)"),
-    ("ctsi", "intermediary", CTSI, "CTSI grants administrator (demo)"),
-    ("viewer", "viewer", None, "Viewer (demo)"),
-)
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +37,11 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here, not at the top, so registering the command (every `commonpurse` run,
+    # `--help` included) imports neither SQLAlchemy nor Flask.
+    from ledger import db
+    from ledger.demo import load_demo
+
     engine = engine_for(args)
     factory = db.session_factory(engine)
     if db.run_in_transaction(factory, _has_no_pots):
@@ -82,15 +77,32 @@ def handler(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _has_no_pots(session: Session) -> bool:
+    from sqlalchemy import func, select
+
+    from ledger.models import Pot
+
     return (session.scalar(select(func.count(Pot.id))) or 0) == 0
 
 
 def _create_demo_users(session: Session) -> list[tuple[str, str, str]]:
     """When there are no users at all: an admin and one demo user per role."""
+    from sqlalchemy import func, select
+
+    from ledger import users
+    from ledger.demo import CTSI
+    from ledger.models import User
+
+    demo_users = (
+        ("admin", "admin", None, "Administrator"),
+        ("officer", "officer", None, "Commissioning officer (demo)"),
+        ("finance", "finance", None, "Finance officer (demo)"),
+        ("ctsi", "intermediary", CTSI, "CTSI grants administrator (demo)"),
+        ("viewer", "viewer", None, "Viewer (demo)"),
+    )
     if session.scalar(select(func.count(User.id))):
         return []
     created = []
-    for username, role, organisation, name in DEMO_USERS:
+    for username, role, organisation, name in demo_users:
         password = secrets.token_urlsafe(12)
         users.add_user(
             session,

@@ -28,6 +28,7 @@ from wtforms import (  # type: ignore[import-untyped, unused-ignore]
     Field,
     Form,
     HiddenField,
+    PasswordField,
     SelectField,
     StringField,
     TextAreaField,
@@ -36,6 +37,7 @@ from wtforms.validators import (  # type: ignore[import-untyped, unused-ignore]
     InputRequired,
     Length,
     Optional,
+    Regexp,
     StopValidation,
     ValidationError,
 )
@@ -43,6 +45,9 @@ from wtforms.validators import (  # type: ignore[import-untyped, unused-ignore]
 from ledger.errors import InvalidInput, LedgerError, ReferenceConflict
 from ledger.fy import parse_date, parse_financial_year
 from ledger.money import AmountError, parse_pence
+from ledger.passwords import MAX_CHARS as PASSWORD_MAX_CHARS
+from ledger.passwords import MIN_CHARS as PASSWORD_MIN_CHARS
+from ledger.passwords import check_new_password
 
 __all__ = [
     "AcknowledgeForm",
@@ -50,12 +55,15 @@ __all__ = [
     "AmountField",
     "AuditFilterForm",
     "AwardForm",
+    "ChangePasswordForm",
     "DayField",
     "DelegationForm",
     "ImportConfirmForm",
     "ImportUploadForm",
     "OrganisationForm",
     "PaymentForm",
+    "PersonForm",
+    "PersonRoleForm",
     "ReceiptForm",
     "ReconcileForm",
     "ReferenceField",
@@ -528,3 +536,109 @@ class OrganisationForm(FlaskForm):
     @property
     def visible_fields(self) -> list[Field]:
         return [f for f in self if f.type not in HIDDEN_FIELD_TYPES]
+
+    date_from = DayField("From", description="For example, 01/04/2022")
+    date_to = DayField("To", description="For example, 31/03/2023")
+
+
+# People ---------------------------------------------------------------------------------------
+
+
+def _password(label: str, autocomplete: str, required: str, **kw: Any) -> Any:
+    return PasswordField(
+        label,
+        validators=[
+            InputRequired(required),
+            Length(
+                max=PASSWORD_MAX_CHARS,
+                message=f"A password can be at most {PASSWORD_MAX_CHARS:,} characters",
+            ),
+        ],
+        render_kw={"autocomplete": autocomplete, "spellcheck": "false"},
+        **kw,
+    )
+
+
+class ChangePasswordForm(LedgerForm):
+    """Your own password: the current one, then the new one twice."""
+
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "current_password": "current_password",
+        "password": "password",
+    }
+    current_password = _password(
+        "Current password", "current-password", "Enter your current password"
+    )
+    password = _password(
+        "New password",
+        "new-password",
+        "Enter a new password",
+        description=f"At least {PASSWORD_MIN_CHARS} characters. Three or four random words"
+        " with spaces between them are easy to remember and hard to guess. Common passwords"
+        " and your username are refused",
+    )
+    confirm = _password(
+        "New password again",
+        "new-password",
+        "Enter the new password again",
+    )
+    username = ""  # whose password it is: set by the view, for the rule against the username
+
+    def validate_password(self, field: Field) -> None:
+        """The rules at once, beside any other error (the ledger checks them again)."""
+        try:
+            check_new_password(field.data or "", self.username)
+        except InvalidInput as error:
+            raise ValidationError(str(error)) from error
+
+    def validate_confirm(self, field: Field) -> None:
+        if field.data != self.password.data:
+            raise ValidationError("The two new passwords differ; type the same one twice")
+
+
+ROLE_CHOICE = "Choose a role"
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
+
+
+class PersonRoleForm(LedgerForm):
+    """What a person may do: their role and, for an intermediary, their organisation."""
+
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "role": "role",
+        "organisation": "organisation",
+        "display_name": "display_name",
+    }
+    display_name = text(
+        "Name shown in the app",
+        description="For example Morag Stewart, Finance. Leave blank to show the username",
+    )
+    role = ChoiceField("Role", required=ROLE_CHOICE)
+    organisation = OptionalChoiceField(
+        "Organisation (for an intermediary administrator)",
+        invalid="Choose the organisation from the list",
+        description="Only an intermediary administrator belongs to an organisation; they see"
+        " only the pots it administers",
+    )
+
+
+class PersonForm(PersonRoleForm):
+    """A new person: a username as well. The one-time password is made, not typed."""
+
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        **PersonRoleForm.LEDGER_FIELDS,
+        "username": "username",
+    }
+    username = StringField(
+        "Username",
+        validators=[
+            InputRequired("Enter a username"),
+            Regexp(
+                USERNAME.pattern + r"\Z",
+                message="A username is up to 100 letters, digits and . _ @ -, starting with a"
+                " letter or digit",
+            ),
+        ],
+        filters=[strip],
+        description="What they type to sign in, for example m.stewart",
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )

@@ -55,6 +55,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # What the signed-in person entered, and what became of it.
     "view_own_entries": EVERYONE,
     "manage_organisations": frozenset({ADMIN}),
+    "manage_people": frozenset({ADMIN}),
+    "change_own_password": EVERYONE,
 }
 
 ROLE_NAMES = {
@@ -76,6 +78,7 @@ class CurrentUser:
     role: str
     organisation_id: int | None
     organisation_name: str | None
+    must_change_password: bool = False
 
     @property
     def scoped(self) -> bool:
