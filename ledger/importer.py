@@ -260,6 +260,8 @@ def check_row(row: dict[str, str], row_number: int) -> tuple[str, dt.date, int, 
     # The file and its rows are named in the import's audit event.
     memo = row["description"] or NO_DESCRIPTION
     for column in NEEDS[operation]:
+        if column == "pot" and operation == "allocate" and row["shares"]:
+            continue  # a pooled contract names its pots in shares
         if not row[column]:
             raise ImportRowError(row_number, column, f"a {operation} row needs {column}")
     if operation not in TAKES_TO_POT and row["to_pot"]:
