@@ -49,6 +49,8 @@ ROUTES = (
     Route("GET", "/pots/{ctsi}/statement.csv", EVERYONE),
     Route("GET", "/awards/new", OFFICERS),
     Route("POST", "/awards/new", OFFICERS),
+    Route("GET", "/awards/reduce", OFFICERS),
+    Route("POST", "/awards/reduce", OFFICERS),
     Route("GET", "/receipts/new", FINANCE),
     Route("POST", "/receipts/new", FINANCE),
     Route("GET", "/allocations/new", OFFICERS),

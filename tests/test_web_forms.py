@@ -4,6 +4,7 @@ person who approves."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +13,12 @@ from html import unescape
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ledger import operations as ops
 from ledger.demo import CTSI, CTSI_POT, WFWF_POT
+from ledger.models import Request
 from tests.web_helpers import (
     XSS,
     appendix_2_app,
@@ -22,6 +27,7 @@ from tests.web_helpers import (
     fast_sign_in,
     hidden_reference,
     pot_id,
+    run,
     text_of,
 )
 
@@ -434,3 +440,46 @@ def test_a_provisional_allocation_rejected_in_the_queue_gives_its_money_back(
     page = text_of(finance.get(f"/pots/{wfwf}"))
     assert "£82,233.00" in page  # available again
     assert "rejected" in page
+
+
+def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
+    database_url: str,
+) -> None:
+    """The demo's £337,000 WFWF award is unpaid and fully allocated, so nothing of it can be
+    withdrawn; £100 more awarded and approved can be, and waits for a second person."""
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "officer")
+    fields = {"award": "WFWF-2022-23-AWARD", "amount": "1.00", "date": "01/05/2022"}
+    data = _form(client, "/awards/reduce", memo="Funder's letter", **fields)
+    response = client.post("/awards/reduce", data=data)
+    assert response.status_code == 422
+    assert "this award reduction needs £1.00" in _error_for(text_of(response), "amount")
+
+    def top_up(session: Session) -> None:
+        ops.record_award(
+            session,
+            reference="TOP-UP",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            award_date=dt.date(2022, 4, 2),
+            entered_by="officer",
+            memo="Top-up",
+            approved_by="finance",
+        )
+
+    run(app, top_up)
+    page = text_of(client.get("/awards/reduce"))
+    assert "TOP-UP: Scottish Government into WFWF 2022-23, £100.00 still owed" in page
+    fields = {"award": "TOP-UP", "amount": "40.00", "date": "01/05/2022"}
+    data = _form(client, "/awards/reduce", memo="Funder's letter", **fields)
+    response = client.post("/awards/reduce", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    def approve(session: Session) -> int:
+        waiting = session.scalars(select(Request).where(Request.kind == "reduce_award")).one()
+        ops.approve_request(session, request_id=waiting.id, approved_by="finance")
+        return ops.find_pot(session, WFWF_POT).funded_pence
+
+    assert run(app, approve) == 33_710_318 + 60_00

@@ -139,6 +139,13 @@ POST_DATA: dict[str, dict[str, Any]] = {
         "memo": "Forged",
         "reference": "AWD-20220401-AAAAAAAA",
     },
+    "money.award_reduction": {
+        "award": "WFWF-2022-23-AWARD",
+        "amount": "1.00",
+        "date": "01/05/2022",
+        "memo": "Forged",
+        "reference": "RED-20220501-AAAAAAAA",
+    },
     "money.receipt": {
         "pot": "{pot_id}",
         "funder": "Scottish Government",

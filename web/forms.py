@@ -408,6 +408,22 @@ class ReturnForm(LedgerForm):
     reference = ReferenceField("RET")
 
 
+class AwardReductionForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "allocation_ref": "award",
+        "description": "memo",
+    }
+    award = ChoiceField("Award", required="Choose the award the funder is reducing")
+    amount = AmountField("Amount withdrawn", required="Enter the amount the funder withdraws")
+    date = DayField("Date of the reduction", required="Enter the date of the reduction")
+    memo = long_text(
+        "Reason",
+        "Enter why the award is reduced",
+        description="For example: the funder's letter withdrawing the unpaid balance",
+    )
+    reference = ReferenceField("RED")
+
+
 class RejectForm(FlaskForm):
     note = long_text(
         "Reason for rejecting",

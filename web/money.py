@@ -22,12 +22,22 @@ from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.errors import LedgerError
-from ledger.models import Allocation, Entry, FundingStream, Organisation, OrganisationRole, Pot
+from ledger.models import (
+    Account,
+    Allocation,
+    Award,
+    Entry,
+    FundingStream,
+    Organisation,
+    OrganisationRole,
+    Pot,
+)
 from statements.formatting import money
 from web import db
 from web.forms import (
     AllocationForm,
     AwardForm,
+    AwardReductionForm,
     DelegationForm,
     LedgerForm,
     PaymentForm,
@@ -164,6 +174,57 @@ def award() -> ResponseReturnValue:
         return Recorded(
             _waiting(f"{award} {form.pot.data} is recorded as a request."),
             pot.id if pot is not None else None,
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/awards/reduce", methods=["GET", "POST"])
+@requires("record_award")
+def award_reduction() -> ResponseReturnValue:
+    """The funder withdraws part of an award it has not yet paid. Distinct from a hand-back of
+    cash received; it waits for a second person like every act."""
+    user = signed_in_user()
+    session = db.session()
+    form = AwardReductionForm()
+    owed = session.execute(
+        select(Award.reference, Organisation.name, Pot.name, Account.balance_pence)
+        .join(Organisation, Organisation.id == Award.funder_id)
+        .join(Pot, Pot.id == Award.pot_id)
+        .join(Account, (Account.award_id == Award.id) & (Account.kind == "receivable"))
+        .where(Account.balance_pence > 0)
+        .order_by(Award.award_date, Award.reference)
+    ).all()
+    form.award.choices = [
+        (ref, f"{ref}: {funder} into {pot}, {money(balance)} still owed")
+        for ref, funder, pot, balance in owed
+    ]
+    form.award.data = _preselect(form.award.data, form.award.choices, request.args.get("award"))
+    page = Page(
+        "Reduce an award",
+        "The funder withdraws money it has awarded but not yet paid: the award and the pot's"
+        " funding go down. Cash already received goes back by a hand-back instead.",
+        "Record the reduction",
+    )
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        result = ops.reduce_award(
+            s,
+            reference=form.reference.data,
+            award=form.award.data,
+            amount_pence=form.amount.pence,
+            date=form.date.day,
+            entered_by=user.username,
+            memo=form.memo.data,
+        )
+        award = ops.find_award(s, form.award.data)
+        return Recorded(
+            _waiting(
+                f"The reduction of award {award.reference} by {money(result.amount_pence)}"
+                " is recorded as a request."
+            ),
+            award.pot_id,
         )
 
     return record(form, page, run)
