@@ -483,3 +483,73 @@ def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
         return ops.find_pot(session, WFWF_POT).funded_pence
 
     assert run(app, approve) == 33_710_318 + 60_00
+
+
+def test_year_end_money_is_carried_forward_and_handed_back_through_the_approvals_queue(
+    database_url: str,
+) -> None:
+    """£100 more awarded into WFWF 2022-23 and received: an officer carries £40 into WFWF
+    2023-24 (the same stream, the next year), and finance hands back £50 of the cash; each
+    waits for a second person, and the pot's figures move once they approve."""
+    app = demo_app(database_url)
+
+    def setup(session: Session) -> None:
+        common = {"entered_by": "officer", "approved_by": "finance", "memo": "Set up"}
+        ops.record_award(
+            session,
+            reference="TOP-UP",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            award_date=dt.date(2022, 4, 2),
+            **common,
+        )
+        ops.record_award(
+            session,
+            reference="YEAR-2",
+            pot="WFWF 2023-24",
+            funder="Scottish Government",
+            amount_pence=1_000_00,
+            award_date=dt.date(2023, 4, 1),
+            stream="Whole Family Wellbeing Fund",
+            **common,
+        )
+        ops.record_receipt(
+            session,
+            reference="CASH",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            date=dt.date(2022, 5, 1),
+            **common,
+        )
+
+    run(app, setup)
+    wfwf, next_year = pot_id(app, WFWF_POT), pot_id(app, "WFWF 2023-24")
+    officer = app.test_client()
+    fast_sign_in(app, officer, "officer")
+    fields = {"pot": str(wfwf), "to_pot": str(next_year), "amount": "40", "date": "31/03/2023"}
+    data = _form(officer, "/carry-forwards/new", memo="Year 1 underspend", **fields)
+    response = officer.post("/carry-forwards/new", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    too_much = {"pot": str(wfwf), "amount": "100.01", "date": "31/03/2023"}
+    data = _form(finance, "/hand-backs/new", memo="Unspent", **too_much)
+    response = finance.post("/hand-backs/new", data=data)
+    assert response.status_code == 422
+    assert "this hand-back needs £100.01" in _error_for(text_of(response), "amount")
+    data = _form(finance, "/hand-backs/new", memo="Unspent", **dict(too_much, amount="50"))
+    response = finance.post("/hand-backs/new", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    def approve(session: Session) -> tuple[int, int, int]:
+        for waiting in session.scalars(select(Request).where(Request.status == "pending")).all():
+            approver = "finance" if waiting.entered_by == "officer" else "officer"
+            ops.approve_request(session, request_id=waiting.id, approved_by=approver)
+        pot = ops.find_pot(session, WFWF_POT)
+        carried_in = ops.find_pot(session, "WFWF 2023-24").carried_in_pence
+        return pot.carried_forward_pence, pot.handed_back_pence, carried_in
+
+    assert run(app, approve) == (40_00, 50_00, 40_00)

@@ -146,6 +146,21 @@ POST_DATA: dict[str, dict[str, Any]] = {
         "memo": "Forged",
         "reference": "RED-20220501-AAAAAAAA",
     },
+    "money.hand_back": {
+        "pot": "{pot_id}",
+        "amount": "1.00",
+        "date": "01/05/2022",
+        "memo": "Forged",
+        "reference": "HBK-20220501-AAAAAAAA",
+    },
+    "money.carry_forward": {
+        "pot": "{pot_id}",
+        "to_pot": "{pot_id}",
+        "amount": "1.00",
+        "date": "01/05/2022",
+        "memo": "Forged",
+        "reference": "CFW-20220501-AAAAAAAA",
+    },
     "money.receipt": {
         "pot": "{pot_id}",
         "funder": "Scottish Government",

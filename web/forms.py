@@ -424,6 +424,33 @@ class AwardReductionForm(LedgerForm):
     reference = ReferenceField("RED")
 
 
+class HandBackForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "memo"}
+    pot = ChoiceField("Pot", required="Choose the pot the cash leaves")
+    amount = AmountField("Amount handed back", required="Enter the amount handed back")
+    date = DayField("Date handed back", required="Enter the date the cash went back")
+    memo = long_text(
+        "Reason",
+        "Enter why the money goes back",
+        description="For example: unspent at the end of the grant period, as the funder asked",
+    )
+    reference = ReferenceField("HBK")
+
+
+class CarryForwardForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "memo"}
+    pot = ChoiceField("From pot", required="Choose the pot the money moves from")
+    to_pot = ChoiceField("Into pot", required="Choose the next year's pot")
+    amount = AmountField("Amount carried forward", required="Enter the amount carried forward")
+    date = DayField("Date", required="Enter the date of the carry-forward")
+    memo = long_text(
+        "Reason",
+        "Enter why the money is carried forward",
+        description="For example: Year 1 underspend into Year 2, as the funder allowed",
+    )
+    reference = ReferenceField("CFW")
+
+
 class RejectForm(FlaskForm):
     note = long_text(
         "Reason for rejecting",

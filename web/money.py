@@ -38,7 +38,9 @@ from web.forms import (
     AllocationForm,
     AwardForm,
     AwardReductionForm,
+    CarryForwardForm,
     DelegationForm,
+    HandBackForm,
     LedgerForm,
     PaymentForm,
     ReceiptForm,
@@ -263,6 +265,87 @@ def receipt() -> ResponseReturnValue:
         received = f"{money(result.amount_pence)} received from {form.funder.data} into {name}"
         return Recorded(
             _waiting(f"The receipt of {received} is recorded as a request."),
+            int(form.pot.data),
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/hand-backs/new", methods=["GET", "POST"])
+@requires("record_receipt")
+def hand_back() -> ResponseReturnValue:
+    """Unspent cash goes back to the funder; it waits for a second person."""
+    user = signed_in_user()
+    session = db.session()
+    form = HandBackForm()
+    choices = pot_choices(session, user, delegated=False)
+    with_choices(form.pot, choices, "Choose a pot")
+    form.pot.data = _preselect(form.pot.data, choices, request.args.get("pot"))
+    page = Page(
+        "Hand money back",
+        "Unspent cash goes back to the funder and leaves the ledger: never more than the pot"
+        " holds. Money the funder has not paid is withdrawn by reducing the award instead.",
+        "Record the hand-back",
+    )
+    guard_submitted_pot(session, user, request.args.get("pot"), request.form.get("pot"))
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        name = pot_name(s, form.pot.data)
+        result = ops.hand_back(
+            s,
+            reference=form.reference.data,
+            pot=name,
+            amount_pence=form.amount.pence,
+            date=form.date.day,
+            entered_by=user.username,
+            memo=form.memo.data,
+        )
+        handed = f"{money(result.amount_pence)} handed back from {name}"
+        return Recorded(
+            _waiting(f"The hand-back of {handed} is recorded as a request."), int(form.pot.data)
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/carry-forwards/new", methods=["GET", "POST"])
+@requires("record_award")
+def carry_forward() -> ResponseReturnValue:
+    """A pot's unspent money moves into the same stream's pot for the next year."""
+    user = signed_in_user()
+    session = db.session()
+    form = CarryForwardForm()
+    choices = pot_choices(session, user, delegated=False)
+    with_choices(form.pot, choices, "Choose a pot")
+    with_choices(form.to_pot, choices, "Choose a pot")
+    form.pot.data = _preselect(form.pot.data, choices, request.args.get("pot"))
+    page = Page(
+        "Carry money forward",
+        "A pot's unspent money moves into the same funding stream's pot for the next financial"
+        " year, as the funder allows.",
+        "Record the carry-forward",
+    )
+    guard_submitted_pot(
+        session, user, request.args.get("pot"), request.form.get("pot"), request.form.get("to_pot")
+    )
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        source, target = pot_name(s, form.pot.data), pot_name(s, form.to_pot.data)
+        result = ops.carry_forward(
+            s,
+            reference=form.reference.data,
+            from_pot=source,
+            to_pot=target,
+            amount_pence=form.amount.pence,
+            date=form.date.day,
+            entered_by=user.username,
+            memo=form.memo.data,
+        )
+        moved = f"{money(result.amount_pence)} from {source} into {target}"
+        return Recorded(
+            _waiting(f"The carry-forward of {moved} is recorded as a request."),
             int(form.pot.data),
         )
 
