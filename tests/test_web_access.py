@@ -55,6 +55,8 @@ ROUTES = (
     Route("POST", "/carry-forwards/new", OFFICERS),
     Route("GET", "/hand-backs/new", FINANCE),
     Route("POST", "/hand-backs/new", FINANCE),
+    Route("GET", "/entries/{award_entry}/reverse", APPROVERS),
+    Route("POST", "/entries/{award_entry}/reverse", APPROVERS),
     Route("GET", "/receipts/new", FINANCE),
     Route("POST", "/receipts/new", FINANCE),
     Route("GET", "/allocations/new", OFFICERS),
@@ -191,6 +193,7 @@ def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:
         wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT), other_ctsi=pot_id(app, OTHER_POT)
     )
     keys["aberlour"] = run(app, lambda s: ops.find_organisation(s, "Aberlour").id)
+    keys["award_entry"] = run(app, lambda s: ops.find_entry(s, "WFWF-2022-23-AWARD").id)
     return app, keys
 
 

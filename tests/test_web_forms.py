@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.demo import CTSI, CTSI_POT, WFWF_POT
-from ledger.models import Request
+from ledger.models import Entry, Request
 from tests.web_helpers import (
     XSS,
     appendix_2_app,
@@ -553,3 +553,48 @@ def test_year_end_money_is_carried_forward_and_handed_back_through_the_approvals
         return pot.carried_forward_pence, pot.handed_back_pence, carried_in
 
     assert run(app, approve) == (40_00, 50_00, 40_00)
+
+
+def test_finance_reverses_a_wrong_payment_from_the_journal_and_an_officer_approves_it(
+    database_url: str,
+) -> None:
+    """£25,000 paid to Aberlour twice: finance follows Reverse on the second payment's journal
+    line, gives the reason, and the reversal waits; once an officer approves it, Aberlour's
+    paid figure is £25,000 again and the original entry stays on record."""
+    app = demo_app(database_url)
+
+    def pay_twice(session: Session) -> int:
+        for reference in ("PAY-1", "PAY-2"):
+            ops.pay(
+                session,
+                reference=reference,
+                allocation="WFWF-22-02",
+                amount_pence=25_000_00,
+                date=dt.date(2022, 11, 1),
+                entered_by="finance",
+                memo="Quarter 1",
+                approved_by="officer",
+            )
+        return ops.find_entry(session, "PAY-2").id
+
+    wrong = run(app, pay_twice)
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    journal = text_of(finance.get(f"/pots/{pot_id(app, WFWF_POT)}/journal"))
+    assert f'href="/entries/{wrong}/reverse"' in journal
+    blank = _form(finance, f"/entries/{wrong}/reverse", reason="")
+    response = finance.post(f"/entries/{wrong}/reverse", data=blank)
+    assert response.status_code == 422
+    assert _error_for(text_of(response), "reason") == "Enter why the entry is reversed"
+    data = _form(finance, f"/entries/{wrong}/reverse", reason="Paid twice in error")
+    response = finance.post(f"/entries/{wrong}/reverse", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    def approve(session: Session) -> tuple[int, int]:
+        waiting = session.scalars(select(Request).where(Request.kind == "reverse")).one()
+        ops.approve_request(session, request_id=waiting.id, approved_by="officer")
+        paid = ops.find_allocation(session, "WFWF-22-02").paid_pence
+        entries = session.scalars(select(Entry).where(Entry.allocation_id.is_not(None))).all()
+        return paid, sum(1 for e in entries if e.reference == "PAY-2")
+
+    assert run(app, approve) == (25_000_00, 1)

@@ -93,6 +93,7 @@ def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, 
     args: dict[str, Any] = run(app, _pending)
     args.update(pot_id=pot_id(app, WFWF_POT), reference=PROVISIONAL, filename="app.css")
     args["organisation_id"] = run(app, lambda s: ops.find_organisation(s, "Homestart").id)
+    args["entry_id"] = run(app, lambda s: ops.find_entry(s, "WFWF-2022-23-AWARD").id)
     return app, args
 
 
@@ -161,6 +162,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
         "memo": "Forged",
         "reference": "CFW-20220501-AAAAAAAA",
     },
+    "money.reversal": {"reason": "Forged", "reference": "REV-20221101-AAAAAAAA"},
     "money.receipt": {
         "pot": "{pot_id}",
         "funder": "Scottish Government",

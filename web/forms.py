@@ -451,6 +451,16 @@ class CarryForwardForm(LedgerForm):
     reference = ReferenceField("CFW")
 
 
+class ReversalForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "reason"}
+    reason = long_text(
+        "Reason",
+        "Enter why the entry is reversed",
+        description="For example: paid twice in error. The original entry stays on record",
+    )
+    reference = ReferenceField("REV")
+
+
 class RejectForm(FlaskForm):
     note = long_text(
         "Reason for rejecting",

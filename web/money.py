@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,7 @@ from web.forms import (
     PaymentForm,
     ReceiptForm,
     ReturnForm,
+    ReversalForm,
     VariationForm,
     attach_ledger_error,
     with_choices,
@@ -347,6 +348,44 @@ def carry_forward() -> ResponseReturnValue:
         return Recorded(
             _waiting(f"The carry-forward of {moved} is recorded as a request."),
             int(form.pot.data),
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/entries/<int:entry_id>/reverse", methods=["GET", "POST"])
+@requires("reverse_entry")
+def reversal(entry_id: int) -> ResponseReturnValue:
+    """Correct a journal entry by its mirror image, with the reason; the original stays. It
+    waits for a second person like every act."""
+    user = signed_in_user()
+    session = db.session()
+    target = session.get(Entry, entry_id)
+    if target is None:
+        abort(404)
+    guard_submitted_pot(session, user, str(target.pot_id) if target.pot_id else None)
+    form = ReversalForm()
+    what = target.kind.replace("_", " ")
+    page = Page(
+        f"Reverse entry {target.reference or target.id}",
+        f"This posts the mirror image of the {what} of {money(target.amount_pence)} dated"
+        f" {target.effective_date:%d/%m/%Y} ({target.memo}). The original stays on record.",
+        "Request the reversal",
+    )
+
+    def run(s: Session) -> Recorded:
+        ops.reverse(
+            s,
+            entry_id=entry_id,
+            reason=form.reason.data,
+            entered_by=user.username,
+            reference=form.reference.data,
+        )
+        return Recorded(
+            _waiting(
+                f"The reversal of entry {target.reference or entry_id} is recorded as a request."
+            ),
+            target.pot_id,
         )
 
     return record(form, page, run)

@@ -55,6 +55,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # What the signed-in person entered, and what became of it.
     "view_own_entries": EVERYONE,
     "manage_organisations": frozenset({ADMIN}),
+    # Corrections: a reversal of any council entry, which waits for a second person.
+    "reverse_entry": frozenset({ADMIN, OFFICER, FINANCE}),
 }
 
 ROLE_NAMES = {
