@@ -55,6 +55,8 @@ ROUTES = (
     Route("POST", "/carry-forwards/new", OFFICERS),
     Route("GET", "/hand-backs/new", FINANCE),
     Route("POST", "/hand-backs/new", FINANCE),
+    Route("GET", "/pooled-contracts/new", OFFICERS),
+    Route("POST", "/pooled-contracts/new", OFFICERS),
     Route("GET", "/entries/{award_entry}/reverse", APPROVERS),
     Route("POST", "/entries/{award_entry}/reverse", APPROVERS),
     Route("GET", "/receipts/new", FINANCE),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.demo import CTSI, CTSI_POT, WFWF_POT
-from ledger.models import Entry, Request
+from ledger.models import Allocation, Entry, Request
 from tests.web_helpers import (
     XSS,
     appendix_2_app,
@@ -598,3 +598,51 @@ def test_finance_reverses_a_wrong_payment_from_the_journal_and_an_officer_approv
         return paid, sum(1 for e in entries if e.reference == "PAY-2")
 
     assert run(app, approve) == (25_000_00, 1)
+
+
+def test_a_pooled_contract_is_split_exactly_between_its_pots_and_waits_for_approval(
+    database_url: str,
+) -> None:
+    """£10.00 in shares 1 and 2 of WFWF and the Promise Partnership is £3.33 and £6.67; shares
+    that do not read as pots and shares are refused next to the field."""
+    app = demo_app(database_url)
+
+    def top_up(session: Session) -> None:
+        ops.record_award(
+            session,
+            reference="TOP-UP",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            award_date=dt.date(2022, 4, 2),
+            entered_by="officer",
+            memo="Top-up",
+            approved_by="finance",
+        )
+
+    run(app, top_up)
+    client = app.test_client()
+    fast_sign_in(app, client, "officer")
+    page = text_of(client.get("/pooled-contracts/new"))
+    assert 'id="shares-split" aria-live="polite"' in page
+    fields = {"recipient": "Home-Start", "amount": "10.00", "date": "01/11/2022"}
+    data = _form(client, "/pooled-contracts/new", purpose="Befriending", shares="WFWF", **fields)
+    response = client.post("/pooled-contracts/new", data=data)
+    assert response.status_code == 422
+    assert "as a pot and its share, such as WFWF 2022-23=3" in _error_for(
+        text_of(response), "shares"
+    )
+    shares = f"{WFWF_POT}=1; Promise Partnership 2021-22=2"
+    data = _form(client, "/pooled-contracts/new", purpose="Befriending", shares=shares, **fields)
+    response = client.post("/pooled-contracts/new", data=data, follow_redirects=True)
+    html = unescape(text_of(response))
+    assert "£3.33 from WFWF 2022-23, £6.67 from Promise Partnership 2021-22" in html
+    assert "It waits for a second person to approve it" in html
+
+    def weights(session: Session) -> tuple[str, list[int]]:
+        found = session.scalars(
+            select(Allocation).where(Allocation.recipient.has(name="Home-Start"))
+        ).one()
+        return found.status, [s.weight_pence for s in found.shares]
+
+    assert run(app, weights) == ("provisional", [333, 667])

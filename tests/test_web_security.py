@@ -163,6 +163,14 @@ POST_DATA: dict[str, dict[str, Any]] = {
         "reference": "CFW-20220501-AAAAAAAA",
     },
     "money.reversal": {"reason": "Forged", "reference": "REV-20221101-AAAAAAAA"},
+    "money.pooled_contract": {
+        "recipient": "Forged",
+        "amount": "1.00",
+        "shares": "WFWF 2022-23=1;Promise Partnership 2021-22=1",
+        "date": "01/11/2022",
+        "purpose": "Forged",
+        "reference": "POO-20221101-AAAAAAAA",
+    },
     "money.receipt": {
         "pot": "{pot_id}",
         "funder": "Scottish Government",

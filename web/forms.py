@@ -461,6 +461,70 @@ class ReversalForm(LedgerForm):
     reference = ReferenceField("REV")
 
 
+def parse_shares(text_value: str) -> list[tuple[str, int]]:
+    """``WFWF 2022-23=3; Promise Partnership 2021-22=1`` as (pot, share) pairs; ValueError with a
+    message a person can act on when it is not that."""
+    pairs: list[tuple[str, int]] = []
+    for part in text_value.split(";"):
+        if not part.strip():
+            continue
+        name, equals, weight = part.rpartition("=")
+        name, weight = name.strip(), weight.strip()
+        if not equals or not name or not (weight.isascii() and weight.isdecimal()):
+            raise ValueError(
+                f"Write '{part.strip()}' as a pot and its share, such as WFWF 2022-23=3"
+            )
+        if not 0 < int(weight) < 10**12:
+            raise ValueError(f"The share of {name} must be a whole number from 1 up")
+        pairs.append((name, int(weight)))
+    if len(pairs) < 2:
+        raise ValueError("Name at least two pots and their shares, separated by semicolons")
+    return pairs
+
+
+def _valid_shares(form: Form, field: Field) -> None:
+    try:
+        parse_shares(field.data or "")
+    except ValueError as error:
+        raise StopValidation(str(error)) from error
+
+
+class PooledContractForm(LedgerForm):
+    """One contract funded from several pots in agreed shares."""
+
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "pot": "shares",
+        "counterparty": "recipient",
+        "description": "purpose",
+        "tags": "tags",
+    }
+    recipient = text(
+        "Recipient",
+        "Enter the recipient's name",
+        description="The provider receiving the contract, for example Home-Start",
+    )
+    amount = AmountField("Amount", required="Enter the contract's whole amount")
+    shares = StringField(
+        "Pots and shares",
+        validators=[InputRequired("Enter the pots and their shares"), _valid_shares],
+        filters=[strip],
+        description="Each pot and its whole-number share, separated by semicolons, for example"
+        " WFWF 2022-23=3; Promise Partnership 2021-22=1",
+        render_kw={"data-split": "shares", "autocomplete": "off", "spellcheck": "false"},
+    )
+    date = DayField("Date of the decision", required="Enter the date of the decision")
+    purpose = long_text("Purpose", "Enter what the money is for")
+    tags = text(
+        "Promise Plan actions or foundations (optional)",
+        description="Separate with commas, for example WFS 1, 2",
+    )
+    reference = ReferenceField("POO")
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in (self.tags.data or "").split(",") if t.strip()]
+
+
 class RejectForm(FlaskForm):
     note = long_text(
         "Reason for rejecting",

@@ -32,6 +32,7 @@ from ledger.models import (
     OrganisationRole,
     Pot,
 )
+from ledger.money import split_by_ratios
 from statements.formatting import money
 from web import db
 from web.forms import (
@@ -43,11 +44,13 @@ from web.forms import (
     HandBackForm,
     LedgerForm,
     PaymentForm,
+    PooledContractForm,
     ReceiptForm,
     ReturnForm,
     ReversalForm,
     VariationForm,
     attach_ledger_error,
+    parse_shares,
     with_choices,
 )
 from web.lookups import (
@@ -77,6 +80,7 @@ class Page:
     intro: str
     submit: str
     datalists: dict[str, list[str]] | None = None
+    live_split: bool = False  # shows, as people type, how the amount splits between pots
 
 
 def record(
@@ -392,6 +396,54 @@ def reversal(entry_id: int) -> ResponseReturnValue:
 
 
 # Allocations, delegations and sub-grants ---------------------------------------------------
+
+
+@bp.route("/pooled-contracts/new", methods=["GET", "POST"])
+@requires("record_allocation")
+def pooled_contract() -> ResponseReturnValue:
+    """One contract paid from several pots in agreed shares: the amount is split exactly by
+    largest remainder, as the page shows while it is typed, and the server splits it again."""
+    user = signed_in_user()
+    session = db.session()
+    form = PooledContractForm()
+    top_level = [label for _, label in pot_choices(session, user, delegated=False)]
+    page = Page(
+        "Record a pooled contract",
+        "One contract funded from several pots, each in an agreed share. The amount is split"
+        " exactly between them; variations, payments and returns follow the same shares. It is"
+        " provisional until a second person approves it. Pots: " + "; ".join(top_level) + ".",
+        "Record the pooled contract",
+        live_split=True,
+    )
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        pairs = parse_shares(form.shares.data)
+        names = [name for name, _ in pairs]
+        for name in names:
+            found = s.scalars(select(Pot).where(Pot.name == name)).one_or_none()
+            if found is not None:
+                guard_submitted_pot(s, user, str(found.id))
+        parts = split_by_ratios(form.amount.pence, [weight for _, weight in pairs])
+        allocation = ops.allocate_pooled(
+            s,
+            reference=form.reference.data,
+            shares=list(zip(names, parts, strict=True)),
+            recipient=form.recipient.data,
+            date=form.date.day,
+            entered_by=user.username,
+            purpose=form.purpose.data,
+            tags=form.tag_list,
+        )
+        split = ", ".join(f"{money(p)} from {n}" for n, p in zip(names, parts, strict=True))
+        message = _waiting(
+            f"Recorded pooled contract {allocation.reference} with"
+            f" {allocation.recipient.name}: {split}. It is provisional: its money is held, but"
+            " it cannot be paid yet."
+        )
+        return Recorded(message, allocation.shares[0].pot_id)
+
+    return record(form, page, run)
 
 
 def _allocate(
