@@ -29,7 +29,8 @@ row by row and requires identical ledgers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,7 @@ from ledger.money import format_pence
 from ledger.names import check_name, name_key, same_person
 from ledger.operations import (
     ACCOUNTABLE_BODY,
+    _normalise_tags,
     check_reference,
     held_in_pot,
     pending_reduction_by_allocation,
@@ -198,6 +200,7 @@ class Tables:
     pots: list[tuple[Any, ...]] = field(default_factory=list)
     awards: list[tuple[Any, ...]] = field(default_factory=list)
     allocation_shares: list[tuple[Any, ...]] = field(default_factory=list)
+    allocation_tags: list[tuple[Any, ...]] = field(default_factory=list)
     accounts: list[AccountState] = field(default_factory=list)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     lines: list[tuple[Any, ...]] = field(default_factory=list)
@@ -254,6 +257,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "paid_pence",
         "returned_pence",
     ),
+    "allocation_tags": ("id", "allocation_id", "kind", "value"),
     "accounts": ("id", "code", "kind", "floor", "pot_id", "award_id", "share_id", "balance_pence"),
     "entries": (
         "id",
@@ -912,6 +916,189 @@ class Batch:
             self._check_pot(child)
         return POSTED
 
+    def allocate_pooled(
+        self,
+        *,
+        reference: str,
+        shares: Sequence[tuple[str, int]],
+        recipient: str,
+        date: dt.date,
+        purpose: str,
+        memo: str,
+        approved_by: str | None,
+        tags: Sequence[str],
+        to_pot: str | None,
+    ) -> Outcome:
+        """``operations.allocate_pooled`` for the batch: an allocation (or delegation) with
+        Promise tags, or a pooled contract funded from several pots, each share (pot, pence)
+        already split exactly by the caller. The same checks in the same order as there."""
+        check_reference(reference)
+        if not shares:
+            raise InvalidInput("An allocation needs at least one pot", field="pot")
+        pot_names = [name for name, _ in shares]
+        if len(set(pot_names)) != len(pot_names):
+            raise InvalidInput("Each pot can fund a pooled contract only once", field="pot")
+        for _, part in shares:
+            require_positive(part)
+        total = sum(part for _, part in shares)
+        normalised_tags = _normalise_tags(tags)
+        kind = "delegate" if to_pot else "allocate"
+        content = content_sha256(
+            kind,
+            {
+                "shares": list(shares),
+                "recipient": recipient,
+                "date": date,
+                "purpose": purpose,
+                "period": [None, None],
+                "tags": normalised_tags,
+                "to_pot": to_pot,
+                "memo": memo,
+            },
+        )
+        replay = self._replayed(reference, content)
+        if replay is not None:
+            return REPLAYED if not replay.awaiting else replay
+        if to_pot and len(shares) > 1:
+            raise InvalidInput("A delegation is funded from one pot", field="to_pot")
+        pots: list[PotState] = []
+        for name in pot_names:
+            found = self._find_pot(name)
+            if found is None:
+                raise NotFound("pot", name, "pot")
+            pots.append(found)
+        if to_pot:
+            what = "delegation"
+        elif any(p.parent_allocation_id is not None for p in pots):
+            what = "sub-grant"
+        else:
+            what = "pooled contract" if len(pots) > 1 else "allocation"
+        for source in pots:
+            self._require_delegation_confirmed(source, what, date)
+        for source, (_, part) in zip(pots, shares, strict=True):
+            self._guard_available(source, part, what, date)
+        approver = self._approval(approved_by, f"{what} {reference}", total, None)
+        recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
+        allocation_id = self.ids.take("allocations")
+        status = "confirmed" if approver else "provisional"
+        self.out.allocations.append(
+            (
+                allocation_id,
+                reference,
+                recipient_org.id,
+                purpose,
+                status,
+                self.entered_by,
+                approver,
+                self.now if approver else None,
+                self.now,
+                0,
+                0,
+                0,
+            )
+        )
+        for kind_value in normalised_tags:
+            tag_kind, value = kind_value.split(":", 1)
+            self.out.allocation_tags.append(
+                (self.ids.take("allocation_tags"), allocation_id, tag_kind, value)
+            )
+        allocation = AllocationState(
+            allocation_id,
+            reference,
+            recipient_org.name,
+            status,
+            0,
+            0,
+            0,
+            [],
+            None,
+            0,
+            made_on=date,
+            latest=date,
+        )
+        legs: list[tuple[AccountState, int]] = []
+        for source, (_, part) in zip(pots, shares, strict=True):
+            share_id = self.ids.take("allocation_shares")
+            unpaid = self._open_account(
+                "unpaid",
+                "share",
+                share_id,
+                f"allocation {reference}'s unpaid commitment from {source.name}",
+            )
+            allocation.shares.append(ShareState(share_id, source, part, 0, 0, 0, unpaid))
+            self.out.allocation_shares.append((share_id, allocation_id, source.id, part, 0, 0, 0))
+            legs += [(source.available_account, part), (unpaid, -part)]
+        child: PotState | None = None
+        if to_pot:
+            child = self._open_pot(
+                to_pot,
+                recipient_org.id,
+                stream_id=pots[0].stream_id,
+                financial_year=pots[0].financial_year,
+                parent_allocation_id=allocation_id,
+            )
+            child.delegation = DelegationFacts(reference, status, date, False)
+            allocation.delegated = child
+            assert child.due_in_account is not None
+            legs += [(child.due_in_account, total), (child.available_account, -total)]
+        self.allocations[reference] = allocation
+        self.absent_allocations.discard(reference)
+        self._post(
+            kind,
+            legs,
+            date=date,
+            memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+            approved_by=approver,
+            reference=reference,
+            content=content,
+            amount_pence=total,
+            pot_id=pots[0].id,
+            to_pot_id=child.id if child else None,
+            allocation_id=allocation_id,
+        )
+        self._counted(approver, ("allocation", allocation_id), total)
+        for share in allocation.shares:
+            self._figure(share.pot, "allocated_pence", share.weight)
+            self._move_share(allocation, share, "allocated", share.weight)
+        if child is not None:
+            self._figure(child, "funded_pence", total)
+        for source in pots:
+            self._check_pot(source)
+        if approver:
+            self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
+        return POSTED
+
+    @contextmanager
+    def through_operations(self) -> Iterator[Session]:
+        """The session, for one act applied by ``ledger.operations`` itself (year-end and
+        correction rows: carry-forward, hand-back, award reduction, close, reverse), so its
+        rules, messages and entry are exactly the one-at-a-time writer's. What the batch holds
+        is written first, with the journal's head; the working set is forgotten after, since
+        the act may have moved any of it, and is read again as the next rows need it."""
+        self.flush()
+        if self.chain_seq is not None:
+            chain.advance(self.session, self.chain_seq, self.chain_tip)
+            self.chain_seq = None
+        self.session.expire_all()
+        last = int(
+            self.connection.execute(text("SELECT coalesce(max(id), 0) FROM entries")).scalar() or 0
+        )
+        yield self.session
+        self.session.flush()
+        self.posted += int(
+            self.connection.execute(
+                text("SELECT count(*) FROM entries WHERE id > :last"), {"last": last}
+            ).scalar()
+            or 0
+        )
+        self.pots.clear()
+        self.pots_by_id.clear()
+        self.allocations.clear()
+        self.self_approved.clear()
+        self.ids.next_id.clear()  # the act's rows took the next ids (SQLite)
+        self.ids.free.clear()  # ids from here on come after the act's (PostgreSQL)
+        self.forget_references()
+
     # Guards: the state this batch holds, put to ``ledger.rules`` ----------------------------
 
     def _approval(
@@ -1547,6 +1734,7 @@ class Batch:
             pot.dirty = False
         self._insert("awards", out.awards)
         self._insert("allocation_shares", out.allocation_shares)
+        self._insert("allocation_tags", out.allocation_tags)
         accounts = out.accounts
         self._insert(
             "accounts",

@@ -144,6 +144,23 @@ class OverReceived(LedgerError):
         )
 
 
+class OverReduced(LedgerError):
+    """An award reduction would take back more than the funder still owes on the award."""
+
+    field = "amount"
+
+    def __init__(self, award: str, funder: str, owed_pence: int, needed_pence: int) -> None:
+        self.award = award
+        self.owed_pence = owed_pence
+        self.needed_pence = needed_pence
+        super().__init__(
+            f"{funder} still owes {format_pence(owed_pence)} on award {award}; a reduction of"
+            f" {format_pence(needed_pence)} is more than that (over by"
+            f" {format_pence(needed_pence - owed_pence)}). Money already received goes back to"
+            " the funder by a hand-back"
+        )
+
+
 class NotConfirmed(LedgerError):
     def __init__(self, allocation: str, status: str, message: str | None = None) -> None:
         self.allocation = allocation

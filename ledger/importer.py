@@ -1,7 +1,8 @@
 """``commonpurse import FILE.csv``: a spreadsheet of operations, applied as one transaction.
 
 The header is exactly ``date,operation,reference,pot,counterparty,amount,description,
-allocation_ref,to_pot``. Rows are streamed, not held. Any bad row stops the import with the row
+allocation_ref,to_pot``, optionally followed by ``tags`` and ``shares`` (in either order). Rows
+are streamed, not held. Any bad row stops the import with the row
 number as a spreadsheet shows it (the header is row 1), the column and what was wrong; the caller
 rolls the transaction back, so nothing is written. ``reference`` is the idempotency key: importing
 the same file twice changes nothing.
@@ -16,13 +17,17 @@ import csv
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledger import operations as ops
+from ledger import rules
 from ledger.bulk import Batch, Outcome
 from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import parse_date, shown
-from ledger.money import AmountError, parse_pence
+from ledger.models import Entry, Request
+from ledger.money import AmountError, format_pence, parse_pence, split_by_ratios
 
 HEADER = (
     "date",
@@ -35,7 +40,26 @@ HEADER = (
     "allocation_ref",
     "to_pot",
 )
-OPERATIONS = ("award", "receive", "allocate", "delegate", "vary", "pay", "return")
+OPTIONAL = ("tags", "shares")
+"""Columns a file may add after the nine of ``HEADER``; a row without them leaves them blank."""
+COLUMNS = (*HEADER, *OPTIONAL)
+OPERATIONS = (
+    "award",
+    "receive",
+    "allocate",
+    "delegate",
+    "vary",
+    "pay",
+    "return",
+    "carry_forward",
+    "hand_back",
+    "reduce_award",
+    "close",
+    "reverse",
+)
+BY_OPERATIONS = ("carry_forward", "hand_back", "reduce_award", "close", "reverse")
+"""Year-end and correction rows, applied one at a time through ``ledger.operations`` after the
+batch has written what it holds (``Batch.through_operations``)."""
 MAX_FIELD_CHARS = 2000
 MAX_LINE_CHARS = 1 << 20
 NO_DESCRIPTION = "Imported; no description given"
@@ -73,14 +97,22 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
     except csv.Error as error:
         raise ImportRowError(1, None, f"the header is not valid CSV ({error})") from None
     cleaned = tuple(h.strip().lower().lstrip("\ufeff") for h in header)
-    if cleaned != HEADER:
+    extra = cleaned[len(HEADER) :]
+    if (
+        cleaned[: len(HEADER)] != HEADER
+        or len(set(extra)) != len(extra)
+        or not set(extra) <= set(OPTIONAL)
+    ):
         found = ",".join(header)
         hint = "; the file looks like UTF-16: save it as 'CSV UTF-8'" if "\x00" in found else ""
         raise ImportRowError(
             1,
             None,
-            f"the header must be exactly: {','.join(HEADER)} (found: {shown(found)}){hint}",
+            f"the header must be exactly: {','.join(HEADER)} (found: {shown(found)}){hint};"
+            f" it may add the columns {' and '.join(OPTIONAL)} at the end",
         )
+    columns = cleaned
+    blank = dict.fromkeys(OPTIONAL, "")
     row_number = 1
     while True:
         try:
@@ -92,18 +124,18 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         row_number += 1
         if not any(v.strip() for v in values):
             continue
-        if len(values) != len(HEADER):
+        if len(values) != len(columns):
             raise ImportRowError(
-                row_number, None, f"has {len(values)} columns; every row needs {len(HEADER)}"
+                row_number, None, f"has {len(values)} columns; every row needs {len(columns)}"
             )
-        for name, value in zip(HEADER, values, strict=True):
+        for name, value in zip(columns, values, strict=True):
             if "\x00" in value:
                 raise ImportRowError(row_number, name, "contains a NUL character")
             if len(value) > MAX_FIELD_CHARS:
                 raise ImportRowError(
                     row_number, name, f"is longer than {MAX_FIELD_CHARS} characters"
                 )
-        yield row_number, {k: v.strip() for k, v in zip(HEADER, values, strict=True)}
+        yield row_number, blank | {k: v.strip() for k, v in zip(columns, values, strict=True)}
 
 
 CHUNK_ROWS = 1000
@@ -187,7 +219,7 @@ def _chunks(
 
 
 def _column(field: str | None) -> str | None:
-    if field in HEADER:
+    if field in COLUMNS:
         return field
     return "description" if field == "note" else None
 
@@ -200,7 +232,14 @@ NEEDS = {
     "vary": ("allocation_ref",),
     "pay": ("allocation_ref",),
     "return": ("allocation_ref",),
+    "carry_forward": ("pot", "to_pot"),
+    "hand_back": ("pot", "counterparty"),
+    "reduce_award": ("allocation_ref",),
+    "close": ("allocation_ref", "description"),
+    "reverse": ("allocation_ref", "description"),
 }
+TAKES_TO_POT = ("delegate", "carry_forward")
+TAKES_TAGS = ("allocate", "delegate")
 
 
 def check_row(row: dict[str, str], row_number: int) -> tuple[str, dt.date, int, str]:
@@ -215,22 +254,120 @@ def check_row(row: dict[str, str], row_number: int) -> tuple[str, dt.date, int, 
     if not row["reference"]:
         raise ImportRowError(row_number, "reference", "every row needs a unique reference")
     day = _date(row, row_number)
-    amount = parse_pence(row["amount"], allow_negative=operation == "vary")
+    amount = _amount(operation, row, row_number)
     # The default reason is the same wherever the row comes from, so the same row imported again
     # from a renamed file, or further down a longer file, is recognised as already recorded.
     # The file and its rows are named in the import's audit event.
     memo = row["description"] or NO_DESCRIPTION
     for column in NEEDS[operation]:
+        if column == "pot" and operation == "allocate" and row["shares"]:
+            continue  # a pooled contract names its pots in shares
         if not row[column]:
             raise ImportRowError(row_number, column, f"a {operation} row needs {column}")
-    if operation != "delegate" and row["to_pot"]:
-        raise ImportRowError(row_number, "to_pot", "only delegate rows take a to_pot")
+    if operation not in TAKES_TO_POT and row["to_pot"]:
+        raise ImportRowError(
+            row_number, "to_pot", "only delegate and carry_forward rows take a to_pot"
+        )
+    if operation not in TAKES_TAGS and row["tags"]:
+        raise ImportRowError(row_number, "tags", "only allocate and delegate rows take tags")
+    if operation != "allocate" and row["shares"]:
+        raise ImportRowError(
+            row_number, "shares", "only allocate rows take shares (a pooled contract)"
+        )
     return operation, day, amount, memo
+
+
+def _amount(operation: str, row: dict[str, str], row_number: int) -> int:
+    """The row's amount in pence: signed for a variation; the money withdrawn (typed negative)
+    for an award reduction; none for a close; for a reversal, blank or the entry's amount."""
+    if operation == "close":
+        if row["amount"]:
+            raise ImportRowError(row_number, "amount", "a close row takes no amount")
+        return 0
+    if operation == "reverse" and not row["amount"]:
+        return 0
+    amount = parse_pence(row["amount"], allow_negative=operation in ("vary", "reduce_award"))
+    if operation == "reduce_award":
+        if amount >= 0:
+            raise ImportRowError(
+                row_number,
+                "amount",
+                "a reduce_award row takes a negative amount, the money the funder withdraws"
+                " (such as -5000.00)",
+            )
+        return -amount
+    return amount
+
+
+def parse_shares(row: dict[str, str], amount_pence: int, row_number: int) -> list[tuple[str, int]]:
+    """A pooled contract's pots and the row's amount split between them: ``shares`` reads
+    ``WFWF 2023-24=3;CWP 2023-24=1`` (whole-number shares), and the amount is split exactly by
+    largest remainder (``ledger.money.split_by_ratios``)."""
+    names: list[str] = []
+    weights: list[int] = []
+    for part in row["shares"].split(";"):
+        if not part.strip():
+            continue
+        name, equals, weight = part.rpartition("=")
+        name, weight = name.strip(), weight.strip()
+        if not equals or not name or not weight.isdecimal() or not weight.isascii():
+            raise ImportRowError(
+                row_number,
+                "shares",
+                f"{shown(part.strip())} is not a pot and its share; write each as POT=SHARE,"
+                " separated by semicolons (WFWF 2023-24=3;CWP 2023-24=1)",
+            )
+        if int(weight) == 0 or len(weight) > 12:
+            raise ImportRowError(
+                row_number, "shares", f"the share of {name} must be a whole number from 1 up"
+            )
+        names.append(name)
+        weights.append(int(weight))
+    if not names:
+        raise ImportRowError(row_number, "shares", "name at least one pot and its share")
+    if row["pot"] and row["pot"] not in names:
+        raise ImportRowError(
+            row_number, "pot", f"{row['pot']} is not one of the pots in shares ({', '.join(names)})"
+        )
+    return list(zip(names, split_by_ratios(amount_pence, weights), strict=True))
+
+
+def parse_tags(row: dict[str, str]) -> list[str]:
+    """Promise Plan action codes and foundations, separated by semicolons (``WFS 1;2``)."""
+    return [tag.strip() for tag in row["tags"].split(";") if tag.strip()]
 
 
 def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str) -> Outcome:
     operation, day, amount, memo = check_row(row, row_number)
     reference = row["reference"]
+    if operation in BY_OPERATIONS:
+        with batch.through_operations() as session:
+            done = apply_by_operations(
+                session,
+                operation,
+                row,
+                row_number,
+                amount_pence=amount,
+                date=day,
+                memo=memo,
+                entered_by=batch.entered_by,
+                approved_by=approved_by,
+            )
+        return Outcome(posted=isinstance(done, Entry), awaiting=isinstance(done, Request))
+    if row["shares"] or row["tags"]:
+        return batch.allocate_pooled(
+            reference=reference,
+            shares=parse_shares(row, amount, row_number)
+            if row["shares"]
+            else [(row["pot"], amount)],
+            recipient=row["counterparty"],
+            date=day,
+            purpose=row["description"],
+            memo=memo,
+            approved_by=approved_by,
+            tags=parse_tags(row),
+            to_pot=row["to_pot"] or None,
+        )
     if operation in ("vary", "pay", "return"):
         _check_allocation_columns(batch, row, row_number)
     if operation == "award":
@@ -291,6 +428,99 @@ def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str)
         memo=memo,
         approved_by=approved_by,
     )
+
+
+def apply_by_operations(
+    session: Session,
+    operation: str,
+    row: dict[str, str],
+    row_number: int,
+    *,
+    amount_pence: int,
+    date: dt.date,
+    memo: str,
+    entered_by: str,
+    approved_by: str,
+) -> Entry | Request | None:
+    """A year-end or correction row, through ``ledger.operations``: the entry it posted (or
+    found already posted), the request it found waiting, or None for a close."""
+    reference = row["reference"]
+    common: dict[str, Any] = {"entered_by": entered_by, "approved_by": approved_by}
+    if operation == "carry_forward":
+        return ops.carry_forward(
+            session,
+            reference=reference,
+            from_pot=row["pot"],
+            to_pot=row["to_pot"],
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            **common,
+        )
+    if operation == "hand_back":
+        pot = ops.find_pot(session, row["pot"])
+        rules.require_funder_of_pot(pot.name, row["counterparty"], ops.funders_of_pot(session, pot))
+        return ops.hand_back(
+            session,
+            reference=reference,
+            pot=row["pot"],
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            **common,
+        )
+    if operation == "reduce_award":
+        award = ops.find_award(session, row["allocation_ref"])
+        check_award_columns(award.reference, award.pot.name, award.funder.name, row, row_number)
+        return ops.reduce_award(
+            session,
+            reference=reference,
+            award=row["allocation_ref"],
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            **common,
+        )
+    if operation == "close":
+        allocation = ops.find_allocation(session, row["allocation_ref"])
+        if allocation.status != "closed":  # closed already: this row was recorded before
+            ops.close_allocation(
+                session, reference=allocation.reference, closed_by=approved_by, reason=memo
+            )
+        return None
+    target = reversal_target(session, row, row_number, amount_pence)
+    return ops.reverse(
+        session, entry_id=target, reason=memo, date=date, reference=reference, **common
+    )
+
+
+def check_award_columns(
+    award: str, pot: str, funder: str, row: dict[str, str], row_number: int
+) -> None:
+    """On a reduce_award row ``pot`` and ``counterparty`` may be filled in for the reader; if
+    they are, they must be the award's."""
+    if row["pot"] and row["pot"] != pot:
+        raise ImportRowError(row_number, "pot", f"award {award} is into {pot}, not {row['pot']}")
+    if row["counterparty"] and row["counterparty"] != funder:
+        raise ImportRowError(
+            row_number, "counterparty", f"award {award} is from {funder}, not {row['counterparty']}"
+        )
+
+
+def reversal_target(
+    session: Session, row: dict[str, str], row_number: int, amount_pence: int
+) -> int:
+    """The id of the entry a reverse row names by its reference (in ``allocation_ref``); an
+    amount, if given, must be the entry's."""
+    target = ops.find_entry(session, row["allocation_ref"])
+    if amount_pence and amount_pence != target.amount_pence:
+        raise ImportRowError(
+            row_number,
+            "amount",
+            f"entry {target.reference} is for {format_pence(target.amount_pence)}, not"
+            f" {format_pence(amount_pence)}; a reversal undoes the whole entry",
+        )
+    return target.id
 
 
 def _check_allocation_columns(batch: Batch, row: dict[str, str], row_number: int) -> None:

@@ -71,6 +71,7 @@ REQUEST_KINDS = (
     "hand_back",
     "reverse",
     "import",
+    "reduce_award",
 )
 REQUEST_STATUSES = ("pending", "approved", "rejected")
 

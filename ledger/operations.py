@@ -419,7 +419,7 @@ def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, in
         elif kind in ("vary", "return") and allocation_id in children:
             if kind == "return" or amount < 0:
                 add(children[allocation_id], abs(amount))
-        elif kind in ("hand_back", "carry_forward") and pot_id is not None:
+        elif kind in ("hand_back", "carry_forward", "reduce_award") and pot_id is not None:
             add(pot_id, amount)
     return held
 
@@ -1540,6 +1540,7 @@ REQUEST_WORDS = {
     "hand_back": "hand-back",
     "reverse": "reversal",
     "import": "import",
+    "reduce_award": "award reduction",
 }
 
 
@@ -1673,6 +1674,17 @@ def _carry_out(session: Session, request: Request, approver: str) -> Entry | Non
             session,
             reference=reference,
             pot=params["pot"],
+            amount_pence=request.amount_pence,
+            date=request.effective_date,
+            memo=request.memo,
+            _approving=request,
+            **common,
+        )
+    elif request.kind == "reduce_award":
+        done = reduce_award(
+            session,
+            reference=reference,
+            award=params["award"],
             amount_pence=request.amount_pence,
             date=request.effective_date,
             memo=request.memo,
@@ -1859,6 +1871,138 @@ def hand_back(
         content=content,
         amount_pence=amount_pence,
         pot_id=source.id,
+    )
+
+
+def find_award(session: Session, reference: str, field: str = "allocation_ref") -> Award:
+    award = session.scalars(select(Award).where(Award.reference == reference)).one_or_none()
+    if award is None:
+        raise NotFound("award", reference, field)
+    return award
+
+
+def find_entry(session: Session, reference: str, field: str = "allocation_ref") -> Entry:
+    """The journal entry recorded under ``reference``."""
+    entry = session.scalars(select(Entry).where(Entry.reference == reference)).one_or_none()
+    if entry is None:
+        raise NotFound("journal entry", reference, field)
+    return entry
+
+
+def funders_of_pot(session: Session, pot: Pot) -> list[str]:
+    """The funders that have awarded money into ``pot``, by name."""
+    return sorted(
+        set(
+            session.scalars(
+                select(Organisation.name)
+                .join(Award, Award.funder_id == Organisation.id)
+                .where(Award.pot_id == pot.id)
+            )
+        )
+    )
+
+
+def _pending_award_reductions(session: Session, award: Award, excluding: int | None) -> int:
+    """Award reductions of ``award`` awaiting approval: they hold what the funder still owes."""
+    return sum(
+        request.amount_pence
+        for request in session.scalars(
+            select(Request).where(
+                Request.kind == "reduce_award",
+                Request.status == "pending",
+                Request.pot_id == award.pot_id,
+                Request.id != (excluding or 0),
+            )
+        )
+        if json.loads(request.params or "{}").get("award") == award.reference
+    )
+
+
+def reduce_award(
+    session: Session,
+    *,
+    reference: str,
+    award: str,
+    amount_pence: int,
+    date: dt.date,
+    entered_by: str,
+    memo: str,
+    approved_by: str | None = None,
+    _approving: Request | None = None,
+) -> Entry | Request:
+    """The funder withdraws ``amount_pence`` of award ``award`` that it has not yet paid: the
+    award and the pot's funding go down by that much.
+
+    Distinct from a hand-back, which gives back cash already received. The entry is an award
+    entry whose legs run the other way (the pot's available money back to the award's
+    receivable), so every figure and report that reads awards counts it as a smaller award.
+    Never more than the funder still owes on the award, nor more than the pot has available
+    after holds, on the day and on every later day."""
+    check_reference(reference)
+    require_positive(amount_pence)
+    params = {"award": award, "amount": amount_pence, "date": date, "memo": memo}
+    content = content_sha256("reduce_award", params)
+    replay = _replayed(session, reference, content, _approving)
+    if replay:
+        return replay.entry or replay.request  # type: ignore[return-value]
+    target = find_award(session, award)
+    pot = target.pot
+    lock_pots(session, [pot.id])
+    rules.require_not_before(date, target.award_date, "award reduction", f"award {award}")
+    excluding = _approving.id if _approving is not None else None
+    receivable = account_of(session, "receivable", award_id=target.id)
+    rules.require_award_owed(
+        award,
+        target.funder.name,
+        receivable.balance_pence,
+        _pending_award_reductions(session, target, excluding),
+        amount_pence,
+    )
+    _guard_available(session, pot, amount_pence, "award reduction", excluding, date)
+    approver = _approval(
+        session,
+        entered_by,
+        approved_by,
+        f"award reduction {reference}",
+        amount_pence,
+        pot_id=pot.id,
+    )
+    if approver is None:
+        return _request(
+            session,
+            "reduce_award",
+            reference,
+            content,
+            amount_pence=amount_pence,
+            date=date,
+            memo=memo,
+            entered_by=entered_by,
+            pot=pot,
+            params={"award": award},
+        )
+    return post(
+        session,
+        kind="award",
+        legs=[
+            Leg(account_of(session, "available", pot_id=pot.id), amount_pence),
+            Leg(receivable, -amount_pence),
+        ],
+        effective_date=date,
+        memo=memo,
+        entered_by=entered_by,
+        approved_by=approver,
+        reference=reference,
+        content=content,
+        amount_pence=amount_pence,
+        pot_id=pot.id,
+        award_id=target.id,
+    )
+
+
+def is_award_reduction(entry: Entry) -> bool:
+    """An award entry whose legs run the other way: the funder withdrew part of the award."""
+    return entry.kind == "award" and any(
+        line.account.kind == "receivable" and line.amount_pence < 0 for line in entry.lines
     )
 
 

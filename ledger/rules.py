@@ -21,6 +21,7 @@ from ledger.errors import (
     InvalidInput,
     NotConfirmed,
     OverCommitted,
+    OverReduced,
     OverReturned,
     SelfApproval,
 )
@@ -312,4 +313,25 @@ def require_hand_back(pot: str, delegated: bool) -> None:
             f"{pot} is a delegated pot: its unspent money goes back through a return on its"
             " delegation",
             field="pot",
+        )
+
+
+def require_award_owed(
+    award: str, funder: str, owed_pence: int, pending_pence: int, needed_pence: int
+) -> None:
+    """An award reduction (the funder withdraws money it has not paid) takes back no more than
+    the funder still owes on the award, after reductions awaiting approval. Money already
+    received leaves only by a hand-back, which is limited to the cash the pot holds."""
+    if needed_pence > owed_pence - pending_pence:
+        raise OverReduced(award, funder, owed_pence - pending_pence, needed_pence)
+
+
+def require_funder_of_pot(pot: str, funder: str, funders: Sequence[str]) -> None:
+    """Money handed back goes to a funder that awarded money into the pot."""
+    if funder not in funders:
+        named = ", ".join(sorted(funders)) or "no funder yet"
+        raise InvalidInput(
+            f"{funder} has made no award into {pot} ({named}); money is handed back to the"
+            " funder it came from",
+            field="counterparty",
         )

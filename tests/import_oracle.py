@@ -9,8 +9,18 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import rules
 from ledger.errors import LedgerError
-from ledger.importer import ImportRowError, _column, check_row, read_rows
+from ledger.importer import (
+    ImportRowError,
+    _column,
+    check_award_columns,
+    check_row,
+    parse_shares,
+    parse_tags,
+    read_rows,
+    reversal_target,
+)
 from ledger.models import AuditEvent, Entry
 from ledger.money import AmountError
 
@@ -81,6 +91,22 @@ def _apply(
             memo=memo,
             approved_by=approved_by,
         )
+    elif operation in ("allocate", "delegate") and (row["shares"] or row["tags"]):
+        ops.allocate_pooled(
+            session,
+            reference=reference,
+            shares=parse_shares(row, amount, row_number)
+            if row["shares"]
+            else [(row["pot"], amount)],
+            recipient=row["counterparty"],
+            date=day,
+            entered_by=entered_by,
+            purpose=row["description"],
+            memo=memo,
+            approved_by=approved_by,
+            tags=parse_tags(row),
+            to_pot=row["to_pot"] or None,
+        )
     elif operation in ("allocate", "delegate"):
         ops.allocate(
             session,
@@ -115,6 +141,62 @@ def _apply(
             date=day,
             entered_by=entered_by,
             memo=memo,
+            approved_by=approved_by,
+        )
+    elif operation == "carry_forward":
+        ops.carry_forward(
+            session,
+            reference=reference,
+            from_pot=row["pot"],
+            to_pot=row["to_pot"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            memo=memo,
+            approved_by=approved_by,
+        )
+    elif operation == "hand_back":
+        pot = ops.find_pot(session, row["pot"])
+        rules.require_funder_of_pot(pot.name, row["counterparty"], ops.funders_of_pot(session, pot))
+        ops.hand_back(
+            session,
+            reference=reference,
+            pot=row["pot"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            memo=memo,
+            approved_by=approved_by,
+        )
+    elif operation == "reduce_award":
+        award = ops.find_award(session, row["allocation_ref"])
+        check_award_columns(award.reference, award.pot.name, award.funder.name, row, row_number)
+        ops.reduce_award(
+            session,
+            reference=reference,
+            award=row["allocation_ref"],
+            amount_pence=amount,
+            date=day,
+            entered_by=entered_by,
+            memo=memo,
+            approved_by=approved_by,
+        )
+    elif operation == "close":
+        allocation = ops.find_allocation(session, row["allocation_ref"])
+        if allocation.status == "closed":
+            return 0
+        ops.close_allocation(
+            session, reference=allocation.reference, closed_by=approved_by, reason=memo
+        )
+        return 0
+    elif operation == "reverse":
+        ops.reverse(
+            session,
+            entry_id=reversal_target(session, row, row_number, amount),
+            reason=memo,
+            entered_by=entered_by,
+            date=day,
+            reference=reference,
             approved_by=approved_by,
         )
     else:

@@ -56,7 +56,7 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from ledger.models import Allocation, Organisation, Pot, Request, User
+from ledger.models import Allocation, Entry, Organisation, Pot, Request, User
 from tests.browser_support import (
     CHROMIUM,
     PASSWORD,
@@ -359,6 +359,19 @@ def test_finance_downloads_the_wfwf_statement_as_a_pdf(demo: Flask, page: Page) 
     assert "£82,336.18" in text and CTSI_POT in text
 
 
+def test_a_pooled_contracts_split_is_shown_as_its_shares_are_typed(demo: Flask, page: Page) -> None:
+    """£10.00 in shares 1 and 2 is £3.33 and £6.67, the odd penny to the larger remainder,
+    as the ledger splits it; shares that do not read as pots and shares say so."""
+    sign_in(page, "officer")
+    page.goto("/pooled-contracts/new")
+    page.get_by_label("Amount").fill("10.00")
+    page.get_by_label("Pots and shares").fill(f"{WFWF_POT}=1; {PROMISE_POT}=2")
+    split = page.locator("#shares-split")
+    expect(split).to_have_text(f"Split: £3.33 from {WFWF_POT}, £6.67 from {PROMISE_POT}.")
+    page.get_by_label("Pots and shares").fill("WFWF")
+    expect(split).to_contain_text('Write "WFWF" as a pot and its share')
+
+
 # Keyboard ---------------------------------------------------------------------------------
 
 
@@ -606,6 +619,7 @@ def _real_values(session: Session) -> dict[str, list[str]]:
         "request_id": [str(i) for i in session.scalars(pending)],
         "reference": list(session.scalars(provisional)),
         "user_id": [str(i) for i in session.scalars(select(User.id).order_by(User.id))],
+        "entry_id": [str(i) for i in session.scalars(select(Entry.id).order_by(Entry.id))],
     }
 
 

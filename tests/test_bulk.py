@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ledger import db
 from ledger import operations as ops
 from ledger.check import check
-from ledger.importer import HEADER, ImportRowError, import_rows
+from ledger.importer import HEADER, OPTIONAL, ImportRowError, import_rows
 from ledger.models import Base, Entry
 from ledger.money import format_plain
 from tests.conftest import LedgerFactory, on_postgres
@@ -94,9 +94,188 @@ def random_rows(seed: int, count: int) -> list[list[str]]:
     return rows
 
 
+TAGS = ("WFS 1", "WFS 1;2", "GC 3;Family", "XYZ 9")
+
+
+def year_end_rows(seed: int, count: int) -> list[list[str]]:
+    """``random_rows`` with the optional columns (Promise tags, pooled shares) and, between its
+    rows, carry-forwards, hand-backs, award reductions, closes and reversals of what came
+    before: many fit, many are refused (a pot without the money, an allocation still unpaid, an
+    entry already reversed, a tag that is no Promise action)."""
+    rng = random.Random(seed + 7919)
+    rows: list[list[str]] = []
+    allocations: list[str] = []
+    awards: list[str] = []
+    references: list[str] = []
+    funded: list[tuple[str, str]] = [(POTS[0], FUNDERS[0])]
+
+    def day() -> str:
+        return (dt.date(2023, 4, 1) + dt.timedelta(days=rng.randrange(700))).isoformat()
+
+    def pounds(low: int, high: int) -> str:
+        return format_plain(rng.randrange(low, high))
+
+    for n, base in enumerate(random_rows(seed, count)):
+        rows.append([*base, "", ""])
+        if base[1] in ("allocate", "delegate"):
+            allocations.append(base[2])
+        if base[1] == "award":
+            awards.append(base[2])
+            funded.append((base[3], base[4]))
+        references.append(base[2])
+        if rng.random() > 0.3:
+            continue
+        ref = f"Y{seed}-{n}"
+        choice = rng.random()
+        if choice < 0.15:
+            pot, recipient = rng.choice(POTS), rng.choice(RECIPIENTS)
+            tags = rng.choice(TAGS)
+            rows.append(
+                [
+                    day(),
+                    "allocate",
+                    ref,
+                    pot,
+                    recipient,
+                    pounds(1000, 200000),
+                    "Tagged",
+                    "",
+                    "",
+                    tags,
+                    "",
+                ]
+            )
+            allocations.append(ref)
+        elif choice < 0.3:
+            shares = f"{POTS[0]}={rng.randrange(1, 4)};{POTS[2]}={rng.randrange(1, 4)}"
+            rows.append(
+                [
+                    day(),
+                    "allocate",
+                    ref,
+                    "",
+                    rng.choice(RECIPIENTS),
+                    pounds(1000, 300000),
+                    "Pooled",
+                    "",
+                    "",
+                    rng.choice(("", "WFS 2")),
+                    shares,
+                ]
+            )
+            allocations.append(ref)
+        elif choice < 0.45:
+            rows.append(
+                [
+                    day(),
+                    "carry_forward",
+                    ref,
+                    POTS[0],
+                    "",
+                    pounds(1000, 500000),
+                    "Year end",
+                    "",
+                    POTS[1],
+                    "",
+                    "",
+                ]
+            )
+        elif choice < 0.6:
+            pot, funder = rng.choice(funded)
+            if rng.random() < 0.2:
+                funder = rng.choice(FUNDERS)
+            rows.append(
+                [
+                    day(),
+                    "hand_back",
+                    ref,
+                    pot,
+                    funder,
+                    pounds(100, 20000),
+                    "Unspent",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        elif choice < 0.75 and awards:
+            rows.append(
+                [
+                    day(),
+                    "reduce_award",
+                    ref,
+                    "",
+                    "",
+                    "-" + pounds(1000, 900000),
+                    "Withdrawn",
+                    rng.choice(awards),
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        elif choice < 0.85 and allocations:
+            target = rng.choice(allocations)
+            if rng.random() < 0.5:  # a small grant paid in full, then closed
+                target = f"{ref}-G"
+                amount, made = pounds(100, 5_000), dt.date(2023, 4, 1) + dt.timedelta(days=400)
+                rows.append(
+                    [
+                        made.isoformat(),
+                        "allocate",
+                        target,
+                        rng.choice(POTS[:2]),
+                        "Home-Start",
+                        amount,
+                        "Small grant",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
+                rows.append(
+                    [
+                        (made + dt.timedelta(days=30)).isoformat(),
+                        "pay",
+                        f"{ref}-P",
+                        "",
+                        "",
+                        amount,
+                        "In full",
+                        target,
+                        "",
+                        "",
+                        "",
+                    ]
+                )
+                allocations.append(target)
+            rows.append([day(), "close", ref, "", "", "", "Finished", target, "", "", ""])
+        elif references:
+            rows.append(
+                [
+                    day(),
+                    "reverse",
+                    ref,
+                    "",
+                    "",
+                    "",
+                    "Entered in error",
+                    rng.choice(references),
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        references.append(ref)
+    return rows
+
+
 def as_csv(rows: list[list[str]]) -> str:
     out = io.StringIO()
-    out.write(",".join(HEADER) + "\n")
+    header = HEADER if not rows or len(rows[0]) == len(HEADER) else (*HEADER, *OPTIONAL)
+    out.write(",".join(header) + "\n")
     for row in rows:
         out.write(",".join(f'"{value}"' for value in row) + "\n")
     return out.getvalue()
@@ -246,12 +425,40 @@ def with_pending_request(engine: Engine) -> None:
     db.run_in_transaction(db.session_factory(engine), setup)
 
 
-def compare(ledgers: LedgerFactory, stages: list[list[list[str]]], pending: bool) -> int:
+def with_streams(engine: Engine) -> None:
+    """The two WFWF pots opened as one named stream's years (as the web app and the demo open
+    them; an import opens pots without a stream), so money can be carried forward."""
+
+    def setup(session: Session) -> None:
+        funder = ops.ensure_organisation(session, FUNDERS[0], ["funder"])
+        ops.ensure_stream(session, "WFWF", funder)
+        for name, day in ((POTS[0], dt.date(2023, 4, 1)), (POTS[1], dt.date(2024, 4, 1))):
+            ops.record_award(
+                session,
+                reference=f"STREAM-AWARD-{name}",
+                pot=name,
+                funder=FUNDERS[0],
+                amount_pence=1_000_000_00,
+                award_date=day,
+                entered_by="Ops",
+                memo="Award",
+                stream="WFWF",
+                approved_by="Fin",
+            )
+
+    db.run_in_transaction(db.session_factory(engine), setup)
+
+
+def compare(
+    ledgers: LedgerFactory, stages: list[list[list[str]]], pending: bool, streams: bool = False
+) -> int:
     """Import ``stages`` into two fresh ledgers, one engine each; returns rows refused."""
     results: list[tuple[list[str], dict[str, list[tuple[Any, ...]]]]] = []
     for importer in (one_by_one, by_batch):
         engine = fresh(ledgers)
         try:
+            if streams:
+                with_streams(engine)
             if pending:
                 with_pending_request(engine)
             refusals = []
@@ -283,6 +490,76 @@ def test_batch_import_leaves_the_same_ledger_as_operations_one_by_one(
     cut = len(rows) // 2
     refused = compare(ledgers, [rows[:cut], rows[cut:], rows], pending=seed % 3 == 0)
     assert refused < len(rows) * 2
+
+
+@pytest.mark.parametrize("seed", range(2) if on_postgres() else range(8))
+def test_year_end_and_correction_rows_leave_the_same_ledger_as_operations_one_by_one(
+    ledgers: LedgerFactory, seed: int
+) -> None:
+    rows = year_end_rows(seed, 60)
+    cut = len(rows) // 2
+    refused = compare(
+        ledgers, [rows[:cut], rows[cut:], rows], pending=seed % 2 == 0, streams=seed % 2 == 1
+    )
+    assert refused < len(rows) * 2
+
+
+def test_the_year_end_files_post_every_new_act_and_refuse_some(ledgers: LedgerFactory) -> None:
+    """The generator is worth its time: between them, a few files post a tagged allocation, a
+    pooled contract, a carry-forward, a hand-back, an award reduction, a close and a reversal,
+    and are refused for each of them too."""
+    posted: set[str] = set()
+    refusals: list[str] = []
+    for seed in range(200, 206):
+        engine = fresh(ledgers)
+        try:
+            with_streams(engine)
+            refusals += drive(engine, by_batch, year_end_rows(seed, 60))
+            with engine.connect() as connection:
+                posted |= {
+                    row[0]
+                    for row in connection.execute(
+                        text(
+                            "SELECT CASE WHEN e.kind = 'award' AND EXISTS (SELECT 1 FROM lines l"
+                            " JOIN accounts a ON a.id = l.account_id WHERE l.entry_id = e.id AND"
+                            " a.kind = 'receivable' AND l.amount_pence < 0) THEN 'reduce_award'"
+                            " ELSE e.kind END FROM entries e"
+                        )
+                    )
+                }
+                if connection.execute(text("SELECT count(*) FROM allocation_tags")).scalar():
+                    posted.add("tags")
+                if connection.execute(
+                    text("SELECT count(*) FROM allocations WHERE status = 'closed'")
+                ).scalar():
+                    posted.add("close")
+                pooled = (
+                    "SELECT allocation_id FROM allocation_shares GROUP BY 1 HAVING count(*) > 1"
+                )
+                if connection.execute(text(pooled)).first():
+                    posted.add("pooled")
+        finally:
+            engine.dispose()
+    for act in (
+        "tags",
+        "pooled",
+        "carry_forward",
+        "hand_back",
+        "reduce_award",
+        "close",
+        "reversal",
+    ):
+        assert act in posted, f"no {act} was posted: {sorted(posted)}"
+    text_of_all = "\n".join(refusals)
+    for words in (
+        "is neither a Promise Plan action code",
+        "this pooled contract needs",
+        "this hand-back needs",
+        "has made no award into",
+        "This award reduction is dated",
+        "This reversal is dated",
+    ):
+        assert words in text_of_all, f"no refusal saying {words!r} in: {text_of_all}"
 
 
 def test_the_random_files_include_refusals_of_every_kind(ledgers: LedgerFactory) -> None:

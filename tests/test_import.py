@@ -549,7 +549,7 @@ RECEIPT_ROW = (
             "2023-01-31,transfer,MOVE-1,WFWF 2022-23,,£1.00,,,",
             "operation",
             "'transfer' is not an operation; use one of award, receive, allocate, delegate,"
-            " vary, pay, return",
+            " vary, pay, return, carry_forward, hand_back, reduce_award, close, reverse",
             id="unknown operation",
         ),
         pytest.param(
@@ -596,13 +596,13 @@ RECEIPT_ROW = (
         pytest.param(
             "01/10/2022,allocate,WFWF-22-06,WFWF 2022-23,Aberlour,£1.00,,,CTSI managed WFWF Grant",
             "to_pot",
-            "only delegate rows take a to_pot",
+            "only delegate and carry_forward rows take a to_pot",
             id="to_pot on an allocate row",
         ),
         pytest.param(
             "31/10/2022,pay,ABERLOUR-PAY-Q1,,,£1.00,,WFWF-22-02,CTSI managed WFWF Grant",
             "to_pot",
-            "only delegate rows take a to_pot",
+            "only delegate and carry_forward rows take a to_pot",
             id="to_pot on a pay row",
         ),
         pytest.param(

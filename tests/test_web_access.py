@@ -50,6 +50,16 @@ ROUTES = (
     Route("GET", "/pots/{ctsi}/statement.csv", EVERYONE),
     Route("GET", "/awards/new", OFFICERS),
     Route("POST", "/awards/new", OFFICERS),
+    Route("GET", "/awards/reduce", OFFICERS),
+    Route("POST", "/awards/reduce", OFFICERS),
+    Route("GET", "/carry-forwards/new", OFFICERS),
+    Route("POST", "/carry-forwards/new", OFFICERS),
+    Route("GET", "/hand-backs/new", FINANCE),
+    Route("POST", "/hand-backs/new", FINANCE),
+    Route("GET", "/pooled-contracts/new", OFFICERS),
+    Route("POST", "/pooled-contracts/new", OFFICERS),
+    Route("GET", "/entries/{award_entry}/reverse", APPROVERS),
+    Route("POST", "/entries/{award_entry}/reverse", APPROVERS),
     Route("GET", "/receipts/new", FINANCE),
     Route("POST", "/receipts/new", FINANCE),
     Route("GET", "/allocations/new", OFFICERS),
@@ -205,6 +215,7 @@ def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:
         wfwf=pot_id(app, WFWF_POT), ctsi=pot_id(app, CTSI_POT), other_ctsi=pot_id(app, OTHER_POT)
     )
     keys["aberlour"] = run(app, lambda s: ops.find_organisation(s, "Aberlour").id)
+    keys["award_entry"] = run(app, lambda s: ops.find_entry(s, "WFWF-2022-23-AWARD").id)
     return app, keys
 
 

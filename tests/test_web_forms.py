@@ -4,6 +4,7 @@ person who approves."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +13,12 @@ from html import unescape
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ledger import operations as ops
 from ledger.demo import CTSI, CTSI_POT, WFWF_POT
+from ledger.models import Allocation, Entry, Request
 from tests.web_helpers import (
     XSS,
     appendix_2_app,
@@ -22,6 +27,7 @@ from tests.web_helpers import (
     fast_sign_in,
     hidden_reference,
     pot_id,
+    run,
     text_of,
 )
 
@@ -434,3 +440,209 @@ def test_a_provisional_allocation_rejected_in_the_queue_gives_its_money_back(
     page = text_of(finance.get(f"/pots/{wfwf}"))
     assert "£82,233.00" in page  # available again
     assert "rejected" in page
+
+
+def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
+    database_url: str,
+) -> None:
+    """The demo's £337,000 WFWF award is unpaid and fully allocated, so nothing of it can be
+    withdrawn; £100 more awarded and approved can be, and waits for a second person."""
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "officer")
+    fields = {"award": "WFWF-2022-23-AWARD", "amount": "1.00", "date": "01/05/2022"}
+    data = _form(client, "/awards/reduce", memo="Funder's letter", **fields)
+    response = client.post("/awards/reduce", data=data)
+    assert response.status_code == 422
+    assert "this award reduction needs £1.00" in _error_for(text_of(response), "amount")
+
+    def top_up(session: Session) -> None:
+        ops.record_award(
+            session,
+            reference="TOP-UP",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            award_date=dt.date(2022, 4, 2),
+            entered_by="officer",
+            memo="Top-up",
+            approved_by="finance",
+        )
+
+    run(app, top_up)
+    page = text_of(client.get("/awards/reduce"))
+    assert "TOP-UP: Scottish Government into WFWF 2022-23, £100.00 still owed" in page
+    fields = {"award": "TOP-UP", "amount": "40.00", "date": "01/05/2022"}
+    data = _form(client, "/awards/reduce", memo="Funder's letter", **fields)
+    response = client.post("/awards/reduce", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    def approve(session: Session) -> int:
+        waiting = session.scalars(select(Request).where(Request.kind == "reduce_award")).one()
+        ops.approve_request(session, request_id=waiting.id, approved_by="finance")
+        return ops.find_pot(session, WFWF_POT).funded_pence
+
+    assert run(app, approve) == 33_710_318 + 60_00
+
+
+def test_year_end_money_is_carried_forward_and_handed_back_through_the_approvals_queue(
+    database_url: str,
+) -> None:
+    """£100 more awarded into WFWF 2022-23 and received: an officer carries £40 into WFWF
+    2023-24 (the same stream, the next year), and finance hands back £50 of the cash; each
+    waits for a second person, and the pot's figures move once they approve."""
+    app = demo_app(database_url)
+
+    def setup(session: Session) -> None:
+        common = {"entered_by": "officer", "approved_by": "finance", "memo": "Set up"}
+        ops.record_award(
+            session,
+            reference="TOP-UP",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            award_date=dt.date(2022, 4, 2),
+            **common,
+        )
+        ops.record_award(
+            session,
+            reference="YEAR-2",
+            pot="WFWF 2023-24",
+            funder="Scottish Government",
+            amount_pence=1_000_00,
+            award_date=dt.date(2023, 4, 1),
+            stream="Whole Family Wellbeing Fund",
+            **common,
+        )
+        ops.record_receipt(
+            session,
+            reference="CASH",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            date=dt.date(2022, 5, 1),
+            **common,
+        )
+
+    run(app, setup)
+    wfwf, next_year = pot_id(app, WFWF_POT), pot_id(app, "WFWF 2023-24")
+    officer = app.test_client()
+    fast_sign_in(app, officer, "officer")
+    fields = {"pot": str(wfwf), "to_pot": str(next_year), "amount": "40", "date": "31/03/2023"}
+    data = _form(officer, "/carry-forwards/new", memo="Year 1 underspend", **fields)
+    response = officer.post("/carry-forwards/new", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    too_much = {"pot": str(wfwf), "amount": "100.01", "date": "31/03/2023"}
+    data = _form(finance, "/hand-backs/new", memo="Unspent", **too_much)
+    response = finance.post("/hand-backs/new", data=data)
+    assert response.status_code == 422
+    assert "this hand-back needs £100.01" in _error_for(text_of(response), "amount")
+    data = _form(finance, "/hand-backs/new", memo="Unspent", **dict(too_much, amount="50"))
+    response = finance.post("/hand-backs/new", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    def approve(session: Session) -> tuple[int, int, int]:
+        for waiting in session.scalars(select(Request).where(Request.status == "pending")).all():
+            approver = "finance" if waiting.entered_by == "officer" else "officer"
+            ops.approve_request(session, request_id=waiting.id, approved_by=approver)
+        pot = ops.find_pot(session, WFWF_POT)
+        carried_in = ops.find_pot(session, "WFWF 2023-24").carried_in_pence
+        return pot.carried_forward_pence, pot.handed_back_pence, carried_in
+
+    assert run(app, approve) == (40_00, 50_00, 40_00)
+
+
+def test_finance_reverses_a_wrong_payment_from_the_journal_and_an_officer_approves_it(
+    database_url: str,
+) -> None:
+    """£25,000 paid to Aberlour twice: finance follows Reverse on the second payment's journal
+    line, gives the reason, and the reversal waits; once an officer approves it, Aberlour's
+    paid figure is £25,000 again and the original entry stays on record."""
+    app = demo_app(database_url)
+
+    def pay_twice(session: Session) -> int:
+        for reference in ("PAY-1", "PAY-2"):
+            ops.pay(
+                session,
+                reference=reference,
+                allocation="WFWF-22-02",
+                amount_pence=25_000_00,
+                date=dt.date(2022, 11, 1),
+                entered_by="finance",
+                memo="Quarter 1",
+                approved_by="officer",
+            )
+        return ops.find_entry(session, "PAY-2").id
+
+    wrong = run(app, pay_twice)
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    journal = text_of(finance.get(f"/pots/{pot_id(app, WFWF_POT)}/journal"))
+    assert f'href="/entries/{wrong}/reverse"' in journal
+    blank = _form(finance, f"/entries/{wrong}/reverse", reason="")
+    response = finance.post(f"/entries/{wrong}/reverse", data=blank)
+    assert response.status_code == 422
+    assert _error_for(text_of(response), "reason") == "Enter why the entry is reversed"
+    data = _form(finance, f"/entries/{wrong}/reverse", reason="Paid twice in error")
+    response = finance.post(f"/entries/{wrong}/reverse", data=data, follow_redirects=True)
+    assert "It waits for a second person to approve it" in text_of(response)
+
+    def approve(session: Session) -> tuple[int, int]:
+        waiting = session.scalars(select(Request).where(Request.kind == "reverse")).one()
+        ops.approve_request(session, request_id=waiting.id, approved_by="officer")
+        paid = ops.find_allocation(session, "WFWF-22-02").paid_pence
+        entries = session.scalars(select(Entry).where(Entry.allocation_id.is_not(None))).all()
+        return paid, sum(1 for e in entries if e.reference == "PAY-2")
+
+    assert run(app, approve) == (25_000_00, 1)
+
+
+def test_a_pooled_contract_is_split_exactly_between_its_pots_and_waits_for_approval(
+    database_url: str,
+) -> None:
+    """£10.00 in shares 1 and 2 of WFWF and the Promise Partnership is £3.33 and £6.67; shares
+    that do not read as pots and shares are refused next to the field."""
+    app = demo_app(database_url)
+
+    def top_up(session: Session) -> None:
+        ops.record_award(
+            session,
+            reference="TOP-UP",
+            pot=WFWF_POT,
+            funder="Scottish Government",
+            amount_pence=100_00,
+            award_date=dt.date(2022, 4, 2),
+            entered_by="officer",
+            memo="Top-up",
+            approved_by="finance",
+        )
+
+    run(app, top_up)
+    client = app.test_client()
+    fast_sign_in(app, client, "officer")
+    page = text_of(client.get("/pooled-contracts/new"))
+    assert 'id="shares-split" aria-live="polite"' in page
+    fields = {"recipient": "Home-Start", "amount": "10.00", "date": "01/11/2022"}
+    data = _form(client, "/pooled-contracts/new", purpose="Befriending", shares="WFWF", **fields)
+    response = client.post("/pooled-contracts/new", data=data)
+    assert response.status_code == 422
+    assert "as a pot and its share, such as WFWF 2022-23=3" in _error_for(
+        text_of(response), "shares"
+    )
+    shares = f"{WFWF_POT}=1; Promise Partnership 2021-22=2"
+    data = _form(client, "/pooled-contracts/new", purpose="Befriending", shares=shares, **fields)
+    response = client.post("/pooled-contracts/new", data=data, follow_redirects=True)
+    html = unescape(text_of(response))
+    assert "£3.33 from WFWF 2022-23, £6.67 from Promise Partnership 2021-22" in html
+    assert "It waits for a second person to approve it" in html
+
+    def weights(session: Session) -> tuple[str, list[int]]:
+        found = session.scalars(
+            select(Allocation).where(Allocation.recipient.has(name="Home-Start"))
+        ).one()
+        return found.status, [s.weight_pence for s in found.shares]
+
+    assert run(app, weights) == ("provisional", [333, 667])

@@ -95,6 +95,7 @@ def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, 
     args["organisation_id"] = run(app, lambda s: ops.find_organisation(s, "Homestart").id)
     # Someone other than the administrator making the requests, whose session must hold.
     args["user_id"] = run(app, lambda s: users.find_user(s, "viewer").id)
+    args["entry_id"] = run(app, lambda s: ops.find_entry(s, "WFWF-2022-23-AWARD").id)
     return app, args
 
 
@@ -140,6 +141,37 @@ POST_DATA: dict[str, dict[str, Any]] = {
         "award_date": "01/04/2022",
         "memo": "Forged",
         "reference": "AWD-20220401-AAAAAAAA",
+    },
+    "money.award_reduction": {
+        "award": "WFWF-2022-23-AWARD",
+        "amount": "1.00",
+        "date": "01/05/2022",
+        "memo": "Forged",
+        "reference": "RED-20220501-AAAAAAAA",
+    },
+    "money.hand_back": {
+        "pot": "{pot_id}",
+        "amount": "1.00",
+        "date": "01/05/2022",
+        "memo": "Forged",
+        "reference": "HBK-20220501-AAAAAAAA",
+    },
+    "money.carry_forward": {
+        "pot": "{pot_id}",
+        "to_pot": "{pot_id}",
+        "amount": "1.00",
+        "date": "01/05/2022",
+        "memo": "Forged",
+        "reference": "CFW-20220501-AAAAAAAA",
+    },
+    "money.reversal": {"reason": "Forged", "reference": "REV-20221101-AAAAAAAA"},
+    "money.pooled_contract": {
+        "recipient": "Forged",
+        "amount": "1.00",
+        "shares": "WFWF 2022-23=1;Promise Partnership 2021-22=1",
+        "date": "01/11/2022",
+        "purpose": "Forged",
+        "reference": "POO-20221101-AAAAAAAA",
     },
     "money.receipt": {
         "pot": "{pot_id}",

@@ -416,6 +416,123 @@ class ReturnForm(LedgerForm):
     reference = ReferenceField("RET")
 
 
+class AwardReductionForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "allocation_ref": "award",
+        "description": "memo",
+    }
+    award = ChoiceField("Award", required="Choose the award the funder is reducing")
+    amount = AmountField("Amount withdrawn", required="Enter the amount the funder withdraws")
+    date = DayField("Date of the reduction", required="Enter the date of the reduction")
+    memo = long_text(
+        "Reason",
+        "Enter why the award is reduced",
+        description="For example: the funder's letter withdrawing the unpaid balance",
+    )
+    reference = ReferenceField("RED")
+
+
+class HandBackForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "memo"}
+    pot = ChoiceField("Pot", required="Choose the pot the cash leaves")
+    amount = AmountField("Amount handed back", required="Enter the amount handed back")
+    date = DayField("Date handed back", required="Enter the date the cash went back")
+    memo = long_text(
+        "Reason",
+        "Enter why the money goes back",
+        description="For example: unspent at the end of the grant period, as the funder asked",
+    )
+    reference = ReferenceField("HBK")
+
+
+class CarryForwardForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "memo"}
+    pot = ChoiceField("From pot", required="Choose the pot the money moves from")
+    to_pot = ChoiceField("Into pot", required="Choose the next year's pot")
+    amount = AmountField("Amount carried forward", required="Enter the amount carried forward")
+    date = DayField("Date", required="Enter the date of the carry-forward")
+    memo = long_text(
+        "Reason",
+        "Enter why the money is carried forward",
+        description="For example: Year 1 underspend into Year 2, as the funder allowed",
+    )
+    reference = ReferenceField("CFW")
+
+
+class ReversalForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "reason"}
+    reason = long_text(
+        "Reason",
+        "Enter why the entry is reversed",
+        description="For example: paid twice in error. The original entry stays on record",
+    )
+    reference = ReferenceField("REV")
+
+
+def parse_shares(text_value: str) -> list[tuple[str, int]]:
+    """``WFWF 2022-23=3; Promise Partnership 2021-22=1`` as (pot, share) pairs; ValueError with a
+    message a person can act on when it is not that."""
+    pairs: list[tuple[str, int]] = []
+    for part in text_value.split(";"):
+        if not part.strip():
+            continue
+        name, equals, weight = part.rpartition("=")
+        name, weight = name.strip(), weight.strip()
+        if not equals or not name or not (weight.isascii() and weight.isdecimal()):
+            raise ValueError(
+                f"Write '{part.strip()}' as a pot and its share, such as WFWF 2022-23=3"
+            )
+        if not 0 < int(weight) < 10**12:
+            raise ValueError(f"The share of {name} must be a whole number from 1 up")
+        pairs.append((name, int(weight)))
+    if len(pairs) < 2:
+        raise ValueError("Name at least two pots and their shares, separated by semicolons")
+    return pairs
+
+
+def _valid_shares(form: Form, field: Field) -> None:
+    try:
+        parse_shares(field.data or "")
+    except ValueError as error:
+        raise StopValidation(str(error)) from error
+
+
+class PooledContractForm(LedgerForm):
+    """One contract funded from several pots in agreed shares."""
+
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {
+        "pot": "shares",
+        "counterparty": "recipient",
+        "description": "purpose",
+        "tags": "tags",
+    }
+    recipient = text(
+        "Recipient",
+        "Enter the recipient's name",
+        description="The provider receiving the contract, for example Home-Start",
+    )
+    amount = AmountField("Amount", required="Enter the contract's whole amount")
+    shares = StringField(
+        "Pots and shares",
+        validators=[InputRequired("Enter the pots and their shares"), _valid_shares],
+        filters=[strip],
+        description="Each pot and its whole-number share, separated by semicolons, for example"
+        " WFWF 2022-23=3; Promise Partnership 2021-22=1",
+        render_kw={"data-split": "shares", "autocomplete": "off", "spellcheck": "false"},
+    )
+    date = DayField("Date of the decision", required="Enter the date of the decision")
+    purpose = long_text("Purpose", "Enter what the money is for")
+    tags = text(
+        "Promise Plan actions or foundations (optional)",
+        description="Separate with commas, for example WFS 1, 2",
+    )
+    reference = ReferenceField("POO")
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in (self.tags.data or "").split(",") if t.strip()]
+
+
 class RejectForm(FlaskForm):
     note = long_text(
         "Reason for rejecting",

@@ -35,7 +35,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError
-from ledger.importer import HEADER, ImportResult, ImportRowError, import_rows, read_rows
+from ledger.importer import COLUMNS, ImportResult, ImportRowError, import_rows, read_rows
 from ledger.operations import request_import
 from web import db
 from web.forms import ImportConfirmForm, ImportUploadForm
@@ -137,7 +137,7 @@ def _show(upload: Upload, preview: Preview) -> ResponseReturnValue:
         "imports/preview.html",
         upload=upload,
         preview=preview,
-        header=HEADER,
+        header=COLUMNS,
         form=ImportConfirmForm(token=upload.token),
     )
     return page, 422 if preview.problem else 200

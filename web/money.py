@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,19 +22,35 @@ from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.errors import LedgerError
-from ledger.models import Allocation, Entry, FundingStream, Organisation, OrganisationRole, Pot
+from ledger.models import (
+    Account,
+    Allocation,
+    Award,
+    Entry,
+    FundingStream,
+    Organisation,
+    OrganisationRole,
+    Pot,
+)
+from ledger.money import split_by_ratios
 from statements.formatting import money
 from web import db
 from web.forms import (
     AllocationForm,
     AwardForm,
+    AwardReductionForm,
+    CarryForwardForm,
     DelegationForm,
+    HandBackForm,
     LedgerForm,
     PaymentForm,
+    PooledContractForm,
     ReceiptForm,
     ReturnForm,
+    ReversalForm,
     VariationForm,
     attach_ledger_error,
+    parse_shares,
     with_choices,
 )
 from web.lookups import (
@@ -64,6 +80,7 @@ class Page:
     intro: str
     submit: str
     datalists: dict[str, list[str]] | None = None
+    live_split: bool = False  # shows, as people type, how the amount splits between pots
 
 
 def record(
@@ -169,6 +186,57 @@ def award() -> ResponseReturnValue:
     return record(form, page, run)
 
 
+@bp.route("/awards/reduce", methods=["GET", "POST"])
+@requires("record_award")
+def award_reduction() -> ResponseReturnValue:
+    """The funder withdraws part of an award it has not yet paid. Distinct from a hand-back of
+    cash received; it waits for a second person like every act."""
+    user = signed_in_user()
+    session = db.session()
+    form = AwardReductionForm()
+    owed = session.execute(
+        select(Award.reference, Organisation.name, Pot.name, Account.balance_pence)
+        .join(Organisation, Organisation.id == Award.funder_id)
+        .join(Pot, Pot.id == Award.pot_id)
+        .join(Account, (Account.award_id == Award.id) & (Account.kind == "receivable"))
+        .where(Account.balance_pence > 0)
+        .order_by(Award.award_date, Award.reference)
+    ).all()
+    form.award.choices = [
+        (ref, f"{ref}: {funder} into {pot}, {money(balance)} still owed")
+        for ref, funder, pot, balance in owed
+    ]
+    form.award.data = _preselect(form.award.data, form.award.choices, request.args.get("award"))
+    page = Page(
+        "Reduce an award",
+        "The funder withdraws money it has awarded but not yet paid: the award and the pot's"
+        " funding go down. Cash already received goes back by a hand-back instead.",
+        "Record the reduction",
+    )
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        result = ops.reduce_award(
+            s,
+            reference=form.reference.data,
+            award=form.award.data,
+            amount_pence=form.amount.pence,
+            date=form.date.day,
+            entered_by=user.username,
+            memo=form.memo.data,
+        )
+        award = ops.find_award(s, form.award.data)
+        return Recorded(
+            _waiting(
+                f"The reduction of award {award.reference} by {money(result.amount_pence)}"
+                " is recorded as a request."
+            ),
+            award.pot_id,
+        )
+
+    return record(form, page, run)
+
+
 @bp.route("/receipts/new", methods=["GET", "POST"])
 @requires("record_receipt")
 def receipt() -> ResponseReturnValue:
@@ -208,7 +276,174 @@ def receipt() -> ResponseReturnValue:
     return record(form, page, run)
 
 
+@bp.route("/hand-backs/new", methods=["GET", "POST"])
+@requires("record_receipt")
+def hand_back() -> ResponseReturnValue:
+    """Unspent cash goes back to the funder; it waits for a second person."""
+    user = signed_in_user()
+    session = db.session()
+    form = HandBackForm()
+    choices = pot_choices(session, user, delegated=False)
+    with_choices(form.pot, choices, "Choose a pot")
+    form.pot.data = _preselect(form.pot.data, choices, request.args.get("pot"))
+    page = Page(
+        "Hand money back",
+        "Unspent cash goes back to the funder and leaves the ledger: never more than the pot"
+        " holds. Money the funder has not paid is withdrawn by reducing the award instead.",
+        "Record the hand-back",
+    )
+    guard_submitted_pot(session, user, request.args.get("pot"), request.form.get("pot"))
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        name = pot_name(s, form.pot.data)
+        result = ops.hand_back(
+            s,
+            reference=form.reference.data,
+            pot=name,
+            amount_pence=form.amount.pence,
+            date=form.date.day,
+            entered_by=user.username,
+            memo=form.memo.data,
+        )
+        handed = f"{money(result.amount_pence)} handed back from {name}"
+        return Recorded(
+            _waiting(f"The hand-back of {handed} is recorded as a request."), int(form.pot.data)
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/carry-forwards/new", methods=["GET", "POST"])
+@requires("record_award")
+def carry_forward() -> ResponseReturnValue:
+    """A pot's unspent money moves into the same stream's pot for the next year."""
+    user = signed_in_user()
+    session = db.session()
+    form = CarryForwardForm()
+    choices = pot_choices(session, user, delegated=False)
+    with_choices(form.pot, choices, "Choose a pot")
+    with_choices(form.to_pot, choices, "Choose a pot")
+    form.pot.data = _preselect(form.pot.data, choices, request.args.get("pot"))
+    page = Page(
+        "Carry money forward",
+        "A pot's unspent money moves into the same funding stream's pot for the next financial"
+        " year, as the funder allows.",
+        "Record the carry-forward",
+    )
+    guard_submitted_pot(
+        session, user, request.args.get("pot"), request.form.get("pot"), request.form.get("to_pot")
+    )
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        source, target = pot_name(s, form.pot.data), pot_name(s, form.to_pot.data)
+        result = ops.carry_forward(
+            s,
+            reference=form.reference.data,
+            from_pot=source,
+            to_pot=target,
+            amount_pence=form.amount.pence,
+            date=form.date.day,
+            entered_by=user.username,
+            memo=form.memo.data,
+        )
+        moved = f"{money(result.amount_pence)} from {source} into {target}"
+        return Recorded(
+            _waiting(f"The carry-forward of {moved} is recorded as a request."),
+            int(form.pot.data),
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/entries/<int:entry_id>/reverse", methods=["GET", "POST"])
+@requires("reverse_entry")
+def reversal(entry_id: int) -> ResponseReturnValue:
+    """Correct a journal entry by its mirror image, with the reason; the original stays. It
+    waits for a second person like every act."""
+    user = signed_in_user()
+    session = db.session()
+    target = session.get(Entry, entry_id)
+    if target is None:
+        abort(404)
+    guard_submitted_pot(session, user, str(target.pot_id) if target.pot_id else None)
+    form = ReversalForm()
+    what = target.kind.replace("_", " ")
+    page = Page(
+        f"Reverse entry {target.reference or target.id}",
+        f"This posts the mirror image of the {what} of {money(target.amount_pence)} dated"
+        f" {target.effective_date:%d/%m/%Y} ({target.memo}). The original stays on record.",
+        "Request the reversal",
+    )
+
+    def run(s: Session) -> Recorded:
+        ops.reverse(
+            s,
+            entry_id=entry_id,
+            reason=form.reason.data,
+            entered_by=user.username,
+            reference=form.reference.data,
+        )
+        return Recorded(
+            _waiting(
+                f"The reversal of entry {target.reference or entry_id} is recorded as a request."
+            ),
+            target.pot_id,
+        )
+
+    return record(form, page, run)
+
+
 # Allocations, delegations and sub-grants ---------------------------------------------------
+
+
+@bp.route("/pooled-contracts/new", methods=["GET", "POST"])
+@requires("record_allocation")
+def pooled_contract() -> ResponseReturnValue:
+    """One contract paid from several pots in agreed shares: the amount is split exactly by
+    largest remainder, as the page shows while it is typed, and the server splits it again."""
+    user = signed_in_user()
+    session = db.session()
+    form = PooledContractForm()
+    top_level = [label for _, label in pot_choices(session, user, delegated=False)]
+    page = Page(
+        "Record a pooled contract",
+        "One contract funded from several pots, each in an agreed share. The amount is split"
+        " exactly between them; variations, payments and returns follow the same shares. It is"
+        " provisional until a second person approves it. Pots: " + "; ".join(top_level) + ".",
+        "Record the pooled contract",
+        live_split=True,
+    )
+
+    def run(s: Session) -> Recorded:
+        assert form.amount.pence is not None and form.date.day is not None
+        pairs = parse_shares(form.shares.data)
+        names = [name for name, _ in pairs]
+        for name in names:
+            found = s.scalars(select(Pot).where(Pot.name == name)).one_or_none()
+            if found is not None:
+                guard_submitted_pot(s, user, str(found.id))
+        parts = split_by_ratios(form.amount.pence, [weight for _, weight in pairs])
+        allocation = ops.allocate_pooled(
+            s,
+            reference=form.reference.data,
+            shares=list(zip(names, parts, strict=True)),
+            recipient=form.recipient.data,
+            date=form.date.day,
+            entered_by=user.username,
+            purpose=form.purpose.data,
+            tags=form.tag_list,
+        )
+        split = ", ".join(f"{money(p)} from {n}" for n, p in zip(names, parts, strict=True))
+        message = _waiting(
+            f"Recorded pooled contract {allocation.reference} with"
+            f" {allocation.recipient.name}: {split}. It is provisional: its money is held, but"
+            " it cannot be paid yet."
+        )
+        return Recorded(message, allocation.shares[0].pot_id)
+
+    return record(form, page, run)
 
 
 def _allocate(

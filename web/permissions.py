@@ -57,6 +57,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "manage_organisations": frozenset({ADMIN}),
     "manage_people": frozenset({ADMIN}),
     "change_own_password": EVERYONE,
+    # Corrections: a reversal of any council entry, which waits for a second person.
+    "reverse_entry": frozenset({ADMIN, OFFICER, FINANCE}),
 }
 
 ROLE_NAMES = {
