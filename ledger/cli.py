@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ledger import db, users
+from ledger import db, timeline, users
 from ledger import operations as ops
 from ledger.backup import backup_sqlite, human_size, sqlite_path
 from ledger.check import check
@@ -94,6 +94,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     )
     with factory() as session:
         _print_balances(pot_balances(session), out)
+        _print_years(timeline.years_notes(session), out)
     return 0
 
 
@@ -161,17 +162,29 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
+        pot_ids: list[int] | None = None
         if args.pot is None:
             balances = pot_balances(session)
         else:
-            ops.find_pot(session, args.pot)  # refuses a pot that is not in the ledger
+            pot_ids = [ops.find_pot(session, args.pot).id]  # refuses a pot not in the ledger
             balances = [b for b in pot_balances(session) if b.name == args.pot]
-    if args.json:
-        json.dump({"pots": [b.as_json() for b in balances]}, out, indent=2)
+        years = timeline.years_json(session, pot_ids) if args.json else None
+        notes = timeline.years_notes(session, pot_ids)
+    if years is not None:
+        json.dump({"pots": [b.as_json() for b in balances], **years}, out, indent=2)
         out.write("\n")
     else:
         _print_balances(balances, out)
+        _print_years(notes, out)
     return 0
+
+
+def _print_years(notes: Sequence[str], out: TextIO) -> None:
+    """The years of each award and any expected funding (``ledger.timeline.years_notes``)."""
+    if notes:
+        out.write("\nAward years and expected funding:\n")
+        for note in notes:
+            out.write(f"- {note}\n")
 
 
 def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:

@@ -644,6 +644,8 @@ class ExpectedFunding(Base):
     financial_year: Mapped[int] = mapped_column(Integer)
     expected_date: Mapped[dt.date] = mapped_column(Date)
     amount_pence: Mapped[int] = mapped_column(BigInteger)
+    # True when the documents state the commitment but not its amount, so the figure is assumed.
+    amount_is_assumption: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(Text, default="")
     entered_by: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("financial_year", sa.Integer(), nullable=False),
         sa.Column("expected_date", sa.Date(), nullable=False),
         sa.Column("amount_pence", sa.BigInteger(), nullable=False),
+        sa.Column("amount_is_assumption", sa.Boolean(), nullable=False),
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("entered_by", sa.String(length=100), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
