@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from ledger import operations as ops
 from ledger import schedule as rules
@@ -176,6 +176,7 @@ class AwardYears:
     reference: str
     financial_year: int
     amount_pence: int
+    pot_id: int
     phasing: dict[int, int]
     readings: tuple[tuple[str, int, int, str], ...]  # source, first year, last year, quote
 
@@ -216,6 +217,11 @@ class AwardYears:
         return f"{text} {self.disagreement}" if self.disagreement else text
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones: compare them as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def _span(first: int, last: int) -> str:
     if first == last:
         return label(first)
@@ -223,8 +229,14 @@ def _span(first: int, last: int) -> str:
     return ", ".join(years[:-1]) + " and " + years[-1]
 
 
-def award_years(session: Session, pot_ids: Iterable[int] | None = None) -> list[AwardYears]:
-    """The years of every award (or those into ``pot_ids``), in award order: three queries."""
+def award_years(
+    session: Session,
+    pot_ids: Iterable[int] | None = None,
+    *,
+    recorded_by: dt.datetime | None = None,
+) -> list[AwardYears]:
+    """The years of every award (or those into ``pot_ids``), in award order: three queries.
+    ``recorded_by`` leaves out phasing and readings recorded after that moment."""
     query = select(Award).order_by(Award.award_date, Award.id)
     if pot_ids is not None:
         query = query.where(Award.pot_id.in_(list(pot_ids)))
@@ -232,32 +244,27 @@ def award_years(session: Session, pot_ids: Iterable[int] | None = None) -> list[
     ids = [a.id for a in awards]
     phased: dict[int, dict[int, int]] = defaultdict(dict)
     for p in session.scalars(select(AwardPhasing).where(AwardPhasing.award_id.in_(ids))):
-        phased[p.award_id][p.financial_year] = p.amount_pence
+        if recorded_by is None or as_utc(p.recorded_at) <= as_utc(recorded_by):
+            phased[p.award_id][p.financial_year] = p.amount_pence
     readings: dict[int, list[tuple[str, int, int, str]]] = defaultdict(list)
     for r in session.scalars(
         select(AwardReading).where(AwardReading.award_id.in_(ids)).order_by(AwardReading.id)
     ):
+        if recorded_by is not None and as_utc(r.recorded_at) > as_utc(recorded_by):
+            continue
         readings[r.award_id].append((r.source, r.first_year, r.last_year, r.quote))
     return [
         AwardYears(
             a.reference,
             a.financial_year,
             a.amount_pence,
+            a.pot_id,
             dict(sorted(phased[a.id].items())),
             tuple(readings[a.id]),
         )
         for a in awards
         if not a.is_assumption
     ]
-
-
-def pot_awards_years(session: Session) -> dict[int, list[AwardYears]]:
-    """``award_years`` grouped by the id of the pot each award went into."""
-    pot_of = dict(session.execute(select(Award.reference, Award.pot_id)).tuples().all())
-    grouped: dict[int, list[AwardYears]] = defaultdict(list)
-    for years in award_years(session):
-        grouped[pot_of[years.reference]].append(years)
-    return grouped
 
 
 # Expected funding ---------------------------------------------------------------------------
@@ -875,7 +882,11 @@ def superseded_signoffs(session: Session) -> list[Superseded]:
 def expected_funding(
     session: Session, pot_ids: Iterable[int] | None = None
 ) -> list[ExpectedFunding]:
-    query = select(ExpectedFunding).order_by(ExpectedFunding.expected_date, ExpectedFunding.id)
+    query = (
+        select(ExpectedFunding)
+        .options(joinedload(ExpectedFunding.funder), joinedload(ExpectedFunding.pot))
+        .order_by(ExpectedFunding.expected_date, ExpectedFunding.id)
+    )
     if pot_ids is not None:
         query = query.where(ExpectedFunding.pot_id.in_(list(pot_ids)))
     return list(session.scalars(query))
