@@ -15,7 +15,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, TextIO
 
-from ledger import db
+from ledger import db, timeline
 from ledger.cli import CliError, engine_for
 from ledger.errors import InvalidInput
 from ledger.fy import parse_date
@@ -113,6 +113,11 @@ def handler(args: argparse.Namespace, out: TextIO) -> int:
     with db.reader_factory(engine)() as session:
         if args.figures:
             out.write(render_figures(build_reconciliation(session, as_at=as_at)))
+            notes = timeline.years_notes(session)
+            if notes:
+                # Which awards are phased over their years, and funding expected but not awarded.
+                out.write("\nAward years and expected funding\n")
+                out.writelines(f"- {note}\n" for note in notes)
             if path is not None:
                 out.write("\n")
         if path is None:
