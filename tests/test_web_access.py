@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import timeline
 from ledger.demo import CTSI_POT, WFWF_POT
 from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
 
@@ -87,6 +88,20 @@ ROUTES = (
     Route("POST", "/imports/cancel", ADMIN),
     Route("GET", "/audit", COUNCIL_READERS),
     Route("GET", "/audit?actor=officer", COUNCIL_READERS),
+    Route("GET", "/forecast", EVERYONE),
+    Route("GET", "/forecast?pot={wfwf}", COUNCIL_READERS),
+    Route("GET", "/forecast?pot={ctsi}", EVERYONE),
+    Route("GET", "/forecast.csv", EVERYONE),
+    Route("GET", "/allocations/WFWF-22-02/schedule", COUNCIL_READERS),
+    Route("GET", "/allocations/CTSI-22-01/schedule", EVERYONE),
+    Route("POST", "/allocations/WFWF-22-02/schedule", OFFICERS),
+    Route("POST", "/allocations/CTSI-22-01/schedule", frozenset({"admin", "officer", "ctsi"})),
+    Route("POST", "/pots/{wfwf}/signoffs", FINANCE),
+    Route("POST", "/pots/{ctsi}/signoffs", FINANCE),
+    Route("GET", "/signoffs/{council_signoff}", COUNCIL_READERS),
+    Route("GET", "/signoffs/{ctsi_signoff}", EVERYONE),
+    Route("GET", "/signoffs/{council_signoff}.pdf", COUNCIL_READERS),
+    Route("GET", "/signoffs/{ctsi_signoff}.pdf", EVERYONE),
 )
 OPEN_ROUTES = {("GET", "auth.login"), ("POST", "auth.login"), ("POST", "auth.logout")}
 
@@ -111,7 +126,18 @@ def _requests(session: Session) -> dict[str, int]:
         memo="First instalment",
         entered_by="ctsi",
     )
-    return {"council_request": council.id, "ctsi_request": ctsi.id}
+    council_signoff = timeline.sign_off(
+        session, pot=WFWF_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
+    )
+    ctsi_signoff = timeline.sign_off(
+        session, pot=CTSI_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
+    )
+    return {
+        "council_request": council.id,
+        "ctsi_request": ctsi.id,
+        "council_signoff": council_signoff.id,
+        "ctsi_signoff": ctsi_signoff.id,
+    }
 
 
 def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:

@@ -43,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _check_secret_key(app)
 
     from web import approvals as approvals_views
-    from web import audit, auth, db, errors, imports, money, pots, security, statements
+    from web import audit, auth, db, errors, imports, money, overtime, pots, security, statements
     from web.lookups import RowIdConverter
     from web.templating import register_templating
 
@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         statements.bp,
         imports.bp,
         audit.bp,
+        overtime.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -49,6 +49,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reconcile": frozenset({ADMIN, FINANCE}),
     "import_csv": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
+    # Money over time: officers schedule allocations, an intermediary its sub-grants (scoped to
+    # its pots); finance signs statements.
+    "schedule_payments": frozenset({ADMIN, OFFICER, INTERMEDIARY}),
+    "sign_statement": frozenset({ADMIN, FINANCE}),
 }
 
 ROLE_NAMES = {

@@ -10,6 +10,7 @@ the number of journal entries or payments.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +19,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 
+from ledger import timeline
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
 from ledger.readout import pot_balances, pot_balances_by_id
 from statements.formatting import money
@@ -53,7 +55,10 @@ def dashboard() -> str:
         if user.may("approve")
         else 0
     )
-    return render_template("pots/dashboard.html", balances=balances, ids=ids, waiting=waiting)
+    overdue = timeline.overdue(session, dt.date.today(), pots_in_scope(user))
+    return render_template(
+        "pots/dashboard.html", balances=balances, ids=ids, waiting=waiting, overdue=overdue
+    )
 
 
 @dataclass(frozen=True)
