@@ -309,3 +309,29 @@ def test_a_signed_statement_is_superseded_exactly_when_a_back_dated_entry_arrive
         assert bool(found) == bool(back_dated)
     finally:
         engine.dispose()
+
+
+def test_an_allocations_schedule_and_payments_as_plain_data_for_exports(run: Run) -> None:
+    from statements.schedule_data import allocation_schedule
+
+    run(_aberlour_quarterly)
+    run(
+        lambda s: ops.pay(
+            s,
+            reference="PAY-AB-1",
+            allocation=ABERLOUR,
+            amount_pence=2_500_000,
+            date=dt.date(2023, 10, 2),
+            entered_by="demo.finance",
+            approved_by="demo.officer",
+            memo="First quarter",
+        )
+    )
+    data = run(lambda s: allocation_schedule(s, ABERLOUR, dt.date(2023, 11, 1)))
+    assert [(i.due_date, i.amount_pence, i.status, i.paid_by) for i in data.instalments] == [
+        (dt.date(2023, 10, 1), 2_500_000, "paid", ("PAY-AB-1",)),
+        (dt.date(2024, 1, 1), 2_500_000, "scheduled", ()),
+        (dt.date(2024, 4, 1), 2_500_000, "scheduled", ()),
+        (dt.date(2024, 7, 1), 2_500_000, "scheduled", ()),
+    ]
+    assert [(p.reference, p.amount_pence) for p in data.payments] == [("PAY-AB-1", 2_500_000)]
