@@ -54,7 +54,7 @@ def test_an_officer_schedules_aberlour_quarterly_and_finance_signs_the_statement
     )
 
     wfwf = pot_id(app, WFWF_POT)
-    signed = finance.post(f"/pots/{wfwf}/signoffs", data={"as_at": "08/02/2024"})
+    signed = finance.post(f"/pots/{wfwf}/signoffs", data={"signoff-as_at": "08/02/2024"})
     assert signed.status_code == 302
     page = text_of(finance.get(signed.headers["Location"]))
     assert "Signed off by finance on" in page and "Journal at sign-off: entry" in page

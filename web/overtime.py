@@ -57,8 +57,14 @@ class ScheduleForm(FlaskForm):  # type: ignore[misc]
             )
 
 
+SIGNOFF_PREFIX = "signoff"
+
+
 class SignoffForm(FlaskForm):  # type: ignore[misc]
-    as_at = DayField("Figures as at", required="Enter the date the statement is as at")
+    """Fields named ``signoff-as_at``, ``signoff-since``: the statement page's own date fields
+    are ``as_at`` and ``since``."""
+
+    as_at = DayField("Sign off as at", required="Enter the date the statement is as at")
     since = DayField(
         "Movements since (optional)", description="For example, 01/08/2023. Leave blank for none"
     )
@@ -171,7 +177,7 @@ def schedule(allocation_ref: str) -> ResponseReturnValue:
 def sign(pot_id: int) -> ResponseReturnValue:
     user = signed_in_user()
     pot = pot_or_404(db.session(), user, pot_id)
-    form = SignoffForm()
+    form = SignoffForm(prefix=SIGNOFF_PREFIX)
     if form.validate_on_submit():
         assert form.as_at.day is not None
         name, as_at, since = pot.name, form.as_at.day, form.since.day

@@ -90,14 +90,16 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 def statement(pot_id: int) -> ResponseReturnValue:
     from statements.render_html import render_html
     from statements.signoff import signoffs
-    from web.overtime import SignoffForm
+    from web.overtime import SIGNOFF_PREFIX, SignoffForm
 
     as_at, problem = _as_at()
     since, since_problem = _since(as_at)
     found = _statement(pot_id, as_at, since)
     fragment = Markup(render_html(found, standalone=False))  # autoescaped by the renderer
     user = signed_in_user()
-    sign_form = SignoffForm(formdata=None) if user.may("sign_statement") else None
+    sign_form = (
+        SignoffForm(formdata=None, prefix=SIGNOFF_PREFIX) if user.may("sign_statement") else None
+    )
     if sign_form is not None:
         sign_form.as_at.data = request.args.get("as_at", "")
         sign_form.since.data = request.args.get("since", "")
