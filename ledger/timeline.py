@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, select, true
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from ledger import operations as ops
 from ledger import schedule as rules
@@ -702,11 +702,21 @@ def overdue(
         .join(Pot, Pot.id == AllocationShare.pot_id)
         .where(pots if pots is not None else true())
     )
+    # Only allocations with a schedule or a requirement can have anything overdue: the others,
+    # however many, are never read.
+    dated = select(Instalment.allocation_id).union(select(Requirement.allocation_id))
     allocations = {
         a.id: a
         for a in session.scalars(
-            select(Allocation).where(
-                Allocation.id.in_(in_scope), Allocation.status.in_(("confirmed", "provisional"))
+            select(Allocation)
+            .options(
+                joinedload(Allocation.recipient),
+                selectinload(Allocation.shares).joinedload(AllocationShare.pot),
+            )
+            .where(
+                Allocation.id.in_(dated),
+                Allocation.id.in_(in_scope),
+                Allocation.status.in_(("confirmed", "provisional")),
             )
         )
     }

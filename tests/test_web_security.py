@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from ledger import cli, users
+from ledger import cli, timeline, users
 from ledger import operations as ops
 from ledger.demo import CTSI_POT, WFWF_POT, load_demo
 from ledger.models import Base
@@ -85,13 +85,21 @@ def _pending(session: Session) -> dict[str, int]:
         reason="Start delayed",
         entered_by="officer",
     )
-    return {"request_id": request.id}
+    signoff = timeline.sign_off(
+        session, pot=WFWF_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
+    )
+    return {"request_id": request.id, "signoff_id": signoff.id}
 
 
 def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, Any]]:
     app = demo_app(database_url, IMPORT_DIR=str(tmp / "imports"), **config)
     args: dict[str, Any] = run(app, _pending)
-    args.update(pot_id=pot_id(app, WFWF_POT), reference=PROVISIONAL, filename="app.css")
+    args.update(
+        pot_id=pot_id(app, WFWF_POT),
+        reference=PROVISIONAL,
+        filename="app.css",
+        allocation_ref="WFWF-22-02",
+    )
     return app, args
 
 
@@ -200,6 +208,8 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.upload": {"file": _csv(IMPORT_CSV), "approved_by": "Forged committee"},
     "imports.confirm": {"token": "A" * 32},
     "imports.cancel": {"token": "A" * 32},
+    "overtime.schedule": {"frequency": "quarterly", "first_due": "01/10/2023", "count": "4"},
+    "overtime.sign": {"signoff-as_at": "08/02/2024"},
 }
 
 
