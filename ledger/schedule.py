@@ -80,7 +80,9 @@ class PhasingDoesNotAddUp(LedgerError):
 class ScheduleDoesNotAddUp(LedgerError):
     field = "amount"
 
-    def __init__(self, allocation: str, committed_pence: int, scheduled_pence: int) -> None:
+    def __init__(
+        self, allocation: str, committed_pence: int, scheduled_pence: int, verb: str = "commits"
+    ) -> None:
         self.allocation = allocation
         self.committed_pence = committed_pence
         self.scheduled_pence = scheduled_pence
@@ -88,7 +90,7 @@ class ScheduleDoesNotAddUp(LedgerError):
         side = f"short by {format_pence(gap)}" if gap > 0 else f"over by {format_pence(-gap)}"
         super().__init__(
             f"The instalments of {allocation} add up to {format_pence(scheduled_pence)}, but it"
-            f" commits {format_pence(committed_pence)} ({side}); instalments must add up exactly"
+            f" {verb} {format_pence(committed_pence)} ({side}); instalments must add up exactly"
         )
 
 

@@ -427,6 +427,44 @@ def set_schedule(
     return rows
 
 
+def set_receipt_schedule(
+    session: Session,
+    *,
+    award: str,
+    instalments: Sequence[tuple[dt.date, int]],
+    entered_by: str,
+) -> list[Instalment]:
+    """When a funder is to pay ``award``: dated receipt instalments adding up exactly to the
+    award, replacing any it had. Forecasts expect the award's cash on these dates."""
+    target = find_award(session, award)
+    entered_by = _need(entered_by, "The name of the person entering the schedule", "entered_by")
+    amounts = [a for _, a in instalments]
+    if any(a <= 0 for a in amounts):
+        raise InvalidInput("Every instalment must be more than £0.00", field="amount")
+    if sum(amounts) != target.amount_pence:
+        raise rules.ScheduleDoesNotAddUp(
+            f"award {target.reference}", target.amount_pence, sum(amounts)
+        )
+    old = list(session.scalars(select(Instalment).where(Instalment.award_id == target.id)))
+    for row in old:
+        session.delete(row)
+    rows = [
+        Instalment(award_id=target.id, due_date=day, amount_pence=amount, entered_by=entered_by)
+        for day, amount in instalments
+    ]
+    session.add_all(rows)
+    _audit(
+        session,
+        entered_by,
+        "schedule_receipts",
+        f"award {target.reference}",
+        f"{len(rows)} receipt instalments adding up to {format_pence(target.amount_pence)}"
+        + (f", replacing {len(old)}" if old else ""),
+    )
+    session.flush()
+    return rows
+
+
 def rebalance_schedule(
     session: Session,
     *,

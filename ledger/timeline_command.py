@@ -162,6 +162,19 @@ def _schedule(sub: Any) -> None:
     split.add_argument("--dry-run", action="store_true")
     split.set_defaults(func=cmd_schedule_split)
 
+    receipts = actions.add_parser(
+        "receipts",
+        help="when a funder is to pay an award: equal instalments, or DATE=AMOUNT parts",
+        description="Receipt instalments of an award, adding up exactly to it; the cash"
+        " forecast expects the award's money on these dates.",
+    )
+    receipts.add_argument("award")
+    receipts.add_argument("parts", nargs="*", metavar="DATE=AMOUNT")
+    receipts.add_argument("--every", choices=sorted(rules.FREQUENCIES))
+    receipts.add_argument("--first", metavar="DATE")
+    receipts.add_argument("--count", type=int)
+    receipts.set_defaults(func=cmd_schedule_receipts)
+
     show = actions.add_parser("show", help="instalments, their state and the figures by quarter")
     show.add_argument("allocation")
     show.add_argument("--on", metavar="DATE", help="states as on this date (default: today)")
@@ -214,6 +227,38 @@ def cmd_schedule_split(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"  {day:%d/%m/%Y}  {format_pence(amount):>15}\n")
     if not args.dry_run:
         out.write(f"See them with: commonpurse schedule show {args.allocation}\n")
+    return 0
+
+
+def cmd_schedule_receipts(args: argparse.Namespace, out: TextIO) -> int:
+    split_asked = args.every or args.first or args.count
+    if bool(args.parts) == bool(split_asked):
+        raise CliError("Give either DATE=AMOUNT parts or --every, --first and --count")
+    parts: list[tuple[dt.date, int]] = []
+    for part in args.parts:
+        day_text, equals, amount_text = part.partition("=")
+        if not equals:
+            raise CliError(f"{part!r} is not DATE=AMOUNT, e.g. 01/04/2022=168500")
+        parts.append((parse_date(day_text), parse_pence(amount_text)))
+    if split_asked and not (args.every and args.first and args.count):
+        raise CliError("--every, --first and --count go together")
+
+    def work(session: Session) -> list[tuple[dt.date, int]]:
+        instalments = parts or rules.split_instalments(
+            timeline.find_award(session, args.award).amount_pence,
+            parse_date(args.first, "first"),
+            args.count,
+            args.every,
+        )
+        timeline.set_receipt_schedule(
+            session, award=args.award, instalments=instalments, entered_by=user_of(args)
+        )
+        return instalments
+
+    instalments = _write_in_transaction(args, work)
+    out.write(f"Award {args.award} is to be received in {len(instalments)} instalments:\n")
+    for day, amount in instalments:
+        out.write(f"  {day:%d/%m/%Y}  {format_pence(amount):>15}\n")
     return 0
 
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from ledger import cli, timeline
 from ledger import operations as ops
 from ledger.demo import SCOTTISH_GOVERNMENT, WFWF_POT, load_demo
-from ledger.models import Instalment
 from statements.forecast import build_forecast, total_of, write_forecast_csv
 
 Run = Callable[[Callable[[Session], Any]], Any]
@@ -36,22 +35,11 @@ def _aberlour_paid_before_the_cash_arrives(session: Session) -> None:
         entered_by="demo.finance",
         memo="First WFWF receipt",
     )
-    award = timeline.find_award(session, "WFWF-2022-23-AWARD")
-    session.add_all(
-        [
-            Instalment(
-                award_id=award.id,
-                due_date=dt.date(2023, 3, 1),
-                amount_pence=4_000_000,
-                entered_by="demo.finance",
-            ),
-            Instalment(
-                award_id=award.id,
-                due_date=dt.date(2024, 9, 1),
-                amount_pence=29_700_000,
-                entered_by="demo.finance",
-            ),
-        ]
+    timeline.set_receipt_schedule(
+        session,
+        award="WFWF-2022-23-AWARD",
+        instalments=[(dt.date(2023, 3, 1), 4_000_000), (dt.date(2024, 9, 1), 29_700_000)],
+        entered_by="demo.finance",
     )
     timeline.set_schedule(
         session,
