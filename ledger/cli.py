@@ -92,9 +92,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         "Loaded Clackmannanshire's Whole Family Wellbeing Fund figures (Appendix 2) and the"
         " Corra Promise Partnership award.\n\n"
     )
-    with factory() as session:
-        _print_balances(pot_balances(session), out)
-        _print_years(timeline.years_notes(session), out)
+    try:
+        with factory() as session:
+            _print_balances(pot_balances(session), out)
+            _print_years(timeline.years_notes(session), out)
+    finally:
+        # Closed now, not whenever the collector gets to it: closing the last connection
+        # checkpoints SQLite's WAL into the ledger's file.
+        engine.dispose()
     return 0
 
 
