@@ -55,7 +55,14 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from ledger.models import Allocation, Instalment, Pot, Request, StatementSignoff
+from ledger.models import (
+    Allocation,
+    Instalment,
+    Pot,
+    Request,
+    Requirement,
+    StatementSignoff,
+)
 from ledger.schedule import split_instalments
 from tests.browser_support import (
     CHROMIUM,
@@ -551,6 +558,9 @@ def _real_values(session: Session) -> dict[str, list[str]]:
         "signoff_id": [
             str(i)
             for i in session.scalars(select(StatementSignoff.id).order_by(StatementSignoff.id))
+        ],
+        "requirement_id": [
+            str(i) for i in session.scalars(select(Requirement.id).order_by(Requirement.id))
         ],
     }
 

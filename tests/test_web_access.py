@@ -26,6 +26,7 @@ OFFICERS = frozenset({"admin", "officer"})
 FINANCE = frozenset({"admin", "finance"})
 COUNCIL_READERS = frozenset({"admin", "officer", "finance", "viewer"})
 APPROVERS = frozenset({"admin", "officer", "finance"})
+SCHEDULERS = frozenset({"admin", "officer", "ctsi"})  # CTSI on its own sub-grants only
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,19 @@ ROUTES = (
     Route("GET", "/allocations/WFWF-22-02/schedule", COUNCIL_READERS),
     Route("GET", "/allocations/CTSI-22-01/schedule", EVERYONE),
     Route("POST", "/allocations/WFWF-22-02/schedule", OFFICERS),
-    Route("POST", "/allocations/CTSI-22-01/schedule", frozenset({"admin", "officer", "ctsi"})),
+    Route("POST", "/allocations/CTSI-22-01/schedule", SCHEDULERS),
     Route("POST", "/pots/{wfwf}/signoffs", FINANCE),
     Route("POST", "/pots/{ctsi}/signoffs", FINANCE),
     Route("GET", "/signoffs/{council_signoff}", COUNCIL_READERS),
     Route("GET", "/signoffs/{ctsi_signoff}", EVERYONE),
     Route("GET", "/signoffs/{council_signoff}.pdf", COUNCIL_READERS),
     Route("GET", "/signoffs/{ctsi_signoff}.pdf", EVERYONE),
+    Route("GET", "/requirements/{council_requirement}", COUNCIL_READERS),
+    Route("GET", "/requirements/{ctsi_requirement}", EVERYONE),
+    Route("POST", "/requirements/{council_requirement}/received", OFFICERS),
+    Route("POST", "/requirements/{ctsi_requirement}/received", SCHEDULERS),
+    Route("POST", "/requirements/{council_requirement}/due-date", OFFICERS),
+    Route("POST", "/requirements/{ctsi_requirement}/due-date", SCHEDULERS),
 )
 OPEN_ROUTES = {("GET", "auth.login"), ("POST", "auth.login"), ("POST", "auth.logout")}
 
@@ -132,7 +139,22 @@ def _requests(session: Session) -> dict[str, int]:
     ctsi_signoff = timeline.sign_off(
         session, pot=CTSI_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
     )
+    requirements = {
+        key: timeline.add_requirement(
+            session,
+            allocation=allocation,
+            kind="monitoring_return",
+            title="Monitoring return",
+            due_date=dt.date(2024, 1, 15),
+            entered_by="officer",
+        ).id
+        for key, allocation in (
+            ("council_requirement", "WFWF-22-02"),
+            ("ctsi_requirement", "CTSI-22-01"),
+        )
+    }
     return {
+        **requirements,
         "council_request": council.id,
         "ctsi_request": ctsi.id,
         "council_signoff": council_signoff.id,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ledger import timeline
 from ledger.demo import CTSI_POT, WFWF_POT
-from ledger.models import Instalment
+from ledger.models import AuditEvent, Instalment
 from tests.web_helpers import demo_app, fast_sign_in, hidden_reference, pot_id, run, text_of
 
 ABERLOUR = "WFWF-22-02"
@@ -120,3 +120,50 @@ def test_ctsi_sees_only_its_own_pots_in_the_forecast(database_url: str) -> None:
     assert CTSI_POT in page and WFWF_POT not in page
     assert ctsi.get(f"/forecast?pot={pot_id(app, WFWF_POT)}").status_code == 403
     assert ctsi.get(f"/allocations/{ABERLOUR}/schedule").status_code == 403
+
+
+def test_a_requirement_is_received_and_its_due_date_moved_with_a_reason(
+    database_url: str,
+) -> None:
+    app = demo_app(database_url)
+    requirement = run(
+        app,
+        lambda s: (
+            timeline.add_requirement(
+                s,
+                allocation="CTSI-22-01",
+                kind="end_of_grant_report",
+                title="End-of-grant report",
+                due_date=dt.date(2024, 4, 30),
+                entered_by="ctsi",
+            ).id
+        ),
+    )
+    ctsi = app.test_client()
+    fast_sign_in(app, ctsi, "ctsi")
+    refused = ctsi.post(
+        f"/requirements/{requirement}/due-date", data={"move-due_date": "31/05/2024"}
+    )
+    assert refused.status_code == 422 and "Enter why the due date moves" in text_of(refused)
+    moved = ctsi.post(
+        f"/requirements/{requirement}/due-date",
+        data={"move-due_date": "31/05/2024", "move-reason": "Funder agreed a month's extension"},
+    )
+    assert moved.status_code == 302
+    received = ctsi.post(
+        f"/requirements/{requirement}/received", data={"received-received_on": "20/05/2024"}
+    )
+    assert received.status_code == 302
+    page = text_of(ctsi.get(received.headers["Location"]))
+    assert "20/05/2024, recorded by ctsi" in page
+    details = run(
+        app,
+        lambda s: [
+            e.detail
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.subject.like("requirement %")))
+        ],
+    )
+    assert details == [
+        "'End-of-grant report' 30/04/2024 -> 31/05/2024: Funder agreed a month's extension",
+        "'End-of-grant report' received on 20/05/2024",
+    ]

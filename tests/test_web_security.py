@@ -88,7 +88,15 @@ def _pending(session: Session) -> dict[str, int]:
     signoff = timeline.sign_off(
         session, pot=WFWF_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
     )
-    return {"request_id": request.id, "signoff_id": signoff.id}
+    requirement = timeline.add_requirement(
+        session,
+        allocation="WFWF-22-02",
+        kind="monitoring_return",
+        title="Monitoring return",
+        due_date=dt.date(2024, 1, 15),
+        entered_by="officer",
+    )
+    return {"request_id": request.id, "signoff_id": signoff.id, "requirement_id": requirement.id}
 
 
 def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, Any]]:
@@ -210,6 +218,8 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.cancel": {"token": "A" * 32},
     "overtime.schedule": {"frequency": "quarterly", "first_due": "01/10/2023", "count": "4"},
     "overtime.sign": {"signoff-as_at": "08/02/2024"},
+    "overtime.requirement_received": {"received-received_on": "10/01/2024"},
+    "overtime.requirement_due_date": {"move-due_date": "31/01/2024", "move-reason": "Forged"},
 }
 
 

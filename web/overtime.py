@@ -26,12 +26,12 @@ from wtforms.validators import (  # type: ignore[import-untyped, unused-ignore]
 from ledger import schedule as rules
 from ledger import timeline
 from ledger.errors import LedgerError
-from ledger.models import Pot, StatementSignoff
+from ledger.models import Pot, Requirement, StatementSignoff
 from statements.forecast import Forecast, PotForecast, build_forecast, write_forecast_csv
 from statements.forecast_chart import forecast_svg
 from statements.signoff import signed_statement
 from web import db
-from web.forms import ChoiceField, DayField, strip, with_choices
+from web.forms import ChoiceField, DayField, long_text, strip, with_choices
 from web.lookups import allocation_or_404, pot_or_404, row_id
 from web.permissions import pots_in_scope, requires, signed_in_user
 
@@ -68,6 +68,15 @@ class SignoffForm(FlaskForm):  # type: ignore[misc]
     since = DayField(
         "Movements since (optional)", description="For example, 01/08/2023. Leave blank for none"
     )
+
+
+class ReceivedForm(FlaskForm):  # type: ignore[misc]
+    received_on = DayField("Date received", required="Enter the date it was received")
+
+
+class MoveDueForm(FlaskForm):  # type: ignore[misc]
+    due_date = DayField("New due date", required="Enter the new due date")
+    reason = long_text("Reason for the move", "Enter why the due date moves")
 
 
 # The forecast ---------------------------------------------------------------------------
@@ -235,3 +244,92 @@ def signoff_pdf(signoff_id: int) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# Reporting requirements -------------------------------------------------------------------
+
+
+def _requirement_or_404(requirement_id: int) -> Requirement:
+    user = signed_in_user()
+    session = db.session()
+    row = session.get(Requirement, requirement_id)
+    if row is None:
+        abort(404)
+    allocation_or_404(session, user, row.allocation.reference)
+    return row
+
+
+def _requirement_page(
+    requirement_id: int, received: ReceivedForm, move: MoveDueForm, status: int
+) -> ResponseReturnValue:
+    user = signed_in_user()
+    row = _requirement_or_404(requirement_id)
+    view = timeline.requirement_views(db.session(), [row.allocation_id])[row.id]
+    may = user.may("schedule_payments") and row.received_by is None and row.waived_by is None
+    return render_template(
+        "overtime/requirement.html",
+        requirement=row,
+        state=rules.requirement_status(view, dt.date.today()),
+        received_form=received if may else None,
+        move_form=move if may else None,
+    ), status
+
+
+@bp.route("/requirements/<id:requirement_id>")
+@requires("view_pots")
+def requirement(requirement_id: int) -> ResponseReturnValue:
+    return _requirement_page(
+        requirement_id, ReceivedForm(prefix="received"), MoveDueForm(prefix="move"), 200
+    )
+
+
+@bp.route("/requirements/<id:requirement_id>/received", methods=["POST"])
+@requires("schedule_payments")
+def requirement_received(requirement_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    _requirement_or_404(requirement_id)
+    form = ReceivedForm(prefix="received")
+    if form.validate_on_submit():
+        day = form.received_on.day
+        assert day is not None
+        try:
+            db.write(
+                lambda s: timeline.receive_requirement(
+                    s, requirement_id=requirement_id, received_by=user.username, received_on=day
+                )
+            )
+        except LedgerError as error:
+            form.received_on.errors = [*form.received_on.errors, str(error)]
+        else:
+            flash(f"Recorded as received on {day:%d/%m/%Y}.")
+            return redirect(url_for("overtime.requirement", requirement_id=requirement_id))
+    return _requirement_page(requirement_id, form, MoveDueForm(prefix="move", formdata=None), 422)
+
+
+@bp.route("/requirements/<id:requirement_id>/due-date", methods=["POST"])
+@requires("schedule_payments")
+def requirement_due_date(requirement_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    _requirement_or_404(requirement_id)
+    form = MoveDueForm(prefix="move")
+    if form.validate_on_submit():
+        day, reason = form.due_date.day, form.reason.data
+        assert day is not None
+        try:
+            db.write(
+                lambda s: timeline.move_requirement(
+                    s,
+                    requirement_id=requirement_id,
+                    due_date=day,
+                    reason=reason,
+                    moved_by=user.username,
+                )
+            )
+        except LedgerError as error:
+            form.reason.errors = [*form.reason.errors, str(error)]
+        else:
+            flash(f"The due date is now {day:%d/%m/%Y}; the reason is in the audit log.")
+            return redirect(url_for("overtime.requirement", requirement_id=requirement_id))
+    return _requirement_page(
+        requirement_id, ReceivedForm(prefix="received", formdata=None), form, 422
+    )
