@@ -335,3 +335,92 @@ def test_an_allocations_schedule_and_payments_as_plain_data_for_exports(run: Run
         (dt.date(2024, 7, 1), 2_500_000, "scheduled", ()),
     ]
     assert [(p.reference, p.amount_pence) for p in data.payments] == [("PAY-AB-1", 2_500_000)]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    paid_quarters=st.integers(min_value=0, max_value=3),
+    variations=st.lists(
+        st.tuples(
+            st.integers(min_value=-3_000_000, max_value=-1),
+            st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=4, unique=True),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_aberlours_instalments_add_up_through_recorded_variations(
+    ledgers: Any, paid_quarters: int, variations: list[tuple[int, list[int]]]
+) -> None:
+    """Vary Aberlour down through the ledger, re-balance the chosen unpaid quarters: the
+    schedule always adds up to what the allocation commits, or the re-balance is refused and
+    nothing changes."""
+    from ledger import db
+
+    engine = db.make_engine(ledgers.new())
+    factory = db.session_factory(engine)
+
+    def go(work: Callable[[Session], Any]) -> Any:
+        return db.run_in_transaction(factory, work)
+
+    try:
+        go(_aberlour_quarterly)
+        for quarter in range(paid_quarters):
+            go(
+                lambda s, q=quarter: timeline.pay_instalment(
+                    s,
+                    reference=f"PAY-Q{q}",
+                    allocation=ABERLOUR,
+                    amount_pence=2_500_000,
+                    date=dt.date(2023, 10, 2),
+                    entered_by="demo.finance",
+                    approved_by="demo.officer",
+                    memo="Quarter",
+                    override_reason="Return received by email",
+                )
+            )
+        ids = go(lambda s: list(s.scalars(select(Instalment.id).order_by(Instalment.due_date))))
+        for number, (delta, positions) in enumerate(variations):
+            go(
+                lambda s, n=number, d=delta: ops.vary(
+                    s,
+                    reference=f"VAR-{n}",
+                    allocation=ABERLOUR,
+                    delta_pence=d,
+                    date=dt.date(2023, 11, 1),
+                    reason="Service scaled back",
+                    entered_by="demo.officer",
+                    approved_by="demo.finance",
+                )
+            )
+            chosen = [ids[p] for p in positions]
+            try:
+                go(
+                    lambda s, c=chosen: timeline.rebalance_schedule(
+                        s,
+                        allocation=ABERLOUR,
+                        instalment_ids=c,
+                        entered_by="demo.officer",
+                        reason="Variation",
+                        on=dt.date(2023, 11, 1),
+                    )
+                )
+            except InvalidInput:
+                continue  # a paid or removed instalment chosen, or too little left in them
+            committed, scheduled = go(
+                lambda s: (
+                    ops.find_allocation(s, ABERLOUR).allocated_pence,
+                    sum(s.scalars(select(Instalment.amount_pence))),
+                )
+            )
+            assert scheduled == committed
+            ids = (
+                go(lambda s: list(s.scalars(select(Instalment.id).order_by(Instalment.due_date))))
+                + [0] * 4
+            )
+    finally:
+        engine.dispose()
