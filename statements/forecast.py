@@ -214,13 +214,25 @@ def _receipts(session: Session, pot_ids: list[int], flows: _Flows, today: dt.dat
         phased[part.award_id].append(
             rules.Planned(part.id, dt.date(part.financial_year, 4, 1), part.amount_pence)
         )
+    # What a funder still owes is the award's receivable balance, as for a receipt: a reversed
+    # award owes nothing. What is no longer owed is matched against the earliest instalments.
+    owed = dict(
+        session.execute(
+            select(Account.award_id, Account.balance_pence).where(
+                Account.kind == "receivable", Account.award_id.in_(award_ids)
+            )
+        )
+        .tuples()
+        .all()
+    )
     for award in awards:
         plan = (
             planned.get(award.id)
             or phased.get(award.id)
             or [rules.Planned(0, award.award_date, award.amount_pence)]
         )
-        received = [rules.Paid("received", award.award_date, award.received_pence)]
+        settled = award.amount_pence - int(owed.get(award.id, 0))
+        received = [rules.Paid("received", award.award_date, settled)]
         for state in rules.instalment_states(plan, received, today):
             flows.add(flows.receipts, award.pot_id, state.instalment.due_date, state.unpaid_pence)
 
