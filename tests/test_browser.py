@@ -525,6 +525,16 @@ def _more_to_see(session: Session) -> None:
         instalments=split_instalments(committed, dt.date(2022, 11, 1), 4, "quarterly"),
         entered_by="demo.officer",
     )
+    ops.vary(  # the schedule no longer adds up: the page offers to re-balance it
+        session,
+        reference="VAR-ABERLOUR-SCHEDULE",
+        allocation="WFWF-22-02",
+        delta_pence=-100_000,
+        date=dt.date(2023, 1, 10),
+        reason="Fewer families referred",
+        entered_by="demo.officer",
+        approved_by="demo.finance",
+    )
     second = session.scalars(
         select(Instalment.id).where(Instalment.due_date == dt.date(2023, 2, 1))
     ).one()

@@ -97,6 +97,8 @@ ROUTES = (
     Route("GET", "/allocations/CTSI-22-01/schedule", EVERYONE),
     Route("POST", "/allocations/WFWF-22-02/schedule", OFFICERS),
     Route("POST", "/allocations/CTSI-22-01/schedule", SCHEDULERS),
+    Route("POST", "/allocations/WFWF-22-02/rebalance", OFFICERS),
+    Route("POST", "/allocations/CTSI-22-01/rebalance", SCHEDULERS),
     Route("POST", "/pots/{wfwf}/signoffs", FINANCE),
     Route("POST", "/pots/{ctsi}/signoffs", FINANCE),
     Route("GET", "/signoffs/{council_signoff}", COUNCIL_READERS),

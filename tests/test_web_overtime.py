@@ -11,6 +11,7 @@ import pypdf
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger import operations as ops
 from ledger import timeline
 from ledger.demo import CTSI_POT, WFWF_POT
 from ledger.models import AuditEvent, Instalment
@@ -167,3 +168,52 @@ def test_a_requirement_is_received_and_its_due_date_moved_with_a_reason(
         "'End-of-grant report' 30/04/2024 -> 31/05/2024: Funder agreed a month's extension",
         "'End-of-grant report' received on 20/05/2024",
     ]
+
+
+def test_after_a_variation_the_officer_rebalances_the_unpaid_quarters_chosen(
+    database_url: str,
+) -> None:
+    app = demo_app(database_url)
+
+    def scheduled_then_varied(session: Session) -> None:
+        timeline.set_schedule(
+            session,
+            allocation=ABERLOUR,
+            instalments=[(dt.date(2024, m, 1), 2_500_000) for m in (1, 4, 7, 10)],
+            entered_by="officer",
+        )
+        ops.vary(
+            session,
+            reference="VAR-AB-1",
+            allocation=ABERLOUR,
+            delta_pence=-1_000_001,
+            date=dt.date(2024, 2, 1),
+            reason="Fewer families referred",
+            entered_by="officer",
+            approved_by="finance",
+        )
+
+    run(app, scheduled_then_varied)
+    ids = run(app, lambda s: list(s.scalars(select(Instalment.id).order_by(Instalment.due_date))))
+    officer = app.test_client()
+    fast_sign_in(app, officer, "officer")
+    page = text_of(officer.get(f"/allocations/{ABERLOUR}/schedule"))
+    assert "Choose the unpaid instalments that take up the difference of -£10,000.01" in page
+    refused = officer.post(
+        f"/allocations/{ABERLOUR}/rebalance", data={"rebalance-reason": "Variation VAR-AB-1"}
+    )
+    assert refused.status_code == 422
+    assert "Choose the unpaid instalments to re-balance" in text_of(refused)
+    done = officer.post(
+        f"/allocations/{ABERLOUR}/rebalance",
+        data={
+            "rebalance-instalment": [str(ids[2]), str(ids[3])],
+            "rebalance-reason": "Variation VAR-AB-1",
+        },
+    )
+    assert done.status_code == 302
+    amounts = run(
+        app,
+        lambda s: list(s.scalars(select(Instalment.amount_pence).order_by(Instalment.due_date))),
+    )
+    assert amounts == [2_500_000, 2_500_000, 1_999_999, 2_000_000]

@@ -218,6 +218,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "imports.cancel": {"token": "A" * 32},
     "overtime.schedule": {"frequency": "quarterly", "first_due": "01/10/2023", "count": "4"},
     "overtime.sign": {"signoff-as_at": "08/02/2024"},
+    "overtime.rebalance": {"rebalance-instalment": "1", "rebalance-reason": "Forged"},
     "overtime.requirement_received": {"received-received_on": "10/01/2024"},
     "overtime.requirement_due_date": {"move-due_date": "31/01/2024", "move-reason": "Forged"},
 }

@@ -26,7 +26,7 @@ from wtforms.validators import (  # type: ignore[import-untyped, unused-ignore]
 from ledger import schedule as rules
 from ledger import timeline
 from ledger.errors import LedgerError
-from ledger.models import Pot, Requirement, StatementSignoff
+from ledger.models import Allocation, Pot, Requirement, StatementSignoff
 from statements.forecast import Forecast, PotForecast, build_forecast, write_forecast_csv
 from statements.forecast_chart import forecast_svg
 from statements.signoff import signed_statement
@@ -36,6 +36,7 @@ from web.lookups import allocation_or_404, pot_or_404, row_id
 from web.permissions import pots_in_scope, requires, signed_in_user
 
 bp = Blueprint("overtime", __name__)
+FREQUENCY_CHOICES = [("quarterly", "Quarterly"), ("monthly", "Monthly")]
 
 
 class ScheduleForm(FlaskForm):  # type: ignore[misc]
@@ -68,6 +69,13 @@ class SignoffForm(FlaskForm):  # type: ignore[misc]
     since = DayField(
         "Movements since (optional)", description="For example, 01/08/2023. Leave blank for none"
     )
+
+
+class RebalanceForm(FlaskForm):  # type: ignore[misc]
+    """The instalments chosen come as ``rebalance-instalment`` checkboxes, one per unpaid
+    instalment, which the template draws."""
+
+    reason = long_text("Reason", "Enter the reason for the re-balance")
 
 
 class ReceivedForm(FlaskForm):  # type: ignore[misc]
@@ -140,7 +148,7 @@ def schedule(allocation_ref: str) -> ResponseReturnValue:
     if request.method == "POST" and not may_schedule:
         abort(403)
     form = ScheduleForm()
-    with_choices(form.frequency, [("quarterly", "Quarterly"), ("monthly", "Monthly")], "Choose")
+    with_choices(form.frequency, FREQUENCY_CHOICES, "Choose")
     if may_schedule and form.validate_on_submit():
         assert form.first_due.day is not None
         reference, committed = allocation.reference, allocation.allocated_pence
@@ -158,13 +166,31 @@ def schedule(allocation_ref: str) -> ResponseReturnValue:
         else:
             flash(f"Scheduled {len(split)} {form.frequency.data} instalments on {reference}.")
             return redirect(url_for("overtime.schedule", allocation_ref=reference))
-        session = db.session()
-        allocation = allocation_or_404(session, user, allocation_ref)
+        allocation = allocation_or_404(db.session(), user, allocation_ref)
+    status = 422 if request.method == "POST" else 200
+    return _schedule_page(allocation, form if may_schedule else None, None, None, status)
+
+
+def _schedule_page(
+    allocation: Allocation,
+    form: ScheduleForm | None,
+    rebalance_form: RebalanceForm | None,
+    rebalance_problem: str | None,
+    status: int,
+) -> ResponseReturnValue:
+    user = signed_in_user()
+    session = db.session()
     today = dt.date.today()
     states = timeline.states_of(session, allocation, today)
     requirements = timeline.requirement_views(session, [allocation.id])
     figures = rules.schedule_figures(allocation.allocated_pence, allocation.paid_pence, states)
-    status = 422 if request.method == "POST" else 200
+    may_schedule = user.may("schedule_payments")
+    if form is None and may_schedule:
+        form = ScheduleForm(formdata=None)
+        with_choices(form.frequency, FREQUENCY_CHOICES, "Choose")
+    unbalanced = bool(states) and figures.unscheduled_pence != 0
+    if rebalance_form is None and may_schedule and unbalanced:
+        rebalance_form = RebalanceForm(prefix="rebalance", formdata=None)
     return render_template(
         "overtime/schedule.html",
         allocation=allocation,
@@ -175,7 +201,41 @@ def schedule(allocation_ref: str) -> ResponseReturnValue:
         figures=figures,
         quarter_label=rules.quarter_label,
         form=form if may_schedule else None,
+        rebalance_form=rebalance_form if may_schedule and unbalanced else None,
+        rebalance_problem=rebalance_problem,
+        chosen={int(i) for i in request.form.getlist("rebalance-instalment") if i.isdigit()},
     ), status
+
+
+@bp.route("/allocations/<allocation_ref>/rebalance", methods=["POST"])
+@requires("schedule_payments")
+def rebalance(allocation_ref: str) -> ResponseReturnValue:
+    """After a variation: spread the change over the unpaid instalments chosen."""
+    user = signed_in_user()
+    allocation = allocation_or_404(db.session(), user, allocation_ref)
+    form = RebalanceForm(prefix="rebalance")
+    chosen = [int(i) for i in request.form.getlist("rebalance-instalment") if i.isdigit()]
+    problem = None if chosen else "Choose the unpaid instalments to re-balance"
+    if form.validate_on_submit() and chosen:
+        reference, reason = allocation.reference, form.reason.data
+        try:
+            db.write(
+                lambda s: timeline.rebalance_schedule(
+                    s,
+                    allocation=reference,
+                    instalment_ids=chosen,
+                    entered_by=user.username,
+                    reason=reason,
+                    on=dt.date.today(),
+                )
+            )
+        except LedgerError as error:
+            problem = str(error)
+        else:
+            flash(f"Re-balanced the instalments of {reference}: they add up again.")
+            return redirect(url_for("overtime.schedule", allocation_ref=reference))
+        allocation = allocation_or_404(db.session(), user, allocation_ref)
+    return _schedule_page(allocation, None, form, problem, 422)
 
 
 # Signed statements ------------------------------------------------------------------------
