@@ -42,7 +42,7 @@ from ledger.models import (
     StatementSignoff,
     utcnow,
 )
-from ledger.money import format_pence
+from ledger.money import format_pence, split_by_ratios
 
 
 def _audit(session: Session, actor: str, action: str, subject: str, detail: str = "") -> None:
@@ -1000,3 +1000,54 @@ def years_json(session: Session, pot_ids: Iterable[int] | None = None) -> dict[s
             for e in expected_funding(session, ids)
         ],
     }
+
+
+def pot_schedule_figures(session: Session, pot: str, on: dt.date) -> rules.ScheduleFigures:
+    """A pot's committed, scheduled, paid, unscheduled and overdue money, by financial year and
+    quarter: the sum over the allocations made from it. A pooled contract counts for its share,
+    each instalment split by the agreed weights to the penny, as the forecast splits it."""
+    target = ops.find_pot(session, pot)
+    shares = list(
+        session.scalars(
+            select(AllocationShare)
+            .join(Allocation, Allocation.id == AllocationShare.allocation_id)
+            .where(
+                AllocationShare.pot_id == target.id,
+                Allocation.status.in_(("confirmed", "provisional")),
+            )
+            .order_by(AllocationShare.id)
+        )
+    )
+    ids = [s.allocation_id for s in shares]
+    rows = instalments_of(session, ids)
+    payments = payments_on(session, ids)
+    total = rules.EMPTY_FIGURES
+    for share in shares:
+        allocation = share.allocation
+        weights = [s.weight_pence for s in allocation.shares]
+        mine = [s.id for s in allocation.shares].index(share.id)
+        states = rules.instalment_states(
+            [_planned(r) for r in rows.get(allocation.id, [])],
+            payments.get(allocation.id, []),
+            on,
+        )
+
+        def part(pence: int, weights: list[int] = weights, mine: int = mine) -> int:
+            return split_by_ratios(pence, weights)[mine] if pence else 0
+
+        scaled = [
+            rules.InstalmentState(
+                rules.Planned(
+                    s.instalment.id,
+                    s.instalment.due_date,
+                    part(s.instalment.amount_pence),
+                    s.instalment.requirement_id,
+                ),
+                part(s.paid_pence),
+                s.paid_by,
+                s.status,
+            )
+            for s in states
+        ]
+        total = total + rules.schedule_figures(share.allocated_pence, share.paid_pence, scaled)
+    return total

@@ -180,6 +180,13 @@ def _schedule(sub: Any) -> None:
     show.add_argument("--on", metavar="DATE", help="states as on this date (default: today)")
     show.set_defaults(func=cmd_schedule_show)
 
+    of_pot = actions.add_parser(
+        "pot", help="a pot's committed, scheduled, paid, unscheduled and overdue money by quarter"
+    )
+    of_pot.add_argument("pot")
+    of_pot.add_argument("--on", metavar="DATE", help="states as on this date (default: today)")
+    of_pot.set_defaults(func=cmd_schedule_pot)
+
     imp = actions.add_parser(
         "import",
         help="schedules from a CSV: " + ",".join(SCHEDULE_HEADER),
@@ -289,6 +296,22 @@ def cmd_schedule_show(args: argparse.Namespace, out: TextIO) -> int:
             f"  {format_pence(state.instalment.amount_pence):>15}  {state.status:<9}"
             f" paid {format_pence(state.paid_pence)}{paid_by}{waits}\n"
         )
+    _write_figures(figures, out)
+    return 0
+
+
+def cmd_schedule_pot(args: argparse.Namespace, out: TextIO) -> int:
+    on = _today(args)
+    engine = engine_for(args)
+    with db.reader_factory(engine)() as session:
+        figures = timeline.pot_schedule_figures(session, args.pot, on)
+    engine.dispose()
+    out.write(f"{args.pot}, as on {on:%d/%m/%Y}\n")
+    _write_figures(figures, out)
+    return 0
+
+
+def _write_figures(figures: rules.ScheduleFigures, out: TextIO) -> None:
     out.write(
         f"Committed {format_pence(figures.committed_pence)}, scheduled"
         f" {format_pence(figures.scheduled_pence)}, paid {format_pence(figures.paid_pence)},"
@@ -300,7 +323,6 @@ def cmd_schedule_show(args: argparse.Namespace, out: TextIO) -> int:
             f"  {rules.quarter_label(year, quarter)}: scheduled {format_pence(q.scheduled_pence)},"
             f" paid {format_pence(q.paid_pence)}, overdue {format_pence(q.overdue_pence)}\n"
         )
-    return 0
 
 
 def read_schedule_csv(

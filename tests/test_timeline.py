@@ -424,3 +424,19 @@ def test_aberlours_instalments_add_up_through_recorded_variations(
             )
     finally:
         engine.dispose()
+
+
+def test_a_pots_figures_by_quarter_add_up_its_allocations(run: Run, database_url: str) -> None:
+    run(_aberlour_quarterly)
+    figures = run(lambda s: timeline.pot_schedule_figures(s, WFWF_POT, dt.date(2024, 2, 1)))
+    # Committed: Appendix 2's £337,103.18 (with the delegation to CTSI); only Aberlour is
+    # scheduled, and its first two quarters are overdue.
+    assert (
+        figures.committed_pence,
+        figures.scheduled_pence,
+        figures.unscheduled_pence,
+        figures.overdue_pence,
+    ) == (33_710_318, 10_000_000, 23_710_318, 5_000_000)
+    code, printed = cli_run(database_url, "schedule", "pot", WFWF_POT, "--on", "01/02/2024")
+    assert code == 0
+    assert "  2023-24 Q4: scheduled £25,000.00, paid £0.00, overdue £25,000.00\n" in printed
