@@ -1051,3 +1051,43 @@ def pot_schedule_figures(session: Session, pot: str, on: dt.date) -> rules.Sched
         ]
         total = total + rules.schedule_figures(share.allocated_pence, share.paid_pence, scaled)
     return total
+
+
+class PaymentGate:
+    """The payment-condition rule for many payments at once (an import): each payment is
+    refused, naming the requirement, if it reaches an instalment that waits on a requirement
+    not yet received or waived. Payments earlier in the same batch count.
+
+    Only allocations with a conditional instalment are ever read (one query to find them), so
+    a large import of payments on unconditional allocations costs nothing more.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.gated = dict(
+            session.execute(
+                select(Allocation.reference, Allocation.id)
+                .join(Instalment, Instalment.allocation_id == Allocation.id)
+                .where(Instalment.requirement_id.is_not(None))
+                .distinct()
+            )
+            .tuples()
+            .all()
+        )
+        self.paid: dict[int, list[rules.Paid]] = {}
+
+    def check(self, *, reference: str, allocation: str, amount_pence: int, date: dt.date) -> None:
+        allocation_id = self.gated.get(allocation)
+        if allocation_id is None or _recorded(self.session, reference):
+            return
+        if allocation_id not in self.paid:  # what was paid before the batch began
+            self.paid[allocation_id] = list(
+                payments_on(self.session, [allocation_id]).get(allocation_id, [])
+            )
+        rows = instalments_of(self.session, [allocation_id]).get(allocation_id, [])
+        states = rules.instalment_states(
+            [_planned(r) for r in rows], self.paid[allocation_id], date
+        )
+        requirements = requirement_views(self.session, [allocation_id])
+        rules.check_payment_conditions(allocation, states, requirements, amount_pence, date, None)
+        self.paid[allocation_id].append(rules.Paid(reference, date, amount_pence))

@@ -440,3 +440,26 @@ def test_a_pots_figures_by_quarter_add_up_its_allocations(run: Run, database_url
     code, printed = cli_run(database_url, "schedule", "pot", WFWF_POT, "--on", "01/02/2024")
     assert code == 0
     assert "  2023-24 Q4: scheduled £25,000.00, paid £0.00, overdue £25,000.00\n" in printed
+
+
+def test_an_imported_payment_before_the_monitoring_return_is_refused_naming_it(
+    run: Run, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(_aberlour_quarterly)
+    header = "date,operation,reference,pot,counterparty,amount,description,allocation_ref,to_pot\n"
+    first = "02/10/2023,pay,PAY-AB-Q1,,,25000,First quarter,WFWF-22-02,\n"
+    second = "02/01/2024,pay,PAY-AB-Q2,,,25000,Second quarter,WFWF-22-02,\n"
+    sheet = tmp_path / "payments.csv"
+    sheet.write_text(header + first + second, encoding="utf-8")
+    capsys.readouterr()
+    argv = ["import", str(sheet), "--approved-by", "People Committee"]
+    assert cli_run(database_url, *argv) == (1, "")
+    assert capsys.readouterr().err == (
+        "commonpurse: Row 3, column amount: The instalment of £25,000.00 due 01/01/2024 on"
+        f" WFWF-22-02 waits for '{RETURN_TITLE}' (due 15/01/2024), which has not been"
+        " received; an approver may override this with a reason\n"
+    )
+    # The first quarter alone goes through; importing the same file again changes nothing.
+    sheet.write_text(header + first, encoding="utf-8")
+    assert cli_run(database_url, *argv)[0] == 0
+    assert cli_run(database_url, *argv)[0] == 0
