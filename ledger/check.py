@@ -79,6 +79,9 @@ class CheckReport:
     accounts: int
     figures: int
     problems: tuple[Problem, ...]
+    warnings: tuple[str, ...] = ()
+    """What is not wrong with the ledger but someone should know, such as a signed statement
+    that a back-dated entry has since changed (``ledger.timeline.superseded_signoffs``)."""
     chain_tip: str = chain.GENESIS
     """The hash of the last entry that checked out: written down elsewhere (a board paper, an
     auditor's file), it pins the journal as it stood."""
@@ -103,12 +106,16 @@ def check(session: Session) -> CheckReport:
         Problem(breach.where, f"{breach.rule}: {breach.message}")
         for breach in invariants.breaches(session)
     ]
+    from ledger.timeline import superseded_signoffs  # it reads through the operations
+
+    warnings = tuple(str(item) for item in superseded_signoffs(session))
     return CheckReport(
         entries=session.scalar(select(func.count(Entry.id))) or 0,
         lines=session.scalar(select(func.count(Line.id))) or 0,
         accounts=accounts,
         figures=figures,
         problems=tuple(problems),
+        warnings=warnings,
         chain_tip=walk.tip,
     )
 

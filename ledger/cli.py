@@ -94,7 +94,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db
+    from ledger import db, timeline
     from ledger.demo import load_demo
     from ledger.readout import pot_balances
 
@@ -105,8 +105,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         "Loaded Clackmannanshire's Whole Family Wellbeing Fund figures (Appendix 2) and the"
         " Corra Promise Partnership award.\n\n"
     )
-    with factory() as session:
-        _print_balances(pot_balances(session), out)
+    try:
+        with factory() as session:
+            _print_balances(pot_balances(session), out)
+            _print_years(timeline.years_notes(session), out)
+    finally:
+        # Closed now, not whenever the collector gets to it: closing the last connection
+        # checkpoints SQLite's WAL into the ledger's file.
+        engine.dispose()
     return 0
 
 
@@ -175,24 +181,36 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db
+    from ledger import db, timeline
     from ledger.readout import pot_balances
 
     engine = engine_for(args)
     with db.reader_factory(engine)() as session:
+        pot_ids: list[int] | None = None
         if args.pot is None:
             balances = pot_balances(session)
         else:
             from ledger import operations as ops
 
-            ops.find_pot(session, args.pot)  # refuses a pot that is not in the ledger
+            pot_ids = [ops.find_pot(session, args.pot).id]  # refuses a pot not in the ledger
             balances = [b for b in pot_balances(session) if b.name == args.pot]
-    if args.json:
-        json.dump({"pots": [b.as_json() for b in balances]}, out, indent=2)
+        years = timeline.years_json(session, pot_ids) if args.json else None
+        notes = timeline.years_notes(session, pot_ids)
+    if years is not None:
+        json.dump({"pots": [b.as_json() for b in balances], **years}, out, indent=2)
         out.write("\n")
     else:
         _print_balances(balances, out)
+        _print_years(notes, out)
     return 0
+
+
+def _print_years(notes: Sequence[str], out: TextIO) -> None:
+    """The years of each award and any expected funding (``ledger.timeline.years_notes``)."""
+    if notes:
+        out.write("\nAward years and expected funding:\n")
+        for note in notes:
+            out.write(f"- {note}\n")
 
 
 def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
@@ -249,6 +267,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         f"Checked {report.entries} entries, {report.lines} lines, {report.accounts} accounts"
         f" and {report.figures} figures.\n"
     )
+    for warning in report.warnings:
+        out.write(f"WARNING {warning}\n")
     if report.ok:
         # Written down outside the ledger (a board paper, the auditor's file), the tip pins the
         # journal as it stands: a later rewrite, even one that recomputes the chain, differs.

@@ -26,6 +26,13 @@ digits only); look them up there again before publishing real data:
 
 The documents give no numbers for CTSI, Homestart, Community House or the joint projects, so
 they keep a minted 360Giving identifier and the export names them.
+
+The documents also disagree on the years of the £337,000. Appendix 2 heads it "WFWF Year 1:
+Award £337,000"; paragraph 7.1 says it was received "for 2022-23 and 2023-24". The demo records
+both readings against the one award, states no phasing (the documents give none), and so every
+read-out of the award says "phasing not stated" and names the disagreement. Paragraph 3.4's
+commitment to three years of WFWF funding becomes expected funding for 2024-25, the third year
+on either reading; no amount is stated, so the figure (Year 1's £337,000) is marked as assumed.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import timeline
 from ledger.errors import NotFound
 from ledger.organisations import IdentifierChange, set_identifiers, set_publication
 
@@ -51,6 +59,11 @@ OFFICER = "demo.officer"
 APPROVER = "demo.finance"
 CTSI_OFFICER = "demo.ctsi"
 GAP_PENCE = 10_318
+
+WFWF_AWARD = "WFWF-2022-23-AWARD"
+APPENDIX_2_READING = "Appendix 2 (report of 8 February 2024)"
+PARAGRAPH_7_1_READING = "Paragraph 7.1 (report of 8 February 2024)"
+WFWF_YEAR_3 = "WFWF-YEAR-3-EXPECTED"
 
 AWARD_DATE = dt.date(2022, 4, 1)
 ALLOCATION_DATE = dt.date(2022, 10, 1)
@@ -169,7 +182,7 @@ def load_demo(session: Session) -> None:
         )
     ops.record_award(
         session,
-        reference="WFWF-2022-23-AWARD",
+        reference=WFWF_AWARD,
         pot=WFWF_POT,
         funder=SCOTTISH_GOVERNMENT,
         amount_pence=33_700_000,
@@ -238,6 +251,7 @@ def load_demo(session: Session) -> None:
             period_start=line.period[0],
             period_end=line.period[1],
         )
+    _wfwf_years(session)
     if not _has_pot(session, PROMISE_POT):
         ops.open_pot(
             session, PROMISE_POT, ops.accountable_body(session), stream=promise, financial_year=2021
@@ -276,6 +290,42 @@ def _publishing_details(session: Session) -> None:
         set_publication(
             session, pot, actor=OFFICER, data_source=COUNCIL_WEBSITE, source_document=report
         )
+
+
+def _wfwf_years(session: Session) -> None:
+    """The two readings of the £337,000 and the third year, as the documents give them."""
+    timeline.record_reading(
+        session,
+        award=WFWF_AWARD,
+        source=APPENDIX_2_READING,
+        first_year=2022,
+        last_year=2022,
+        quote="WFWF Year 1: Award £337,000",
+        entered_by=OFFICER,
+    )
+    timeline.record_reading(
+        session,
+        award=WFWF_AWARD,
+        source=PARAGRAPH_7_1_READING,
+        first_year=2022,
+        last_year=2023,
+        quote="Clackmannanshire has received £337,000 from the WWF for 2022-23 and 2023-24",
+        entered_by=OFFICER,
+    )
+    timeline.record_expected(
+        session,
+        reference=WFWF_YEAR_3,
+        funder=SCOTTISH_GOVERNMENT,
+        amount_pence=33_700_000,
+        amount_is_assumption=True,
+        financial_year=2024,
+        expected_date=dt.date(2024, 4, 1),
+        pot=WFWF_POT,
+        entered_by=OFFICER,
+        source="Paragraph 3.4: 'The Scottish Government has committed to three years of WFWF"
+        " funding'. The third year is 2024-25 on either reading of the £337,000. No amount is"
+        " stated: Year 1's £337,000 is assumed.",
+    )
 
 
 def _has_pot(session: Session, name: str) -> bool:

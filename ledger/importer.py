@@ -28,6 +28,7 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import parse_date, shown
 from ledger.models import Entry, Request
 from ledger.money import AmountError, format_pence, parse_pence, split_by_ratios
+from ledger.timeline import PaymentGate
 
 HEADER = (
     "date",
@@ -169,6 +170,7 @@ def import_rows(
     if not approved_by.strip():
         raise InvalidInput("An import needs the authority it is approved under (--approved-by)")
     batch = Batch(session, entered_by=entered_by)
+    gate = PaymentGate(session)  # payments wait for the reporting requirements they need
     pending = 0
     rows = 0
     for chunk in _chunks(read_rows(lines), CHUNK_ROWS):
@@ -180,7 +182,7 @@ def import_rows(
         )
         for row_number, row in chunk:
             try:
-                outcome = _apply(batch, row, row_number, approved_by)
+                outcome = _apply(batch, row, row_number, approved_by, gate)
             except ImportRowError:
                 raise
             except AmountError as error:
@@ -337,7 +339,9 @@ def parse_tags(row: dict[str, str]) -> list[str]:
     return [tag.strip() for tag in row["tags"].split(";") if tag.strip()]
 
 
-def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str) -> Outcome:
+def _apply(
+    batch: Batch, row: dict[str, str], row_number: int, approved_by: str, gate: PaymentGate
+) -> Outcome:
     operation, day, amount, memo = check_row(row, row_number)
     reference = row["reference"]
     if operation in BY_OPERATIONS:
@@ -412,6 +416,9 @@ def _apply(batch: Batch, row: dict[str, str], row_number: int, approved_by: str)
             approved_by=approved_by,
         )
     if operation == "pay":
+        gate.check(
+            reference=reference, allocation=row["allocation_ref"], amount_pence=amount, date=day
+        )
         return batch.pay(
             reference=reference,
             allocation=row["allocation_ref"],

@@ -680,3 +680,171 @@ class Acknowledgement(Base):
     kind: Mapped[str] = mapped_column(String(12))
     item: Mapped[str] = mapped_column(String(100))
     acknowledged_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Money over time: award years and phasing, expected funding, payment schedules, reporting
+# requirements and signed statements. None of these tables moves money: the journal stays the
+# only record of what was awarded, allocated and paid. They record *when* and *on what terms*.
+
+REQUIREMENT_KINDS = ("monitoring_return", "end_of_grant_report", "other")
+
+
+class AwardPhasing(Base):
+    """One financial year's part of a multi-year award. An award has no rows ("phasing not
+    stated") or rows that add up exactly to its amount (``ledger.schedule.check_phasing``)."""
+
+    __tablename__ = "award_phasing"
+    __table_args__ = (
+        UniqueConstraint("award_id", "financial_year", name="uq_award_phasing_award_year"),
+        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        CheckConstraint("financial_year BETWEEN 1990 AND 2200", name="financial_year_range"),
+        CheckConstraint("length(entered_by) > 0", name="entered_by_not_empty"),
+        CheckConstraint("length(approved_by) > 0", name="approved_by_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    award_id: Mapped[int] = mapped_column(ForeignKey("awards.id"), index=True)
+    financial_year: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    award: Mapped[Award] = relationship()
+
+
+class AwardReading(Base):
+    """What one document says about the financial years an award covers. Two readings of one
+    award that name different years are a disagreement in the sources, shown wherever the award
+    is (the £337,000: Appendix 2's "Year 1" against paragraph 7.1's "2022-23 and 2023-24")."""
+
+    __tablename__ = "award_readings"
+    __table_args__ = (
+        UniqueConstraint("award_id", "source", name="uq_award_readings_award_source"),
+        CheckConstraint("length(source) > 0", name="source_not_empty"),
+        CheckConstraint("last_year >= first_year", name="years_ordered"),
+        CheckConstraint("first_year BETWEEN 1990 AND 2200", name="first_year_range"),
+        CheckConstraint("last_year BETWEEN 1990 AND 2200", name="last_year_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    award_id: Mapped[int] = mapped_column(ForeignKey("awards.id"), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    first_year: Mapped[int] = mapped_column(Integer)
+    last_year: Mapped[int] = mapped_column(Integer)
+    quote: Mapped[str] = mapped_column(Text, default="")
+    entered_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    award: Mapped[Award] = relationship()
+
+
+class ExpectedFunding(Base):
+    """A funder's stated commitment with no award yet (the third WFWF year). Never funded,
+    available or awarded: forecasts show it apart, as expected."""
+
+    __tablename__ = "expected_funding"
+    __table_args__ = (
+        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        CheckConstraint("financial_year BETWEEN 1990 AND 2200", name="financial_year_range"),
+        CheckConstraint("length(reference) > 0", name="reference_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    funder_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    stream_id: Mapped[int | None] = mapped_column(ForeignKey("funding_streams.id"))
+    pot_id: Mapped[int | None] = mapped_column(ForeignKey("pots.id"), index=True)
+    financial_year: Mapped[int] = mapped_column(Integer)
+    expected_date: Mapped[dt.date] = mapped_column(Date)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    # True when the documents state the commitment but not its amount, so the figure is assumed.
+    amount_is_assumption: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(Text, default="")
+    entered_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    funder: Mapped[Organisation] = relationship()
+    stream: Mapped[FundingStream | None] = relationship()
+    pot: Mapped[Pot | None] = relationship()
+
+
+class Requirement(Base):
+    """A dated reporting requirement on an allocation or sub-grant: due, received (by whom,
+    when) or waived (by an approver, with a reason)."""
+
+    __tablename__ = "requirements"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REQUIREMENT_KINDS), name="kind_known"),
+        CheckConstraint("length(title) > 0", name="title_not_empty"),
+        CheckConstraint("(received_by IS NULL) = (received_on IS NULL)", name="received_has_date"),
+        CheckConstraint("(waived_by IS NULL) = (waive_reason IS NULL)", name="waived_has_reason"),
+        CheckConstraint("received_by IS NULL OR waived_by IS NULL", name="received_or_waived"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    title: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_by: Mapped[str | None] = mapped_column(String(100))
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    waived_by: Mapped[str | None] = mapped_column(String(100))
+    waive_reason: Mapped[str | None] = mapped_column(Text)
+
+    allocation: Mapped[Allocation] = relationship()
+
+
+class Instalment(Base):
+    """One dated instalment of an allocation's payments (money out) or of an award's receipts
+    (money in). Whether it is paid is derived from the journal's payments or receipts, oldest
+    first against the earliest instalments (``ledger.schedule.instalment_states``)."""
+
+    __tablename__ = "instalments"
+    __table_args__ = (
+        CheckConstraint("amount_pence > 0", name="amount_positive"),
+        CheckConstraint(
+            "(CASE WHEN allocation_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN award_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"), index=True)
+    award_id: Mapped[int | None] = mapped_column(ForeignKey("awards.id"), index=True)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    requirement_id: Mapped[int | None] = mapped_column(ForeignKey("requirements.id"))
+    entered_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    requirement: Mapped[Requirement | None] = relationship()
+
+
+class StatementSignoff(Base):
+    """Finance's sign-off of a pot's statement: who, when, as at which date, and the journal's
+    chain tip at that moment, so the signed statement can be rebuilt byte for byte and a later
+    back-dated entry shows that it has been superseded."""
+
+    __tablename__ = "statement_signoffs"
+    __table_args__ = (
+        CheckConstraint("length(signed_by) > 0", name="signed_by_not_empty"),
+        CheckConstraint("length(chain_sha256) = 64", name="chain_sha256_length"),
+        CheckConstraint("chain_seq >= 0", name="chain_seq_not_negative"),
+        CheckConstraint("since IS NULL OR since <= as_at", name="since_before_as_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pot_id: Mapped[int] = mapped_column(ForeignKey("pots.id"), index=True)
+    as_at: Mapped[dt.date] = mapped_column(Date)
+    since: Mapped[dt.date | None] = mapped_column(Date)
+    signed_by: Mapped[str] = mapped_column(String(100))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    chain_sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    pot: Mapped[Pot] = relationship()

@@ -1294,10 +1294,13 @@ def pay(
     entered_by: str,
     memo: str,
     approved_by: str | None = None,
+    override_reason: str | None = None,
 ) -> Entry | Request:
     """Pay an instalment against a confirmed allocation; for a delegation, the cash handed to
     the intermediary. A pooled payment splits across funders in proportion to what each still
-    owes, so the last instalment clears every funder's share exactly."""
+    owes, so the last instalment clears every funder's share exactly. A payment that reaches an
+    instalment waiting on a reporting requirement not yet received is refused, naming it,
+    unless an approver overrides it with ``override_reason``."""
     check_reference(reference)
     require_positive(amount_pence)
     content = content_sha256(
@@ -1309,6 +1312,11 @@ def pay(
     target = find_allocation(session, allocation)
     _lock_allocation(session, target)
     _guard_payment(session, target, amount_pence, date=date)
+    from ledger.timeline import require_payment_conditions  # it reads through this module
+
+    require_payment_conditions(
+        session, target, reference, amount_pence, date, override_reason, approved_by
+    )
     approver = _approval(
         session,
         entered_by,

@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from ledger import timeline
+from ledger.errors import InvalidInput
 from ledger.journal import Effects, SessionLookups
 from ledger.models import (
     Account,
@@ -114,6 +116,9 @@ class PotSection:
     totals: Totals
     balance_note: str
     delegated_from: str | None
+    # The years of each award (phased or "phasing not stated") and any disagreement between the
+    # documents about them, printed under the heading; expected funding is named apart.
+    years_notes: tuple[str, ...] = ()
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, PotSection]]:
         """This section and every nested delegated section, depth first."""
@@ -124,12 +129,39 @@ class PotSection:
 
 
 @dataclass(frozen=True)
+class Movement:
+    """What changed on a pot or an allocation after ``since`` up to the as-at date."""
+
+    what: str  # the pot's name, or "reference: recipient"
+    is_pot: bool
+    funded_pence: int
+    allocated_pence: int
+    paid_pence: int
+    returned_pence: int
+    received_pence: int
+
+
+@dataclass(frozen=True)
+class SignoffFacts:
+    """Finance's sign-off as the signed statement prints it."""
+
+    signed_by: str
+    signed_at: dt.datetime
+    chain_seq: int
+    chain_sha256: str
+    superseded_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DistributionStatement:
     title: str
     organisation: str
     as_at: dt.date
     generated_at: dt.datetime
     section: PotSection
+    since: dt.date | None = None
+    movements: tuple[Movement, ...] = ()
+    signoff: SignoffFacts | None = None
 
     def sections(self) -> Iterator[tuple[int, PotSection]]:
         return self.section.walk()
@@ -141,17 +173,33 @@ def build_statement(
     *,
     as_at: dt.date | None = None,
     generated_at: dt.datetime | None = None,
+    since: dt.date | None = None,
+    upto: Upto | None = None,
+    signoff: SignoffFacts | None = None,
 ) -> DistributionStatement:
     """The distribution statement of ``pot_name`` and its delegated pots, as at ``as_at``.
+
+    With ``since``, it adds the movements after that date up to ``as_at`` ("progress since
+    August 2023"). With ``upto``, it reads the journal as it stood at a sign-off: only entries up
+    to that position in the hash chain and what was recorded by that moment, so a signed
+    statement can be rebuilt byte for byte however many entries came later.
 
     It reads a fixed number of queries, however many allocations, payments or journal entries
     there are: the pot, the pots delegated from it, their awards, allocation shares, tags and
     first entries each in one query (``_Ledger``), and the journal in one (``_replay``)."""
     as_at = as_at or dt.date.today()
+    if since is not None and since > as_at:
+        raise InvalidInput("'since' must be on or before the as-at date", field="since")
     pot = find_pot(session, pot_name)
-    ledger = _Ledger.load(session, pot.id, as_at)
-    figures = _replay(session, ledger, as_at)
-    section = _section(ledger, pot.id, figures, as_at)
+    ledger = _Ledger.load(session, pot.id, as_at, upto)
+    figures = _replay(session, ledger, as_at, upto)
+    notes = _years_notes(session, ledger, upto)
+    section = _section(ledger, pot.id, figures, as_at, notes)
+    movements: tuple[Movement, ...] = ()
+    if since is not None:
+        before = _Ledger.load(session, pot.id, since, upto)
+        earlier = _section(before, pot.id, _replay(session, before, since, upto), since, notes)
+        movements = tuple(_movements(earlier, section))
     organisation = get_setting(session, "accountable_body") or pot.administered_by.name
     return DistributionStatement(
         title=f"Distribution statement: {pot.name}",
@@ -159,6 +207,80 @@ def build_statement(
         as_at=as_at,
         generated_at=generated_at or utcnow(),
         section=section,
+        since=since,
+        movements=movements,
+        signoff=signoff,
+    )
+
+
+@dataclass(frozen=True)
+class Upto:
+    """The journal as it stood at a sign-off: entries up to ``chain_seq``, records up to
+    ``moment``."""
+
+    chain_seq: int
+    moment: dt.datetime
+
+
+def _years_notes(
+    session: Session, ledger: _Ledger, upto: Upto | None
+) -> dict[int, tuple[str, ...]]:
+    """Each pot's lines on the years of its awards and its expected funding (four queries)."""
+    moment = upto.moment if upto is not None else None
+    notes: dict[int, list[str]] = defaultdict(list)
+    known = {a.reference for awards in ledger.awards.values() for a in awards}
+    for years in timeline.award_years(session, list(ledger.pots), recorded_by=moment):
+        if years.reference in known:
+            notes[years.pot_id].append(years.summary())
+    for row in timeline.expected_funding(session, list(ledger.pots)):
+        if row.pot_id is not None and (
+            moment is None or timeline.as_utc(row.recorded_at) <= timeline.as_utc(moment)
+        ):
+            notes[row.pot_id].append(timeline.describe_expected(row))
+    return {pot_id: tuple(lines) for pot_id, lines in notes.items()}
+
+
+def _movements(before: PotSection, after: PotSection) -> Iterator[Movement]:
+    """Pot by pot, the change in its totals and in each allocation's figures; unchanged lines
+    are left out."""
+    earlier = {section.pot: section for _, section in before.walk()}
+    for _, section in after.walk():
+        old = earlier.get(section.pot)
+        t, o = section.totals, old.totals if old is not None else None
+        pot_move = Movement(
+            section.pot,
+            True,
+            t.funded_pence - (o.funded_pence if o else 0),
+            t.allocated_pence - (o.allocated_pence if o else 0),
+            t.paid_pence - (o.paid_pence if o else 0),
+            t.returned_pence - (o.returned_pence if o else 0),
+            t.received_pence - (o.received_pence if o else 0),
+        )
+        if any(_amounts(pot_move)):
+            yield pot_move
+        rows = {r.reference: r for r in old.allocations} if old is not None else {}
+        for row in section.allocations:
+            was = rows.get(row.reference)
+            move = Movement(
+                f"{row.reference}: {row.recipient}",
+                False,
+                0,
+                row.allocated_pence - (was.allocated_pence if was else 0),
+                row.paid_pence - (was.paid_pence if was else 0),
+                row.returned_pence - (was.returned_pence if was else 0),
+                0,
+            )
+            if any(_amounts(move)):
+                yield move
+
+
+def _amounts(move: Movement) -> tuple[int, ...]:
+    return (
+        move.funded_pence,
+        move.allocated_pence,
+        move.paid_pence,
+        move.returned_pence,
+        move.received_pence,
     )
 
 
@@ -246,16 +368,23 @@ class _Ledger:
     first_entries: dict[int, _FirstEntry] = field(default_factory=dict)
     delegated_pots: dict[int, int] = field(default_factory=dict)  # allocation id -> its pot
     parents: dict[int, int | None] = field(default_factory=dict)  # pot id -> allocation id
+    upto: Upto | None = None
 
     @classmethod
-    def load(cls, session: Session, pot_id: int, as_at: dt.date) -> _Ledger:
-        ledger = cls(family=_family(pot_id))
+    def load(
+        cls, session: Session, pot_id: int, as_at: dt.date, upto: Upto | None = None
+    ) -> _Ledger:
+        ledger = cls(family=_family(pot_id), upto=upto)
         ledger._load_pots(session)
         ledger._load_awards(session, as_at)
         ledger._load_shares(session)
         ledger._load_tags(session)
         ledger._load_first_entries(session)
         return ledger
+
+    def _posted(self) -> ColumnElement[bool]:
+        """Entries in the journal as it stood at the sign-off (every entry without one)."""
+        return Entry.chain_seq <= self.upto.chain_seq if self.upto is not None else true()
 
     def _allocations_here(self) -> Select[tuple[int]]:
         return select(AllocationShare.allocation_id).where(AllocationShare.pot_id.in_(self.family))
@@ -329,7 +458,11 @@ class _Ledger:
                 Award.description,
             )
             .join(Organisation, Organisation.id == Award.funder_id)
-            .where(Award.pot_id.in_(self.family), Award.award_date <= as_at)
+            .where(
+                Award.pot_id.in_(self.family),
+                Award.award_date <= as_at,
+                Award.id.in_(select(Entry.award_id).where(Entry.kind == "award", self._posted())),
+            )
             .order_by(Award.award_date, Award.id)
         )
         for pot_id, *facts in rows:
@@ -394,7 +527,7 @@ class _Ledger:
                 .over(partition_by=Entry.allocation_id, order_by=(Entry.effective_date, Entry.id))
                 .label("rank"),
             )
-            .where(Entry.allocation_id.in_(self._allocations_here()))
+            .where(Entry.allocation_id.in_(self._allocations_here()), self._posted())
             .subquery()
         )
         rows = session.execute(
@@ -461,7 +594,7 @@ class Figures:
         return self.deltas.get((model, object_id, figure), 0)
 
 
-def _replay(session: Session, ledger: _Ledger, as_at: dt.date) -> Figures:
+def _replay(session: Session, ledger: _Ledger, as_at: dt.date, upto: Upto | None = None) -> Figures:
     """The figures as at ``as_at``: every line of every entry dated on or before it that has a
     line on one of these pots' accounts (their own, their awards' and their allocation
     shares'), fed to ``Effects``, the function that maintains the live figures. Each line's
@@ -495,7 +628,7 @@ def _replay(session: Session, ledger: _Ledger, as_at: dt.date) -> Figures:
         .join(Entry, Entry.id == Line.entry_id)
         .join(meaning, meaning.id == func.coalesce(Entry.reverses_id, Entry.id))
         .join(Account, Account.id == Line.account_id)
-        .where(Entry.id.in_(entries), Entry.effective_date <= as_at)
+        .where(Entry.id.in_(entries), Entry.effective_date <= as_at, ledger._posted())
         .group_by(
             meaning.kind,
             meaning.allocation_id,
@@ -521,7 +654,13 @@ def _replay(session: Session, ledger: _Ledger, as_at: dt.date) -> Figures:
 # The statement's sections --------------------------------------------------------------------
 
 
-def _section(ledger: _Ledger, pot_id: int, figures: Figures, as_at: dt.date) -> PotSection:
+def _section(
+    ledger: _Ledger,
+    pot_id: int,
+    figures: Figures,
+    as_at: dt.date,
+    notes: dict[int, tuple[str, ...]] | None = None,
+) -> PotSection:
     pot = ledger.pots[pot_id]
     awards = tuple(
         AwardRow(
@@ -536,7 +675,7 @@ def _section(ledger: _Ledger, pot_id: int, figures: Figures, as_at: dt.date) -> 
         )
         for a in ledger.awards.get(pot_id, ())
     )
-    rows = tuple(_allocation_rows(ledger, pot_id, figures, as_at))
+    rows = tuple(_allocation_rows(ledger, pot_id, figures, as_at, notes or {}))
 
     def pot_figure(name: str) -> int:
         return figures.of(Pot, pot_id, name)
@@ -567,6 +706,7 @@ def _section(ledger: _Ledger, pot_id: int, figures: Figures, as_at: dt.date) -> 
         totals=totals,
         balance_note=balance_note(totals, delegated=delegation is not None),
         delegated_from=delegation.from_pot if delegation is not None else None,
+        years_notes=(notes or {}).get(pot_id, ()),
     )
 
 
@@ -590,7 +730,11 @@ def _heading(pot: _PotFacts, years: tuple[int, ...], totals: Totals) -> str:
 
 
 def _allocation_rows(
-    ledger: _Ledger, pot_id: int, figures: Figures, as_at: dt.date
+    ledger: _Ledger,
+    pot_id: int,
+    figures: Figures,
+    as_at: dt.date,
+    notes: dict[int, tuple[str, ...]],
 ) -> Iterator[AllocationRow]:
     for share in ledger.shares_by_pot.get(pot_id, ()):
         allocation_id = share.allocation_id
@@ -602,7 +746,9 @@ def _allocation_rows(
             reference=share.reference,
             recipient=share.recipient,
             purpose=share.purpose,
-            status=_status_as_at(share.status, share.approved_at, first_entry.approved, as_at),
+            status=_status_as_at(
+                share.status, share.approved_at, first_entry.approved, as_at, ledger.upto
+            ),
             allocated_pence=figures.of(AllocationShare, share.id, "allocated_pence"),
             paid_pence=figures.of(AllocationShare, share.id, "paid_pence"),
             returned_pence=figures.of(AllocationShare, share.id, "returned_pence"),
@@ -611,19 +757,33 @@ def _allocation_rows(
                 s.pot for s in ledger.shares_by_allocation[allocation_id] if s.pot_id != pot_id
             ),
             contract_total_pence=figures.of(Allocation, allocation_id, "allocated_pence"),
-            sub_pot=_section(ledger, sub_pot, figures, as_at) if sub_pot is not None else None,
+            sub_pot=(
+                _section(ledger, sub_pot, figures, as_at, notes) if sub_pot is not None else None
+            ),
         )
 
 
 def _status_as_at(
-    status: str, approved_at: dt.datetime | None, approved_on_entry: bool, as_at: dt.date
+    status: str,
+    approved_at: dt.datetime | None,
+    approved_on_entry: bool,
+    as_at: dt.date,
+    upto: Upto | None = None,
 ) -> str:
     """An allocation approved as it was entered (an import, or a second person at the same
     sitting: its journal entry records the approver) has been confirmed since its own date; one
-    approved later was provisional until the day of its approval."""
+    approved later was provisional until the day of its approval (and, for a signed statement,
+    until the moment of the sign-off)."""
     if approved_at is None or approved_on_entry:
         return status
+    if upto is not None and _aware(approved_at) > _aware(upto.moment):
+        return "provisional"
     return "provisional" if approved_at.date() > as_at else status
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones: compare them as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def balance_note(totals: Totals, *, delegated: bool) -> str:

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_currency
 
 from ledger.fy import label
 from ledger.money import pence_to_decimal
+
+if TYPE_CHECKING:
+    from statements.distribution import DistributionStatement
 
 DEFAULT_LOCALE = "en_GB"
 
@@ -51,3 +55,24 @@ def financial_years(start_years: list[int] | tuple[int, ...] | set[int]) -> str:
     if len(labels) == 1:
         return labels[0]
     return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def signed_line(statement: DistributionStatement) -> str | None:
+    """``Signed off by demo.finance on 8 February 2024 at 14:00 UTC; figures as at 8 February
+    2024.`` for a signed statement, else None."""
+    signoff = statement.signoff
+    if signoff is None:
+        return None
+    since = f" Movements since {day(statement.since)}." if statement.since else ""
+    return (
+        f"Signed off by {signoff.signed_by} on {moment(signoff.signed_at)}; figures as at"
+        f" {day(statement.as_at)}.{since}"
+    )
+
+
+def chain_line(statement: DistributionStatement) -> str | None:
+    """The journal's chain tip at the sign-off, for the signed statement's footer."""
+    signoff = statement.signoff
+    if signoff is None:
+        return None
+    return f"Journal at sign-off: entry {signoff.chain_seq}, chain tip {signoff.chain_sha256}"

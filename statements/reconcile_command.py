@@ -15,6 +15,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, TextIO
 
+from ledger import db, timeline
 from ledger.cli import CliError, engine_for
 from ledger.errors import InvalidInput
 from ledger.fy import parse_date
@@ -88,7 +89,6 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 
 def handler(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db
     from statements.finance_match import FinanceFileError, reconcile_finance, write_csv_report
     from statements.finance_match import render_text as render_match
     from statements.reconciliation import build_reconciliation
@@ -112,6 +112,11 @@ def handler(args: argparse.Namespace, out: TextIO) -> int:
     with db.reader_factory(engine)() as session:
         if args.figures:
             out.write(render_figures(build_reconciliation(session, as_at=as_at)))
+            notes = timeline.years_notes(session)
+            if notes:
+                # Which awards are phased over their years, and funding expected but not awarded.
+                out.write("\nAward years and expected funding\n")
+                out.writelines(f"- {note}\n" for note in notes)
             if path is not None:
                 out.write("\n")
         if path is None:

@@ -16,6 +16,15 @@ One row per thing the PDF and HTML show, in the same order, told apart by the ``
     ``amount`` holds it.
 ``balance``
     the section's balance note, in ``note``.
+``years``
+    one line on the years of an award into the pot (phased, or "phasing not stated", and any
+    disagreement between the documents) or on funding expected but not awarded, in ``note``.
+``movement``
+    with ``statement --since``: what changed after that date on a pot (``purpose`` is the pot)
+    or an allocation: ``amount`` (funded), ``allocated``, ``paid``, ``returned``, ``received``.
+``signoff``
+    for a signed statement: who signed it and when (``note``), the chain tip (``reference``)
+    and, when it has been superseded, ``status`` ``superseded`` and the entries in ``purpose``.
 
 Amounts are plain decimals (``82336.18``, ``-103.18``) so a spreadsheet can add them up; every
 other cell goes through ``csv_safe.neutralise``. ``summary_lines`` and ``row_notes`` are shared
@@ -29,8 +38,8 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from statements.csv_safe import Amount, write_csv
-from statements.distribution import AllocationRow, DistributionStatement, PotSection
-from statements.formatting import money
+from statements.distribution import AllocationRow, DistributionStatement, Movement, PotSection
+from statements.formatting import chain_line, money, signed_line
 
 HEADER = (
     "record",
@@ -54,6 +63,18 @@ HEADER = (
 # The words the PDF and HTML share, so both print the same columns and notes.
 ALLOCATION_HEADER = ("Recipient", "Purpose", "Status", "Allocated", "Paid")
 AWARD_HEADER = ("Funder", "Award date", "Basis", "Awarded", "Received")
+MOVEMENT_HEADER = ("Pot or allocation", "Funded", "Allocated", "Paid", "Returned", "Received")
+
+
+def movement_amounts(move: Movement) -> tuple[int, int, int, int, int]:
+    """A movement's amounts in the order of ``MOVEMENT_HEADER``."""
+    return (
+        move.funded_pence,
+        move.allocated_pence,
+        move.paid_pence,
+        move.returned_pence,
+        move.received_pence,
+    )
 
 
 def summary_lines(section: PotSection) -> list[tuple[str, int]]:
@@ -124,6 +145,33 @@ def render_csv(statement: DistributionStatement, out: TextIO) -> None:
 def _rows(statement: DistributionStatement) -> Iterator[Sequence[object]]:
     for depth, section in statement.sections():
         yield from _section_rows(depth, section)
+    top = statement.section
+    for move in statement.movements:
+        funded, allocated, paid, returned, received = movement_amounts(move)
+        yield _row(
+            "movement",
+            top,
+            0,
+            purpose=move.what,
+            amount=Amount(funded),
+            allocated=Amount(allocated),
+            paid=Amount(paid),
+            returned=Amount(returned),
+            received=Amount(received),
+            note=f"after {statement.since:%d/%m/%Y} to {statement.as_at:%d/%m/%Y}"
+            if statement.since
+            else "",
+        )
+    if statement.signoff is not None:
+        yield _row(
+            "signoff",
+            top,
+            0,
+            reference=statement.signoff.chain_sha256,
+            status="superseded" if statement.signoff.superseded_by else "signed",
+            purpose="; ".join(statement.signoff.superseded_by),
+            note=f"{signed_line(statement)} {chain_line(statement)}",
+        )
 
 
 def _row(record: str, section: PotSection, depth: int, **cells: object) -> list[object]:
@@ -165,3 +213,5 @@ def _section_rows(depth: int, section: PotSection) -> Iterator[Sequence[object]]
     for label, pence in summary_lines(section):
         yield _row("total", section, depth, purpose=label, amount=Amount(pence))
     yield _row("balance", section, depth, note=section.balance_note)
+    for note in section.years_notes:
+        yield _row("years", section, depth, note=note)

@@ -20,10 +20,12 @@ from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
 
 from statements.distribution import DistributionStatement
-from statements.formatting import day, financial_years, moment, money
+from statements.formatting import chain_line, day, financial_years, moment, money, signed_line
 from statements.render_csv import (
     ALLOCATION_HEADER,
     AWARD_HEADER,
+    MOVEMENT_HEADER,
+    movement_amounts,
     needs_attention,
     row_notes,
     section_note,
@@ -44,6 +46,14 @@ FRAGMENT = """\
 {{ top.financial_years | years }}{% endif %} · administered by {{ top.administered_by }}
 · figures as at
 <time datetime="{{ s.as_at.isoformat() }}">{{ s.as_at | day }}</time></p>
+{%- for note in top.years_notes %}
+<p class="meta years">{{ note }}</p>
+{%- endfor %}
+{%- if s.signoff and s.signoff.superseded_by %}
+<p class="balance-note attention superseded">Superseded: entries dated on or before the as-at
+date were recorded after this statement was signed:
+{{ s.signoff.superseded_by | join("; ") }}</p>
+{%- endif %}
 </header>
 {% for depth, section in s.sections() %}
 {%- set h = "h%d" % ([depth + 2, 6] | min) %}
@@ -51,6 +61,9 @@ FRAGMENT = """\
 {%- if depth %}
 <{{ h }}>{{ section.heading }}</{{ h }}>
 <p class="meta">{{ section | section_note }}</p>
+{%- for note in section.years_notes %}
+<p class="meta years">{{ note }}</p>
+{%- endfor %}
 {%- endif %}
 {%- if section.awards %}
 <table class="awards">
@@ -116,9 +129,38 @@ FRAGMENT = """\
 {{- section.balance_note }}</p>
 </section>
 {%- endfor %}
+{%- if s.since %}
+<section class="movements">
+<table class="movements">
+<caption>Movements after {{ s.since | day }} up to {{ s.as_at | day }}</caption>
+<thead><tr>
+{%- for head in movement_header %}
+<th scope="col"{% if loop.index > 1 %} class="num"{% endif %}>{{ head }}</th>
+{%- endfor %}
+</tr></thead>
+<tbody>
+{%- for move in s.movements %}
+<tr{% if move.is_pot %} class="pot"{% endif %}>
+{%- if move.is_pot %}<th scope="row">{{ move.what }}</th>
+{%- else %}<td>{{ move.what }}</td>{% endif %}
+{%- for pence in move | movement_amounts %}
+{{ amount(pence) }}
+{%- endfor %}
+</tr>
+{%- else %}
+<tr><td colspan="6">Nothing moved in this period.</td></tr>
+{%- endfor %}
+</tbody>
+</table>
+</section>
+{%- endif %}
 <footer>
+{%- if s.signoff %}
+<p class="meta signed">{{ s | signed_line }}<br>{{ s | chain_line }}</p>
+{%- else %}
 <p class="meta">{{ s.organisation }}. Figures as at {{ s.as_at | day }}.
  Generated {{ s.generated_at | moment }} by commonpurse.</p>
+{%- endif %}
 </footer>
 </article>
 """
@@ -177,8 +219,15 @@ def _environment() -> Environment:
         notes=row_notes,
         section_note=section_note,
         attention=needs_attention,
+        movement_amounts=movement_amounts,
+        signed_line=signed_line,
+        chain_line=chain_line,
     )
-    env.globals.update(allocation_header=ALLOCATION_HEADER, award_header=AWARD_HEADER)
+    env.globals.update(
+        allocation_header=ALLOCATION_HEADER,
+        award_header=AWARD_HEADER,
+        movement_header=MOVEMENT_HEADER,
+    )
     return env
 
 

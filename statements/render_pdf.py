@@ -46,10 +46,12 @@ from reportlab.platypus import (
 from reportlab.platypus.doctemplate import Indenter
 
 from statements.distribution import AllocationRow, DistributionStatement, PotSection
-from statements.formatting import day, financial_years, moment, money
+from statements.formatting import chain_line, day, financial_years, moment, money, signed_line
 from statements.render_csv import (
     ALLOCATION_HEADER,
     AWARD_HEADER,
+    MOVEMENT_HEADER,
+    movement_amounts,
     needs_attention,
     row_notes,
     section_note,
@@ -213,10 +215,55 @@ def _story(statement: DistributionStatement, width: float) -> list[Flowable]:
         Paragraph(_text(f"{statement.organisation} · {statement.title}"), KICKER),
         Paragraph(_text(top.heading), TITLE),
         Paragraph(_text(" · ".join(meta)), META),
+        *(Paragraph(_text(note), META) for note in top.years_notes),
     ]
+    if statement.signoff is not None and statement.signoff.superseded_by:
+        story.append(_superseded_box(statement, width))
     for depth, section in statement.sections():
         story += _section(section, depth, width)
+    if statement.since is not None:
+        story += _movements(statement, width)
     return story
+
+
+def _superseded_box(statement: DistributionStatement, width: float) -> Table:
+    signoff = statement.signoff
+    assert signoff is not None
+    text = (
+        "Superseded: entries dated on or before the as-at date were recorded after this"
+        " statement was signed: " + "; ".join(signoff.superseded_by)
+    )
+    box = Table([[Paragraph(_text(text), NOTE)]], colWidths=[width], hAlign="LEFT")
+    box.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, -1), NOTE_FILL),
+                ("BOX", (0, 0), (-1, -1), 1.2, NOTE_EDGE),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                ("TOPPADDING", (0, 0), (-1, -1), 5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+            ]
+        )
+    )
+    return box
+
+
+def _movements(statement: DistributionStatement, width: float) -> list[Flowable]:
+    assert statement.since is not None
+    title = f"Movements since {day(statement.since)} to {day(statement.as_at)}"
+    flow: list[Flowable] = [CondPageBreak(40 * mm), Paragraph(_text(title), SECTION)]
+    if not statement.movements:
+        return [*flow, Paragraph("Nothing moved in this period.", CELL)]
+    rows: list[list[Any]] = [
+        [Paragraph(h, HEAD_RIGHT if i else HEAD) for i, h in enumerate(MOVEMENT_HEADER)]
+    ]
+    for move in statement.movements:
+        name = f"<b>{_text(move.what)}</b>" if move.is_pot else _text(move.what)
+        rows.append([Paragraph(name, CELL), *(_money(p) for p in movement_amounts(move))])
+    table = Table(rows, colWidths=_grid((0.35, 0.13, 0.13, 0.13, 0.13, 0.13), width), repeatRows=1)
+    table.setStyle(_table_style())
+    return [*flow, table]
 
 
 def _section(section: PotSection, depth: int, width: float) -> list[Flowable]:
@@ -227,6 +274,7 @@ def _section(section: PotSection, depth: int, width: float) -> list[Flowable]:
             _SectionMark(section.pot),
             Paragraph(_text(section.heading), SECTION),
             Paragraph(_text(section_note(section)), META),
+            *(Paragraph(_text(note), META) for note in section.years_notes),
         ]
         flow += [CondPageBreak(60 * mm), Indenter(left=depth * INDENT), KeepTogether(heading)]
     if section.awards:
@@ -407,7 +455,9 @@ class _SectionMark(Flowable):  # type: ignore[misc]
 
 
 class _FootedCanvas(Canvas):  # type: ignore[misc]
-    def __init__(self, *args: Any, footer: tuple[str, str], title: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, footer: tuple[str, str, str | None], title: str, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._footer = footer
         self._title = title
@@ -446,7 +496,7 @@ class _FootedCanvas(Canvas):  # type: ignore[misc]
     def _draw_footer(self, number: int, total: int) -> None:
         width, _ = self._pagesize
         left, right = MARGIN, width - MARGIN
-        first, second = self._footer
+        first, second, signed = self._footer
         page = f"Page {number} of {total}"
         self.saveState()
         self.setStrokeColor(RULE)
@@ -461,6 +511,10 @@ class _FootedCanvas(Canvas):  # type: ignore[misc]
         self.setFillColor(MUTED)
         self.setFont(FONT, 7)
         self.drawString(left, MARGIN + 1.5 * mm, _fit(second, FONT, 7, right - left))
+        if signed is not None:
+            self.setFillColor(INK)
+            self.setFont(FONT, 6.5)
+            self.drawString(left, MARGIN - 2 * mm, _fit(signed, FONT, 6.5, right - left))
         self.restoreState()
 
 
@@ -476,8 +530,10 @@ def _fit(text: str, font: str, size: float, room: float) -> str:
 def _footed_canvas(statement: DistributionStatement) -> Callable[..., _FootedCanvas]:
     footer = (
         f"{statement.organisation} — {statement.title}",
-        f"Figures as at {day(statement.as_at)}. Generated {moment(statement.generated_at)}"
+        signed_line(statement)
+        or f"Figures as at {day(statement.as_at)}. Generated {moment(statement.generated_at)}"
         " by commonpurse.",
+        chain_line(statement),
     )
 
     def make(*args: Any, **kwargs: Any) -> _FootedCanvas:

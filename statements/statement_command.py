@@ -41,6 +41,11 @@ def register(subparsers: Any) -> None:
         metavar="DATE",
         help="figures as at this date, 2023-03-31 or 31/03/2023 (default: today)",
     )
+    parser.add_argument(
+        "--since",
+        metavar="DATE",
+        help="add the movements after this date up to the as-at date",
+    )
     parser.add_argument("--format", choices=FORMATS, default="pdf", help="default: pdf")
     parser.add_argument(
         "-o",
@@ -61,10 +66,11 @@ def cmd_statement(args: argparse.Namespace, out: TextIO) -> int:
     from statements.render_html import render_html
 
     as_at = parse_date(args.as_at, field="as_at") if args.as_at else None
+    since = parse_date(args.since, field="since") if args.since else None
     engine = engine_for(args)
     try:
         with db.reader_factory(engine)() as session:
-            statement = build_statement(session, args.pot, as_at=as_at)
+            statement = build_statement(session, args.pot, as_at=as_at, since=since)
     finally:
         engine.dispose()
     if args.format == "pdf":

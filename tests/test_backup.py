@@ -473,7 +473,11 @@ def test_balances_of_one_pot_show_only_that_pot(database_url: str) -> None:
     _, one = commonpurse(database_url, "balances", "--json", "--pot", ctsi)
     pots = json.loads(everything)["pots"]
     assert len(pots) == 3
-    assert json.loads(one) == {"pots": [pot for pot in pots if pot["name"] == ctsi]}
+    assert json.loads(one) == {
+        "pots": [pot for pot in pots if pot["name"] == ctsi],
+        "award_years": [],  # a delegated pot has no awards of its own
+        "expected": [],
+    }
 
 
 def test_balances_of_a_pot_with_an_assumption_keep_the_note(database_url: str) -> None:
@@ -490,6 +494,15 @@ def test_balances_of_a_pot_with_an_assumption_keep_the_note(database_url: str) -
         "\n"
         "Note: WFWF 2022-23 includes £103.18 recorded as an assumption, not from a named funder:"
         " its allocations exceed what the documents show was awarded by £103.18.\n"
+        "\n"
+        "Award years and expected funding:\n"
+        "- Award WFWF-2022-23-AWARD £337,000.00: phasing not stated. The documents disagree on"
+        " the years of the £337,000.00 award WFWF-2022-23-AWARD: Appendix 2 (report of 8"
+        " February 2024) says 2022-23; Paragraph 7.1 (report of 8 February 2024) says 2022-23"
+        " and 2023-24.\n"
+        "- Expected, not awarded: WFWF-YEAR-3-EXPECTED £337,000.00 (amount assumed: the"
+        " documents state none) from Scottish Government for 2024-25 into WFWF 2022-23,"
+        " expected 01/04/2024. Not counted as funded, available or awarded.\n"
     )
 
 

@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import timeline
 from ledger.demo import (
     APPENDIX_2,
     CORRA,
@@ -56,7 +57,18 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from ledger.models import Allocation, Entry, Organisation, Pot, Request, User
+from ledger.models import (
+    Allocation,
+    Entry,
+    Instalment,
+    Organisation,
+    Pot,
+    Request,
+    Requirement,
+    StatementSignoff,
+    User,
+)
+from ledger.schedule import split_instalments
 from tests.browser_support import (
     CHROMIUM,
     PASSWORD,
@@ -103,6 +115,8 @@ DOWNLOADS = {
     "reports.export_beancount": "text/plain",
     "reports.export_journal_csv": "text/csv",
     "audit.log_csv": "text/csv",
+    "overtime.forecast_csv": "text/csv",
+    "overtime.signoff_pdf": "application/pdf",
 }
 ERROR_STATUSES = (403, 404, 405)
 
@@ -372,6 +386,49 @@ def test_a_pooled_contracts_split_is_shown_as_its_shares_are_typed(demo: Flask, 
     expect(split).to_contain_text('Write "WFWF" as a pot and its share')
 
 
+# Money over time: an officer schedules Aberlour, finance sees the forecast and signs ------
+
+
+def test_an_officer_schedules_aberlour_quarterly_and_finance_signs_the_statement(
+    demo: Flask, page: Page
+) -> None:
+    sign_in(page, "officer")
+    page.get_by_role("link", name=WFWF_POT).click()
+    page.get_by_role("link", name="Schedule of WFWF-22-02").click()
+    expect(page.get_by_role("heading", name="Schedule of WFWF-22-02")).to_be_visible()
+    page.get_by_label("How often").select_option("quarterly")
+    _fill(page, {"First instalment due": "01/10/2023", "Number of instalments": "4"})
+    assert submit(page, "Schedule the instalments") == 200
+    expect(page.locator(".ds_notification-message")).to_contain_text(
+        "Scheduled 4 quarterly instalments on WFWF-22-02."
+    )
+    rows = page.get_by_role("table", name="Instalments of WFWF-22-02").locator("tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text("01/10/2023")
+    expect(rows.first).to_contain_text("£25,000.00")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, "finance")
+    page.get_by_role("link", name="Cash forecast").first.click()
+    expect(page.get_by_role("img", name="Cash forecast: Total")).to_be_visible()
+    expect(
+        page.get_by_role("table", name="Cash forecast for all pots together, month by month")
+    ).to_be_visible()
+    page.goto("/")
+    page.get_by_role("link", name=WFWF_POT).click()
+    page.get_by_role("link", name="Distribution statement").click()
+    _fill(page, {"Sign off as at": "08/02/2024"})
+    assert submit(page, "Sign off the statement") == 200
+    expect(page.locator("footer .signed")).to_contain_text("Signed off by finance on")
+    expect(page.locator("footer .signed")).to_contain_text("Journal at sign-off: entry")
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Download the signed PDF").click()
+    body = Path(started.value.path()).read_bytes()
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages)
+    assert "Signed off by finance on" in text and "chain tip" in text
+
+
 # Keyboard ---------------------------------------------------------------------------------
 
 
@@ -601,6 +658,39 @@ def _more_to_see(session: Session) -> None:
         entered_by="demo.ctsi",
         memo="Quarter 1",
     )
+    # Money over time: Aberlour scheduled quarterly, its second quarter waiting on a monitoring
+    # return that is overdue, and the council's and CTSI's statements signed.
+    committed = ops.find_allocation(session, "WFWF-22-02").allocated_pence
+    timeline.set_schedule(
+        session,
+        allocation="WFWF-22-02",
+        instalments=split_instalments(committed, dt.date(2022, 11, 1), 4, "quarterly"),
+        entered_by="demo.officer",
+    )
+    ops.vary(  # the schedule no longer adds up: the page offers to re-balance it
+        session,
+        reference="VAR-ABERLOUR-SCHEDULE",
+        allocation="WFWF-22-02",
+        delta_pence=-100_000,
+        date=dt.date(2023, 1, 10),
+        reason="Fewer families referred",
+        entered_by="demo.officer",
+        approved_by="demo.finance",
+    )
+    second = session.scalars(
+        select(Instalment.id).where(Instalment.due_date == dt.date(2023, 2, 1))
+    ).one()
+    timeline.add_requirement(
+        session,
+        allocation="WFWF-22-02",
+        kind="monitoring_return",
+        title="Monitoring return, November 2022 to January 2023",
+        due_date=dt.date(2023, 1, 15),
+        entered_by="demo.officer",
+        condition_for=[second],
+    )
+    for pot in (WFWF_POT, CTSI_POT):
+        timeline.sign_off(session, pot=pot, as_at=dt.date(2023, 3, 31), signed_by="demo.finance")
 
 
 def _real_values(session: Session) -> dict[str, list[str]]:
@@ -620,6 +710,15 @@ def _real_values(session: Session) -> dict[str, list[str]]:
         "reference": list(session.scalars(provisional)),
         "user_id": [str(i) for i in session.scalars(select(User.id).order_by(User.id))],
         "entry_id": [str(i) for i in session.scalars(select(Entry.id).order_by(Entry.id))],
+        # A council allocation with a schedule and a requirement, and a CTSI sub-grant.
+        "allocation_ref": ["WFWF-22-02", "CTSI-22-01"],
+        "signoff_id": [
+            str(i)
+            for i in session.scalars(select(StatementSignoff.id).order_by(StatementSignoff.id))
+        ],
+        "requirement_id": [
+            str(i) for i in session.scalars(select(Requirement.id).order_by(Requirement.id))
+        ],
     }
 
 

@@ -98,7 +98,7 @@ def pots_json(url: str) -> dict[str, dict[str, Any]]:
 
     printed = succeeds(url, "balances", "--json")
     document = json.loads(printed, parse_float=no_floats)
-    assert list(document) == ["pots"]
+    assert list(document) == ["pots", "award_years", "expected"]
     return {pot["name"]: pot for pot in document["pots"]}
 
 

@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
-from ledger import users
+from ledger import timeline, users
 from ledger.demo import CTSI_POT, PROMISE_POT, WFWF_POT
 from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
 
@@ -26,6 +26,7 @@ OFFICERS = frozenset({"admin", "officer"})
 FINANCE = frozenset({"admin", "finance"})
 COUNCIL_READERS = frozenset({"admin", "officer", "finance", "viewer"})
 APPROVERS = frozenset({"admin", "officer", "finance"})
+SCHEDULERS = frozenset({"admin", "officer", "ctsi"})  # CTSI on its own sub-grants only
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,28 @@ ROUTES = (
     Route("POST", "/people/{person}/reactivate", ADMIN),
     Route("GET", "/account/password", EVERYONE),
     Route("POST", "/account/password", EVERYONE),
+    Route("GET", "/forecast", EVERYONE),
+    Route("GET", "/forecast?pot={wfwf}", COUNCIL_READERS),
+    Route("GET", "/forecast?pot={ctsi}", EVERYONE),
+    Route("GET", "/forecast.csv", EVERYONE),
+    Route("GET", "/allocations/WFWF-22-02/schedule", COUNCIL_READERS),
+    Route("GET", "/allocations/CTSI-22-01/schedule", EVERYONE),
+    Route("POST", "/allocations/WFWF-22-02/schedule", OFFICERS),
+    Route("POST", "/allocations/CTSI-22-01/schedule", SCHEDULERS),
+    Route("POST", "/allocations/WFWF-22-02/rebalance", OFFICERS),
+    Route("POST", "/allocations/CTSI-22-01/rebalance", SCHEDULERS),
+    Route("POST", "/pots/{wfwf}/signoffs", FINANCE),
+    Route("POST", "/pots/{ctsi}/signoffs", FINANCE),
+    Route("GET", "/signoffs/{council_signoff}", COUNCIL_READERS),
+    Route("GET", "/signoffs/{ctsi_signoff}", EVERYONE),
+    Route("GET", "/signoffs/{council_signoff}.pdf", COUNCIL_READERS),
+    Route("GET", "/signoffs/{ctsi_signoff}.pdf", EVERYONE),
+    Route("GET", "/requirements/{council_requirement}", COUNCIL_READERS),
+    Route("GET", "/requirements/{ctsi_requirement}", EVERYONE),
+    Route("POST", "/requirements/{council_requirement}/received", OFFICERS),
+    Route("POST", "/requirements/{ctsi_requirement}/received", SCHEDULERS),
+    Route("POST", "/requirements/{council_requirement}/due-date", OFFICERS),
+    Route("POST", "/requirements/{ctsi_requirement}/due-date", SCHEDULERS),
 )
 OTHER_INTERMEDIARY = "Carers Trust Scotland"
 OTHER_POT = "Young carers grants 2021-22"
@@ -206,6 +229,33 @@ def _requests(session: Session) -> dict[str, int]:
         added_by="admin",
     )
     return {"council_request": council.id, "ctsi_request": ctsi.id, "person": leaver.id}
+    council_signoff = timeline.sign_off(
+        session, pot=WFWF_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
+    )
+    ctsi_signoff = timeline.sign_off(
+        session, pot=CTSI_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
+    )
+    requirements = {
+        key: timeline.add_requirement(
+            session,
+            allocation=allocation,
+            kind="monitoring_return",
+            title="Monitoring return",
+            due_date=dt.date(2024, 1, 15),
+            entered_by="officer",
+        ).id
+        for key, allocation in (
+            ("council_requirement", "WFWF-22-02"),
+            ("ctsi_requirement", "CTSI-22-01"),
+        )
+    }
+    return {
+        **requirements,
+        "council_request": council.id,
+        "ctsi_request": ctsi.id,
+        "council_signoff": council_signoff.id,
+        "ctsi_signoff": ctsi_signoff.id,
+    }
 
 
 def _app_and_keys(database_url: str) -> tuple[Flask, dict[str, int]]:

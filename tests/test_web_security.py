@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from ledger import cli, users
+from ledger import cli, timeline, users
 from ledger import operations as ops
 from ledger.demo import CTSI_POT, WFWF_POT, load_demo
 from ledger.models import Base
@@ -85,13 +85,29 @@ def _pending(session: Session) -> dict[str, int]:
         reason="Start delayed",
         entered_by="officer",
     )
-    return {"request_id": request.id}
+    signoff = timeline.sign_off(
+        session, pot=WFWF_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
+    )
+    requirement = timeline.add_requirement(
+        session,
+        allocation="WFWF-22-02",
+        kind="monitoring_return",
+        title="Monitoring return",
+        due_date=dt.date(2024, 1, 15),
+        entered_by="officer",
+    )
+    return {"request_id": request.id, "signoff_id": signoff.id, "requirement_id": requirement.id}
 
 
 def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, Any]]:
     app = demo_app(database_url, IMPORT_DIR=str(tmp / "imports"), **config)
     args: dict[str, Any] = run(app, _pending)
-    args.update(pot_id=pot_id(app, WFWF_POT), reference=PROVISIONAL, filename="app.css")
+    args.update(
+        pot_id=pot_id(app, WFWF_POT),
+        reference=PROVISIONAL,
+        filename="app.css",
+        allocation_ref="WFWF-22-02",
+    )
     args["organisation_id"] = run(app, lambda s: ops.find_organisation(s, "Homestart").id)
     # Someone other than the administrator making the requests, whose session must hold.
     args["user_id"] = run(app, lambda s: users.find_user(s, "viewer").id)
@@ -247,6 +263,11 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "people.reset_password": {},
     "people.deactivate": {},
     "people.reactivate": {},
+    "overtime.schedule": {"frequency": "quarterly", "first_due": "01/10/2023", "count": "4"},
+    "overtime.sign": {"signoff-as_at": "08/02/2024"},
+    "overtime.rebalance": {"rebalance-instalment": "1", "rebalance-reason": "Forged"},
+    "overtime.requirement_received": {"received-received_on": "10/01/2024"},
+    "overtime.requirement_due_date": {"move-due_date": "31/01/2024", "move-reason": "Forged"},
 }
 
 

@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         imports,
         money,
         organisations,
+        overtime,
         people,
         pots,
         reports,
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         feedback.bp,
         organisations.bp,
         people.bp,
+        overtime.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import timeline
 from ledger.errors import LedgerError
 from ledger.models import (
     Account,
@@ -602,7 +603,9 @@ def payment() -> ResponseReturnValue:
 
     def run(s: Session) -> Recorded:
         assert form.amount.pence is not None and form.date.day is not None
-        result = ops.pay(
+        # Refused, naming the requirement, while it reaches an instalment that waits on a
+        # reporting requirement not yet received; then ledger.operations.pay.
+        result = timeline.pay_instalment(
             s,
             reference=form.reference.data,
             allocation=form.allocation.data,

@@ -10,6 +10,7 @@ the number of journal entries or payments.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +19,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 
+from ledger import timeline
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
 from ledger.readout import pot_balances, pot_balances_by_id
 from statements.formatting import money
@@ -54,6 +56,7 @@ def dashboard() -> str:
         if user.may("approve")
         else 0
     )
+    overdue = timeline.overdue(session, dt.date.today(), pots_in_scope(user))
     shown = {balance.name for balance in balances}
     # A delegated pot's money is already in its parent's Allocated: the totals count it once.
     counted = [b for b in balances if b.parent_pot not in shown]
@@ -76,6 +79,7 @@ def dashboard() -> str:
         totals=totals,
         delegated_left_out=len(balances) - len(counted),
         rejected=unacknowledged_rejections(session, user.username),
+        overdue=overdue,
     )
 
 

@@ -13,7 +13,7 @@ import io
 import re
 import unicodedata
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
@@ -28,22 +28,32 @@ from web.permissions import requires, signed_in_user
 bp = Blueprint("statements", __name__)
 
 
-def _statement(pot_id: int, as_at: dt.date | None) -> DistributionStatement:
+def _statement(
+    pot_id: int, as_at: dt.date | None, since: dt.date | None = None
+) -> DistributionStatement:
     user = signed_in_user()
     session = db.session()
     pot = pot_or_404(session, user, pot_id)
-    return build_statement(session, pot.name, as_at=as_at)
+    return build_statement(session, pot.name, as_at=as_at, since=since)
 
 
-def _as_at() -> tuple[dt.date | None, str | None]:
-    """The ``as_at`` date asked for (None: today), or why it cannot be read."""
-    text = request.args.get("as_at", "").strip()
+def _as_at(name: str = "as_at") -> tuple[dt.date | None, str | None]:
+    """The date asked for in ``name`` (None: not given), or why it cannot be read."""
+    text = request.args.get(name, "").strip()
     if not text:
         return None, None
     try:
-        return parse_date(text, field="as_at"), None
+        return parse_date(text, field=name), None
     except InvalidInput as error:
         return None, str(error)
+
+
+def _since(as_at: dt.date | None) -> tuple[dt.date | None, str | None]:
+    """The ``since`` date ("progress since"), which must not come after the as-at date."""
+    since, problem = _as_at("since")
+    if since is not None and since > (as_at or dt.date.today()):
+        return None, "The 'since' date must be on or before the as-at date"
+    return since, problem
 
 
 def _as_at_or_400() -> dt.date | None:
@@ -51,6 +61,13 @@ def _as_at_or_400() -> dt.date | None:
     if problem:
         abort(400)
     return as_at
+
+
+def _since_or_400(as_at: dt.date | None) -> dt.date | None:
+    since, problem = _since(as_at)
+    if problem:
+        abort(400)
+    return since
 
 
 def _filename(statement: DistributionStatement, extension: str) -> str:
@@ -72,19 +89,35 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 @requires("view_statement")
 def statement(pot_id: int) -> ResponseReturnValue:
     from statements.render_html import render_html
+    from statements.signoff import signoffs
+    from web.overtime import SIGNOFF_PREFIX, SignoffForm
 
     as_at, problem = _as_at()
-    found = _statement(pot_id, as_at)
+    since, since_problem = _since(as_at)
+    found = _statement(pot_id, as_at, since)
     fragment = Markup(render_html(found, standalone=False))  # autoescaped by the renderer
+    user = signed_in_user()
+    sign_form = (
+        SignoffForm(formdata=None, prefix=SIGNOFF_PREFIX) if user.may("sign_statement") else None
+    )
+    if sign_form is not None:
+        sign_form.as_at.data = request.args.get("as_at", "")
+        sign_form.since.data = request.args.get("since", "")
     page = render_template(
         "statements/statement.html",
         statement=found,
         fragment=fragment,
         pot_id=pot_id,
+        pot=found.section,
         as_at=request.args.get("as_at", ""),
+        since=request.args.get("since", ""),
         problem=problem,
+        since_problem=since_problem,
+        sign_form=sign_form,
+        sign_action=url_for("overtime.sign", pot_id=pot_id),
+        signoffs=signoffs(db.session(), pot_id),
     )
-    return page, 422 if problem else 200
+    return page, 422 if problem or since_problem else 200
 
 
 @bp.route("/pots/<id:pot_id>/statement.pdf")
@@ -92,7 +125,8 @@ def statement(pot_id: int) -> ResponseReturnValue:
 def statement_pdf(pot_id: int) -> Response:
     from statements.render_pdf import render_pdf
 
-    found = _statement(pot_id, _as_at_or_400())
+    as_at = _as_at_or_400()
+    found = _statement(pot_id, as_at, _since_or_400(as_at))
     return _download(render_pdf(found), "application/pdf", _filename(found, "pdf"))
 
 
@@ -101,7 +135,8 @@ def statement_pdf(pot_id: int) -> Response:
 def statement_csv(pot_id: int) -> Response:
     from statements.render_csv import render_csv
 
-    found = _statement(pot_id, _as_at_or_400())
+    as_at = _as_at_or_400()
+    found = _statement(pot_id, as_at, _since_or_400(as_at))
     out = io.StringIO()
     render_csv(found, out)
     # A byte-order mark so spreadsheets open the £ signs and accents as UTF-8.
