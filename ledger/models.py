@@ -686,7 +686,7 @@ class Acknowledgement(Base):
 # requirements and signed statements. None of these tables moves money: the journal stays the
 # only record of what was awarded, allocated and paid. They record *when* and *on what terms*.
 
-REQUIREMENT_KINDS = ("monitoring_return", "end_of_grant_report", "other")
+from ledger.schedule import REQUIREMENT_KINDS as REQUIREMENT_KINDS  # noqa: E402
 
 
 class AwardPhasing(Base):

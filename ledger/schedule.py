@@ -31,6 +31,9 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import financial_year_of, label
 from ledger.money import format_pence, split_by_ratios
 
+REQUIREMENT_KINDS = ("monitoring_return", "end_of_grant_report", "other")
+"""What a reporting requirement can be (``ledger.models.Requirement.kind``)."""
+
 __all__ = [
     "DUE_SOON_DAYS",
     "FREQUENCIES",

@@ -17,19 +17,28 @@ import csv
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from ledger import db, timeline
-from ledger import operations as ops
 from ledger import schedule as rules
 from ledger.cli import CliError, engine_for, user_of
 from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import label, parse_date, parse_financial_year
-from ledger.models import REQUIREMENT_KINDS, Entry, Requirement
+from ledger.lazy import lazy
 from ledger.money import format_pence, parse_pence
+from ledger.schedule import REQUIREMENT_KINDS
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from ledger import db, models, timeline
+    from ledger import operations as ops
+else:  # imported when a command runs, not when it is registered
+    sa = lazy("sqlalchemy")
+    db = lazy("ledger.db")
+    models = lazy("ledger.models")
+    timeline = lazy("ledger.timeline")
+    ops = lazy("ledger.operations")
 
 SCHEDULE_HEADER = ("allocation_ref", "date", "amount", "condition")
 
@@ -386,8 +395,8 @@ def cmd_schedule_import(args: argparse.Namespace, out: TextIO) -> int:
 
 def _requirement_named(session: Session, allocation_id: int, title: str) -> int:
     found = session.scalars(
-        select(Requirement.id).where(
-            Requirement.allocation_id == allocation_id, Requirement.title == title
+        sa.select(models.Requirement.id).where(
+            models.Requirement.allocation_id == allocation_id, models.Requirement.title == title
         )
     ).one_or_none()
     if found is None:
@@ -605,7 +614,7 @@ def cmd_pay(args: argparse.Namespace, out: TextIO) -> int:
             approved_by=args.approved_by,
             override_reason=args.override_reason,
         )
-        return "paid" if isinstance(result, Entry) else "awaiting a second person's approval"
+        return "paid" if isinstance(result, models.Entry) else "awaiting a second person's approval"
 
     state = _write_in_transaction(args, work)
     out.write(

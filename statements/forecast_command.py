@@ -11,13 +11,23 @@ import argparse
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ledger import db
 from ledger.cli import CliError, engine_for
 from ledger.fy import parse_date
-from ledger.operations import find_pot
-from statements.forecast import MONTHS, build_forecast, render_text, write_forecast_csv
+from ledger.lazy import lazy
+
+if TYPE_CHECKING:
+    from ledger import db
+    from ledger import operations as ops
+    from statements import forecast as forecasts
+else:  # imported when the command runs, not when it is registered
+    db = lazy("ledger.db")
+    ops = lazy("ledger.operations")
+    forecasts = lazy("statements.forecast")
+
+MONTHS = 24
+"""``statements.forecast.MONTHS`` (a test checks they agree)."""
 
 
 def register(subparsers: Any) -> None:
@@ -43,19 +53,19 @@ def cmd_forecast(args: argparse.Namespace, out: TextIO) -> int:
     engine = engine_for(args)
     try:
         with db.reader_factory(engine)() as session:
-            forecast = build_forecast(session, today=start, months=args.months)
+            forecast = forecasts.build_forecast(session, today=start, months=args.months)
             part = None
             if args.pot:
-                name = find_pot(session, args.pot).name
+                name = ops.find_pot(session, args.pot).name
                 part = next(p for p in forecast.pots if p.pot == name)
     finally:
         engine.dispose()
     if args.csv:
         buffer = io.StringIO(newline="")
-        write_forecast_csv(forecast, buffer)
+        forecasts.write_forecast_csv(forecast, buffer)
         text = buffer.getvalue()
     else:
-        text = render_text(forecast, part)
+        text = forecasts.render_text(forecast, part)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8-sig" if args.csv else "utf-8")

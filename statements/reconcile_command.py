@@ -13,16 +13,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ledger import db, timeline
 from ledger.cli import CliError, engine_for
 from ledger.errors import InvalidInput
 from ledger.fy import parse_date
+from ledger.lazy import lazy
 
 EXIT_USAGE = 2
 # statements.finance_match.HEADER, spelt out so that registering the command imports nothing
 # heavy (tests/test_cli_speed.py checks that the two agree).
+if TYPE_CHECKING:
+    from ledger import db, timeline
+else:  # imported when the command runs, not when it is registered
+    db = lazy("ledger.db")
+    timeline = lazy("ledger.timeline")
+
 HEADER = ("date", "reference", "amount", "description")
 
 DESCRIPTION = """\

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.orm import Session
-
-from ledger import db, timeline
 from ledger.cli import CliError, engine_for, user_of
 from ledger.fy import parse_date
-from statements.signoff import signed_statement, signoffs
+from ledger.lazy import lazy
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ledger import db, timeline
+    from statements import signoff as signing
+else:  # imported when the command runs, not when it is registered
+    db = lazy("ledger.db")
+    timeline = lazy("ledger.timeline")
+    signing = lazy("statements.signoff")
 
 
 def register(subparsers: Any) -> None:
@@ -49,7 +56,7 @@ def register(subparsers: Any) -> None:
 def _write_pdf(session: Session, signoff_id: int, output: str) -> str:
     from statements.render_pdf import render_pdf
 
-    statement = signed_statement(session, signoff_id)
+    statement = signing.signed_statement(session, signoff_id)
     path = Path(output)
     try:
         path.write_bytes(render_pdf(statement))
@@ -97,7 +104,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
                 from ledger.operations import find_pot
 
                 pot_id = find_pot(session, args.pot).id
-            found = signoffs(session, pot_id)
+            found = signing.signoffs(session, pot_id)
     finally:
         engine.dispose()
     if not found:

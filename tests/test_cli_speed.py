@@ -117,3 +117,9 @@ def test_the_start_up_figures_survive_a_rerun_of_the_benchmark() -> None:
     report = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert KEPT in report
     assert "## Command-line start-up" in report[report.index(KEPT) :]
+
+
+def test_the_forecast_commands_default_is_the_forecasts() -> None:
+    from statements import forecast, forecast_command
+
+    assert forecast_command.MONTHS == forecast.MONTHS

@@ -24,6 +24,20 @@ FEB_8_2024 = dt.date(2024, 2, 8)
 AUG_1_2023 = dt.date(2023, 8, 1)
 
 
+def _hand_over_ctsi_cash(session: Session) -> None:
+    """The council pays CTSI its delegation, so CTSI can pay its own grants."""
+    ops.pay(
+        session,
+        reference="PAY-CTSI-ALL",
+        allocation="WFWF-22-05",
+        amount_pence=8_233_618,
+        date=dt.date(2022, 11, 1),
+        entered_by="demo.finance",
+        approved_by="demo.officer",
+        memo="Delegated cash handed to CTSI",
+    )
+
+
 def _pay(reference: str, day: dt.date, pence: int) -> Callable[[Session], object]:
     return lambda s: ops.pay(
         s,
@@ -39,6 +53,7 @@ def _pay(reference: str, day: dt.date, pence: int) -> Callable[[Session], object
 
 def _signed(run: Run) -> int:
     run(load_demo)
+    run(_hand_over_ctsi_cash)
     run(_pay("PAY-HS-1", dt.date(2023, 9, 1), 100_000))
     signed_at = dt.datetime(2024, 2, 9, 10, 30, tzinfo=dt.UTC)
     return int(
@@ -59,6 +74,7 @@ def _signed(run: Run) -> int:
 
 def test_progress_since_august_2023_lists_what_moved_in_the_period(run: Run) -> None:
     run(load_demo)
+    run(_hand_over_ctsi_cash)
     run(_pay("PAY-HS-0", dt.date(2023, 7, 1), 50_000))  # before the period: not a movement
     run(_pay("PAY-HS-1", dt.date(2023, 9, 1), 100_000))
     statement = run(lambda s: build_statement(s, WFWF_POT, as_at=FEB_8_2024, since=AUG_1_2023))

@@ -280,6 +280,7 @@ def test_a_signed_statement_is_superseded_exactly_when_a_back_dated_entry_arrive
         factory = db.session_factory(engine)
         as_at = dt.date(2024, 2, 8)
         db.run_in_transaction(factory, load_demo)
+        db.run_in_transaction(factory, _hand_over_ctsi_cash)
         db.run_in_transaction(
             factory,
             lambda s: timeline.sign_off(s, pot=WFWF_POT, as_at=as_at, signed_by="demo.finance"),
@@ -463,3 +464,17 @@ def test_an_imported_payment_before_the_monitoring_return_is_refused_naming_it(
     sheet.write_text(header + first, encoding="utf-8")
     assert cli_run(database_url, *argv)[0] == 0
     assert cli_run(database_url, *argv)[0] == 0
+
+
+def _hand_over_ctsi_cash(session: Session) -> None:
+    """The council pays CTSI its delegation, so CTSI can pay its own grants."""
+    ops.pay(
+        session,
+        reference="PAY-CTSI-ALL",
+        allocation="WFWF-22-05",
+        amount_pence=8_233_618,
+        date=dt.date(2022, 11, 1),
+        entered_by="demo.finance",
+        approved_by="demo.officer",
+        memo="Delegated cash handed to CTSI",
+    )
