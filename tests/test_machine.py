@@ -527,7 +527,8 @@ class Machine(RuleBasedStateMachine):
         self, data: st.DataObject, likely: Iterable[str], every: Iterable[str], label: str
     ) -> str:
         options = sorted(likely)
-        if not options or data.draw(st.integers(0, 4), label=f"{label}: any") == 0:
+        anything = data.draw(st.sampled_from([False] * 4 + [True]), label=f"{label}: any")
+        if not options or anything:
             options = sorted(every)
         return data.draw(st.sampled_from(options), label=label)
 
@@ -709,9 +710,12 @@ class Machine(RuleBasedStateMachine):
         self, data: st.DataObject, pots: list[str], to_pot: str | None = None
     ) -> None:
         m = self.model
-        day = self.day(data)
+        made = [m.allocs[m.pots[p].delegation or ""].day for p in pots if m.pots[p].delegation]
+        day = self.day(data, max(made, default=FIRST_DAY))
         shares = [(pot, self.amount(data, m.room(pot), f"from {pot}")) for pot in pots]
         entered, approver = self.people(data)
+        if to_pot is not None and data.draw(st.booleans(), label="left provisional"):
+            approver = None  # a delegation awaiting approval, whose pot must give nothing out
         ref = self.ref("AL")
         recipient = "CTSI" if to_pot else data.draw(st.sampled_from(RECIPIENTS), label="recipient")
         word = "delegate" if to_pot else "allocate"
