@@ -1198,7 +1198,9 @@ class Machine(RuleBasedStateMachine):
             return
         if approver is None:
             day = m.entries[entry_id].day
-            self.waits(new, RequestM(0, "reverse", 0, day, entered, entry=entry_id))
+            subject = m.entries[entry_id].subject
+            on = subject[1] if subject[0] == "alloc" else None  # rejected with its allocation
+            self.waits(new, RequestM(0, "reverse", 0, day, entered, alloc=on, entry=entry_id))
             return
         self.reversed(new, entry_id, entered, approver)
 
