@@ -288,9 +288,10 @@ def award_file(
     counterparty: str = SG,
     description: str = "Hostile input",
     operation: str = "award",
+    pot: str = POT,
 ) -> bytes:
     """A file with one award row, one cell of it hostile."""
-    row = csv_line(date, operation, reference, POT, counterparty, amount, description, "", "")
+    row = csv_line(date, operation, reference, pot, counterparty, amount, description, "", "")
     return (HEADER + "\n" + row).encode("utf-8")
 
 
@@ -467,7 +468,8 @@ def date(name: str, typed: str, reason: str) -> Any:
 
 def date_accepted(name: str, typed: str, day: dt.date, because: str) -> Any:
     expected = Accepted(because, entry_is("HOSTILE-1", day=day))
-    return case("date", name, award_file(date=typed), expected)
+    # An award belongs in its own year's pot: a new pot is opened for the year of the date.
+    return case("date", name, award_file(date=typed, pot=f"Awards of {day:%d %B %Y}"), expected)
 
 
 README_DATES = "README: dates may be ISO (2023-10-01) or UK (01/10/2023)"
