@@ -9,10 +9,12 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.demo import CTSI
+from ledger.models import Entry, Request
 from tests.web_helpers import add_people, counts, fast_sign_in, make_app, run, text_of
 
 DATA = Path(__file__).parent / "data"
@@ -63,7 +65,9 @@ def test_appendix_2_as_printed_is_refused_in_the_preview_at_row_7(
     assert counts(app) == before  # the preview ran in a transaction that was rolled back
 
 
-def test_a_good_file_is_previewed_then_imported_once(database_url: str, tmp_path: Path) -> None:
+def test_a_good_file_is_previewed_then_waits_for_a_second_person_who_applies_it(
+    database_url: str, tmp_path: Path
+) -> None:
     app = _council(database_url, tmp_path)
     client = app.test_client()
     fast_sign_in(app, client, "admin")
@@ -78,15 +82,29 @@ def test_a_good_file_is_previewed_then_imported_once(database_url: str, tmp_path
     done = client.post("/imports/confirm", data={"token": token})
     assert done.status_code == 302
     page = text_of(client.get("/"))
-    assert "Imported appendix2_with_top_up.csv" in page
-    after = counts(app)
-    assert after.entries > before.entries
+    assert "appendix2_with_top_up.csv is waiting as request" in page
+    waiting = counts(app)
+    assert (waiting.entries, waiting.requests) == (before.entries, before.requests + 1)
 
     again = client.post("/imports/confirm", data={"token": token})
     assert again.status_code == 302
     assert "already been imported or cancelled" in text_of(client.get("/imports"))
-    assert counts(app) == after
+    assert counts(app) == waiting
     assert not list((tmp_path / "uploads").glob("*.csv"))  # the upload is deleted
+
+    request_id = run(
+        app, lambda s: s.scalars(select(Request.id).where(Request.kind == "import")).one()
+    )
+    with app.test_client() as finance:
+        fast_sign_in(app, finance, "finance")
+        approved = finance.post(f"/approvals/requests/{request_id}/approve")
+        assert approved.status_code == 302
+    after = counts(app)
+    assert after.entries > before.entries
+    # Nobody is recorded as approving what they did not approve: the uploader entered each
+    # row and the person who approved the file approved it.
+    people = run(app, lambda s: set(s.execute(select(Entry.entered_by, Entry.approved_by))))
+    assert people == {("admin", "finance")}
 
 
 def test_another_session_cannot_confirm_someone_elses_upload(
