@@ -85,10 +85,20 @@ def base_ledger(session: Session) -> None:
         pot=WFWF_POT,
         funder=SCOTTISH_GOVERNMENT,
         amount_pence=100_000_000,
-        award_date=DAY,
+        award_date=dt.date(2023, 3, 1),  # within the pot's year, 2022-23
         entered_by="officer",
         memo="More money to allocate",
         approved_by="finance",
+    )
+    ops.pay(  # the council hands CTSI its cash, so CTSI can pay its sub-grants
+        session,
+        reference="PAY-CTSI-ALL",
+        allocation="WFWF-22-05",
+        amount_pence=8_233_618,
+        date=dt.date(2022, 11, 1),
+        entered_by="finance",
+        approved_by="manager",
+        memo="Delegated cash handed to CTSI",
     )
     grow(session, "BASE", 1)
     ops.allocate_pooled(
@@ -253,7 +263,9 @@ def count_then_grow(
 # The ledger's read-outs ---------------------------------------------------------------------
 
 
-def test_balances_read_one_query_however_big_the_ledger(run: Run, engine: Engine) -> None:
+def test_balances_read_a_fixed_number_of_queries_however_big_the_ledger(
+    run: Run, engine: Engine
+) -> None:
     run(base_ledger)
     readers = db.reader_factory(engine)
 
@@ -263,7 +275,9 @@ def test_balances_read_one_query_however_big_the_ledger(run: Run, engine: Engine
 
     before, after = count_then_grow(engine, read, lambda: run(lambda s: grow(s, "MORE", GROWTH)))
 
-    assert len(queries(before)) == 1, before
+    # The figures (one query) and what changes awaiting approval hold (at most three, over the
+    # pending requests only).
+    assert len(queries(before)) <= 4, before
     assert shapes(after) == shapes(before)
 
 
