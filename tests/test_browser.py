@@ -241,10 +241,24 @@ def test_an_officer_records_an_award_allocates_and_is_refused_an_overspend(
     page.get_by_label("Date of the award").fill("01/04/2023")
     page.get_by_label("Description").fill("Promise Partnership award letter, April 2023")
     assert submit(page, "Record the award") == 200
-    expect(page.get_by_role("heading", level=1)).to_have_text("Promise Partnership 2023-24")
     expect(page.locator(".ds_notification-message")).to_contain_text(
-        "Recorded the award of £50,000.00 from Corra Foundation into Promise Partnership 2023-24."
+        "The award of £50,000.00 from Corra Foundation into Promise Partnership 2023-24 is"
+        " recorded as a request. It waits for a second person to approve it"
     )
+
+    # A second person approves the award in the queue; then the pot exists, funded.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "finance")
+    page.goto("/approvals")
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile(r"^Approve request")).first.click()
+    expect(page.locator(".ds_notification-message")).to_contain_text("£50,000.00 is recorded")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "officer")
+    page.goto(f"/pots/{pot_id(demo, 'Promise Partnership 2023-24')}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Promise Partnership 2023-24")
     expect_figure(page, "Funded", "£50,000.00")
 
     page.get_by_role("link", name="Record an allocation").click()
@@ -907,7 +921,6 @@ def _imports(walk: Walk) -> None:
         walk.open("/imports")
         payload: FilePayload = {"name": name, "mimeType": "text/csv", "buffer": content.encode()}
         walk.page.get_by_label("CSV file").set_input_files(payload)
-        walk.page.get_by_label("Approved under").fill("People Committee, 16 September 2021")
 
     upload("bad.csv", BAD_IMPORT)
     assert walk.submit("Upload and preview", "import preview refusing a row") == 422
@@ -917,7 +930,9 @@ def _imports(walk: Walk) -> None:
     upload("year-2.csv", GOOD_IMPORT)
     assert walk.submit("Upload and preview", "import preview") == 200
     assert walk.submit("Import these rows", "dashboard after an import") == 200
-    expect(walk.page.locator(".ds_notification-message")).to_contain_text("Imported year-2.csv")
+    expect(walk.page.locator(".ds_notification-message")).to_contain_text(
+        "year-2.csv is waiting as request"
+    )
 
 
 def _signed_in_walk(page: Page, app: Flask, role: str) -> Walk:
