@@ -276,8 +276,13 @@ def _publishing_details(session: Session) -> None:
     """Registered numbers, places, the council's own post and the reports cited (safe to
     repeat: each value is set, not added)."""
     code, place = CLACKMANNANSHIRE
-    set_identifiers(
-        session, COUNCIL, IdentifierChange(location_code=code, location_name=place), actor=OFFICER
+    set_identifiers(  # the council may exist already ('init --accountable-body'), without its code
+        session,
+        COUNCIL,
+        IdentifierChange(
+            local_authority_code="GB-LAS-CLK", location_code=code, location_name=place
+        ),
+        actor=OFFICER,
     )
     set_identifiers(session, COUNCIL_POST, IdentifierChange(is_internal=True), actor=OFFICER)
     for name, numbers in REGISTERED.items():
