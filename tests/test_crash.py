@@ -184,9 +184,10 @@ IMPORT_WRAPPER = (
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
         import ledger.cli
+        import ledger.importer  # the CLI imports it when the command runs
 
         marker, arm = sys.argv[1], int(sys.argv[2])
-        real_import_rows = ledger.cli.import_rows
+        real_import_rows = ledger.importer.import_rows
         seen = {"rows": 0, "before": None}
 
 
@@ -234,7 +235,7 @@ IMPORT_WRAPPER = (
                 pause_if_written("commit", connection.connection.dbapi_connection)
 
 
-        ledger.cli.import_rows = import_rows
+        ledger.importer.import_rows = import_rows
         sys.exit(ledger.cli.main(sys.argv[3:]))
         """
     )

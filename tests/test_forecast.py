@@ -33,6 +33,7 @@ def _aberlour_paid_before_the_cash_arrives(session: Session) -> None:
         amount_pence=4_000_000,
         date=dt.date(2023, 3, 1),
         entered_by="demo.finance",
+        approved_by="demo.officer",
         memo="First WFWF receipt",
     )
     timeline.set_receipt_schedule(
