@@ -228,7 +228,6 @@ def _requests(session: Session) -> dict[str, int]:
         role="viewer",
         added_by="admin",
     )
-    return {"council_request": council.id, "ctsi_request": ctsi.id, "person": leaver.id}
     council_signoff = timeline.sign_off(
         session, pot=WFWF_POT, as_at=dt.date(2024, 2, 8), signed_by="finance"
     )
@@ -255,6 +254,7 @@ def _requests(session: Session) -> dict[str, int]:
         "ctsi_request": ctsi.id,
         "council_signoff": council_signoff.id,
         "ctsi_signoff": ctsi_signoff.id,
+        "person": leaver.id,
     }
 
 
