@@ -17,7 +17,7 @@ Names are stored as typed; ``name_key`` is what uniqueness and "same person" com
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 from ledger.errors import InvalidInput
 
@@ -51,8 +51,10 @@ def _latin_lookalikes() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=8192)
 def name_key(name: str) -> str:
-    """The key two names share exactly when they look the same (see the module's docstring)."""
+    """The key two names share exactly when they look the same (see the module's docstring).
+    Cached: an import compares the same few people's names on every row."""
     text = unicodedata.normalize("NFKC", name.strip()).casefold()
     text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     if not text.isascii():
@@ -76,6 +78,7 @@ def mixes_scripts(name: str) -> bool:
     return len(scripts) > 1
 
 
+@lru_cache(maxsize=8192)
 def check_name(name: str, what: str, field: str | None) -> str:
     """``name`` trimmed, or a refusal saying why it cannot name a ``what``."""
     name = name.strip()
