@@ -29,22 +29,29 @@ def _scale(low: int, high: int) -> tuple[int, int]:
     return low, high
 
 
+def _tenths(value: int) -> str:
+    sign = "-" if value < 0 else ""
+    whole, tenth = divmod(abs(value), 10)
+    return f"{sign}{whole}.{tenth}"
+
+
 def forecast_svg(part: PotForecast, chart_id: str = "forecast-chart") -> str:
     """``part``'s months as an SVG chart, described for people who cannot see it."""
     months = part.months
     values = [m.cash_pence for m in months] + [m.cash_with_expected_pence for m in months]
     low, high = _scale(min(values, default=0), max(values, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(len(months) - 1, 1)
+    gaps = max(len(months) - 1, 1)
 
-    def x(index: int) -> float:
-        return LEFT + index * step
+    # Coordinates in whole tenths of a pixel, by integer arithmetic, written as "12.3".
+    def x(index: int) -> str:
+        return _tenths(LEFT * 10 + index * plot_w * 10 // gaps)
 
-    def y(pence: int) -> float:
-        return TOP + (high - pence) * plot_h / (high - low)
+    def y(pence: int, shift: int = 0) -> str:
+        return _tenths((TOP + shift) * 10 + (high - pence) * plot_h * 10 // (high - low))
 
     def line(points: list[int]) -> str:
-        return " ".join(f"{x(i):.1f},{y(p):.1f}" for i, p in enumerate(points))
+        return " ".join(f"{x(i)},{y(p)}" for i, p in enumerate(points))
 
     negative = part.first_negative
     summary = part.verdict()
@@ -64,17 +71,17 @@ def forecast_svg(part: PotForecast, chart_id: str = "forecast-chart") -> str:
     ]
     for pence in sorted({low, 0, high}):
         out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(pence):.1f}" y2="{y(pence):.1f}"'
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(pence)}" y2="{y(pence)}"'
             f' stroke="{INK if pence == 0 else "#b3b3b3"}" stroke-width="1"/>'
         )
         out.append(
-            f'<text x="{LEFT - 6}" y="{y(pence) + 4:.1f}" text-anchor="end">'
+            f'<text x="{LEFT - 6}" y="{y(pence, shift=4)}" text-anchor="end">'
             f"{escape(money(pence))}</text>"
         )
     for index, month in enumerate(months):
         if index % 3 == 0:
             out.append(
-                f'<text x="{x(index):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
+                f'<text x="{x(index)}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
                 f"{escape(month.label)}</text>"
             )
     if months:
@@ -90,8 +97,7 @@ def forecast_svg(part: PotForecast, chart_id: str = "forecast-chart") -> str:
     if negative is not None:
         index = months.index(negative)
         out.append(
-            f'<circle cx="{x(index):.1f}" cy="{y(negative.cash_pence):.1f}" r="6"'
-            f' fill="{NEGATIVE}"/>'
+            f'<circle cx="{x(index)}" cy="{y(negative.cash_pence)}" r="6" fill="{NEGATIVE}"/>'
         )
     out.append("</g></svg>")
     return "".join(out)
