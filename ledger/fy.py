@@ -80,6 +80,9 @@ def bounds(start_year: int) -> tuple[dt.date, dt.date]:
     return dt.date(start_year, 4, 1), dt.date(start_year + 1, 3, 31)
 
 
+_KEPT = (bounds(FIRST_YEAR)[0], bounds(LAST_YEAR)[1])
+
+
 def parse_date(text: str, field: str = "date") -> dt.date:
     """ISO (``2023-10-01``) or UK (``01/10/2023``) dates; nothing ambiguous is guessed.
 
@@ -100,7 +103,7 @@ def parse_date(text: str, field: str = "date") -> dt.date:
         raise InvalidInput(
             f"{shown(text)} is not a date; write it as 2023-10-01 or 01/10/2023", field=field
         )
-    first, last = bounds(FIRST_YEAR)[0], bounds(LAST_YEAR)[1]
+    first, last = _KEPT
     if not first <= day <= last:
         raise InvalidInput(
             f"{shown(text)} is outside the dates the ledger keeps, {first:%d/%m/%Y} to"

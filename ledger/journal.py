@@ -117,9 +117,14 @@ class Leg:
     amount_pence: int
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str)
+"""``json.dumps(..., sort_keys=True, default=str)``, made once: ``dumps`` builds a new encoder
+on every call that passes options, and this runs once per imported row."""
+
+
 def content_sha256(kind: str, params: Mapping[str, object]) -> str:
     """A stable fingerprint of what an operation asked for, for idempotent replays."""
-    canonical = json.dumps({"kind": kind, **params}, sort_keys=True, default=str)
+    canonical = _CANONICAL.encode({"kind": kind, **params})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

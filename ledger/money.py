@@ -259,6 +259,8 @@ def split_by_ratios(total_pence: int, ratios: Sequence[int]) -> list[int]:
     whole = sum(weights)
     if whole <= 0:
         raise ValueError(f"ratios must add up to more than 0 to split an amount; got {weights}")
+    if len(weights) == 1:  # most payments have one funder: the whole is its part
+        return [total_pence]
     magnitude = abs(total_pence)
     shares = [divmod(magnitude * weight, whole) for weight in weights]
     split = [floor for floor, _ in shares]
