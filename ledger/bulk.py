@@ -778,6 +778,10 @@ class Batch:
         rules.require_open(target.reference, target.status, "variation")
         self._after_making(target, date, "variation")
         child = target.delegated
+        if delta_pence < 0:  # guarded before it is split: nothing unpaid cannot be split
+            self._guard_unpaid(target, -delta_pence, "reduction", date)
+            if child is not None:
+                self._guard_available(child, -delta_pence, "reduction", date)
         parts = rules.split_to_weights(
             target.allocated + delta_pence,
             [s.weight for s in target.shares],
@@ -788,10 +792,6 @@ class Batch:
             for share, part in zip(target.shares, parts, strict=True):
                 if part > 0:
                     self._guard_available(share.pot, part, "variation", date)
-        else:
-            self._guard_unpaid(target, -delta_pence, "reduction", date)
-            if child is not None:
-                self._guard_available(child, -delta_pence, "reduction", date)
         approver = self._approval(
             approved_by, f"a variation of {allocation}", delta_pence, ("allocation", target.id)
         )

@@ -81,9 +81,47 @@ class LedgerFactory:
         return f"sqlite:///{path}"
 
 
+@pytest.fixture(scope="session")
+def postgres_second_engine(postgres_engine: Engine | None) -> Iterator[Engine | None]:
+    """A second database on the same PostgreSQL server, made and migrated once per run, for the
+    tests that keep two ledgers side by side (the two writers compared step by step)."""
+    if postgres_engine is None:
+        yield None
+        return
+    url = postgres_engine.url
+    second = url.set(database=f"{url.database}_second")
+    with postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{second.database}"')
+        c.exec_driver_sql(f'CREATE DATABASE "{second.database}"')
+    engine = db.make_engine(second.render_as_string(hide_password=False))
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def ledgers(tmp_path: Path, sqlite_template: Path, postgres_engine: Engine | None) -> LedgerFactory:
     return LedgerFactory(tmp_path, sqlite_template, postgres_engine)
+
+
+class LedgerPairs:
+    """Makes two fresh, empty ledgers at once: ``new()`` returns two URLs, two SQLite files or
+    the run's two PostgreSQL databases, both emptied."""
+
+    def __init__(self, ledgers: LedgerFactory, second: Engine | None) -> None:
+        self.ledgers = ledgers
+        self.second = second
+
+    def new(self) -> tuple[str, str]:
+        if self.second is None:
+            return self.ledgers.new(), self.ledgers.new()
+        _truncate(self.second)
+        return self.ledgers.new(), self.second.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def ledger_pairs(ledgers: LedgerFactory, postgres_second_engine: Engine | None) -> LedgerPairs:
+    return LedgerPairs(ledgers, postgres_second_engine)
 
 
 @pytest.fixture
