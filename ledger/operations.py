@@ -1295,12 +1295,15 @@ def pay(
     memo: str,
     approved_by: str | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
 ) -> Entry | Request:
     """Pay an instalment against a confirmed allocation; for a delegation, the cash handed to
     the intermediary. A pooled payment splits across funders in proportion to what each still
     owes, so the last instalment clears every funder's share exactly. A payment that reaches an
     instalment waiting on a reporting requirement not yet received is refused, naming it,
-    unless an approver overrides it with ``override_reason``."""
+    unless an approver overrides it with ``override_reason``: the payment's approver, or
+    ``override_by`` (an approver entering a payment that then waits for a second person, as the
+    web app's payment form does)."""
     check_reference(reference)
     require_positive(amount_pence)
     content = content_sha256(
@@ -1315,7 +1318,7 @@ def pay(
     from ledger.timeline import require_payment_conditions  # it reads through this module
 
     require_payment_conditions(
-        session, target, reference, amount_pence, date, override_reason, approved_by
+        session, target, reference, amount_pence, date, override_reason, approved_by or override_by
     )
     approver = _approval(
         session,

@@ -10,14 +10,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import second_person, timeline
 from ledger.errors import LedgerError
-from ledger.models import Request
+from ledger.models import Request, SecondPersonRequest
 from statements.formatting import money
 from web import db
 from web.forms import RejectForm
 from web.lookups import allocation_or_404, pending_requests, provisional_allocations
 from web.permissions import (
     CurrentUser,
+    allocation_in_scope,
+    pot_in_scope,
     require_allocation,
     require_pot,
     requires,
@@ -35,9 +38,19 @@ def _queue(user: CurrentUser, problem: tuple[str, str] | None = None) -> Respons
         requests=pending_requests(session, user),
         limit_pence=ops.self_approval_limit_pence(session),
         request_words=ops.REQUEST_WORDS,
+        waivers_and_phasings=[
+            row for row in second_person.pending(session) if _in_scope(user, row)
+        ],
+        phasing_text=lambda row: timeline.describe_phasing(second_person.parts_of(row)),
         problem=problem,
     )
     return page, 422 if problem else 200
+
+
+def _in_scope(user: CurrentUser, row: SecondPersonRequest) -> bool:
+    if row.requirement is not None:
+        return allocation_in_scope(user, row.requirement.allocation)
+    return row.award is not None and pot_in_scope(user, row.award.pot)
 
 
 def _request_or_404(session: Session, user: CurrentUser, request_id: int) -> Request:
