@@ -66,6 +66,7 @@ from ledger.models import (
     Pot,
     Request,
     Requirement,
+    SecondPersonRequest,
     StatementSignoff,
     User,
 )
@@ -744,6 +745,12 @@ def _real_values(session: Session) -> dict[str, list[str]]:
             str(i) for i in session.scalars(select(Requirement.id).order_by(Requirement.id))
         ],
         "award_ref": [WFWF_AWARD],
+        "waiting_id": [
+            str(i)
+            for i in session.scalars(
+                select(SecondPersonRequest.id).order_by(SecondPersonRequest.id)
+            )
+        ],
     }
 
 

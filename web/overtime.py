@@ -541,39 +541,39 @@ def _decided_page(row: SecondPersonRequest, problem: str | None) -> ResponseRetu
     return _phasing_page(row.award.reference, None, 422, problem=problem)
 
 
-@bp.route("/second-approvals/<id:request_id>/approve", methods=["POST"])
+@bp.route("/second-approvals/<id:waiting_id>/approve", methods=["POST"])
 @requires("approve")
-def second_approve(request_id: int) -> ResponseReturnValue:
+def second_approve(waiting_id: int) -> ResponseReturnValue:
     user = signed_in_user()
-    row = _waiting_or_404(request_id)
+    row = _waiting_or_404(waiting_id)
     if not DecisionForm().validate_on_submit():
         abort(400)
     try:
         db.write(
-            lambda s: second_person.approve(s, request_id=request_id, approved_by=user.username)
+            lambda s: second_person.approve(s, request_id=waiting_id, approved_by=user.username)
         )
     except LedgerError as error:
-        return _decided_page(_waiting_or_404(request_id), str(error))
+        return _decided_page(_waiting_or_404(waiting_id), str(error))
     what = "waiver" if row.kind == "waive_requirement" else "phasing"
     flash(f"Approved the {what}; it is recorded with both names.")
     return _decided_page(row, None)
 
 
-@bp.route("/second-approvals/<id:request_id>/decline", methods=["POST"])
+@bp.route("/second-approvals/<id:waiting_id>/decline", methods=["POST"])
 @requires("view_pots")
-def second_decline(request_id: int) -> ResponseReturnValue:
+def second_decline(waiting_id: int) -> ResponseReturnValue:
     user = signed_in_user()
-    row = _waiting_or_404(request_id)
+    row = _waiting_or_404(waiting_id)
     if not _may_decide(row):
         abort(403)
     if not DecisionForm().validate_on_submit():
         abort(400)
     try:
         db.write(
-            lambda s: second_person.decline(s, request_id=request_id, declined_by=user.username)
+            lambda s: second_person.decline(s, request_id=waiting_id, declined_by=user.username)
         )
     except LedgerError as error:
-        return _decided_page(_waiting_or_404(request_id), str(error))
+        return _decided_page(_waiting_or_404(waiting_id), str(error))
     flash("Declined: it can be asked for again.")
     return _decided_page(row, None)
 
