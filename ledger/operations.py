@@ -1329,6 +1329,7 @@ def pay(
         allocation_id=target.id,
     )
     if approver is None:
+        override = (override_reason or "").strip()
         return _request(
             session,
             "pay",
@@ -1339,6 +1340,10 @@ def pay(
             date=date,
             memo=memo,
             entered_by=entered_by,
+            # The second person sees the override they are approving with the payment.
+            params={"override_reason": override, "override_by": override_by}
+            if override and override_by
+            else None,
         )
     return _post_payment(
         session, target, amount_pence, date, memo, entered_by, approver, reference, content

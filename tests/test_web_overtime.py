@@ -425,6 +425,11 @@ def test_finance_overrides_the_monitoring_return_with_a_reason_and_a_second_pers
     )
     officer = app.test_client()
     fast_sign_in(app, officer, "officer")
+    queue = text_of(officer.get("/approvals"))
+    assert (
+        "Paid before a reporting requirement was received: overridden by finance: Return"
+        " delayed by illness; service running" in queue
+    )
     assert officer.post(f"/approvals/requests/{request_id}/approve").status_code == 302
     paid = run(app, lambda s: ops.find_allocation(s, ABERLOUR).paid_pence)
     assert paid == 6_000_000

@@ -5,6 +5,8 @@ entry above the self-approval limit; the queue shows why."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
@@ -42,9 +44,22 @@ def _queue(user: CurrentUser, problem: tuple[str, str] | None = None) -> Respons
             row for row in second_person.pending(session) if _in_scope(user, row)
         ],
         phasing_text=lambda row: timeline.describe_phasing(second_person.parts_of(row)),
+        override_of=_override,
         problem=problem,
     )
     return page, 422 if problem else 200
+
+
+def _override(request: Request) -> str | None:
+    """A payment entered with an approver's override of a reporting condition: who gave it
+    and why, so the second person sees what they approve."""
+    params = json.loads(request.params or "{}")
+    if request.kind != "pay" or not params.get("override_reason"):
+        return None
+    return (
+        f"Paid before a reporting requirement was received: overridden by"
+        f" {params['override_by']}: {params['override_reason']}"
+    )
 
 
 def _in_scope(user: CurrentUser, row: SecondPersonRequest) -> bool:
