@@ -848,3 +848,49 @@ class StatementSignoff(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     pot: Mapped[Pot] = relationship()
+
+
+# Money over time: waivers and phasings waiting for a second person ---------------------------
+
+SECOND_PERSON_KINDS = ("waive_requirement", "phase_award")
+SECOND_PERSON_STATUSES = ("pending", "approved", "declined")
+
+
+class SecondPersonRequest(Base):
+    """A waiver of a reporting requirement, or the phasing of an award, asked for by one person
+    and waiting for a second to approve (or decline) it. Approving it waives the requirement
+    (``ledger.timeline.waive_requirement``) or phases the award (``set_phasing``) with both
+    names; ``parts`` holds the phasing as JSON, financial year to pence."""
+
+    __tablename__ = "second_person_requests"
+    __table_args__ = (
+        CheckConstraint(_in("kind", SECOND_PERSON_KINDS), name="kind_known"),
+        CheckConstraint(_in("status", SECOND_PERSON_STATUSES), name="status_known"),
+        CheckConstraint("length(entered_by) > 0", name="entered_by_not_empty"),
+        CheckConstraint(
+            "(kind = 'waive_requirement' AND requirement_id IS NOT NULL AND award_id IS NULL"
+            " AND reason IS NOT NULL AND length(reason) > 0)"
+            " OR (kind = 'phase_award' AND award_id IS NOT NULL AND requirement_id IS NULL"
+            " AND parts IS NOT NULL)",
+            name="names_its_subject",
+        ),
+        CheckConstraint(
+            "(status = 'pending') = (decided_by IS NULL AND decided_at IS NULL)",
+            name="decided_has_decider",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    requirement_id: Mapped[int | None] = mapped_column(ForeignKey("requirements.id"), index=True)
+    award_id: Mapped[int | None] = mapped_column(ForeignKey("awards.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    parts: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    requirement: Mapped[Requirement | None] = relationship()
+    award: Mapped[Award | None] = relationship()

@@ -1295,12 +1295,15 @@ def pay(
     memo: str,
     approved_by: str | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
 ) -> Entry | Request:
     """Pay an instalment against a confirmed allocation; for a delegation, the cash handed to
     the intermediary. A pooled payment splits across funders in proportion to what each still
     owes, so the last instalment clears every funder's share exactly. A payment that reaches an
     instalment waiting on a reporting requirement not yet received is refused, naming it,
-    unless an approver overrides it with ``override_reason``."""
+    unless an approver overrides it with ``override_reason``: the payment's approver, or
+    ``override_by`` (an approver entering a payment that then waits for a second person, as the
+    web app's payment form does)."""
     check_reference(reference)
     require_positive(amount_pence)
     content = content_sha256(
@@ -1315,7 +1318,7 @@ def pay(
     from ledger.timeline import require_payment_conditions  # it reads through this module
 
     require_payment_conditions(
-        session, target, reference, amount_pence, date, override_reason, approved_by
+        session, target, reference, amount_pence, date, override_reason, approved_by or override_by
     )
     approver = _approval(
         session,
@@ -1326,6 +1329,7 @@ def pay(
         allocation_id=target.id,
     )
     if approver is None:
+        override = (override_reason or "").strip()
         return _request(
             session,
             "pay",
@@ -1336,6 +1340,10 @@ def pay(
             date=date,
             memo=memo,
             entered_by=entered_by,
+            # The second person sees the override they are approving with the payment.
+            params={"override_reason": override, "override_by": override_by}
+            if override and override_by
+            else None,
         )
     return _post_payment(
         session, target, amount_pence, date, memo, entered_by, approver, reference, content

@@ -667,10 +667,12 @@ def pay_instalment(
     memo: str,
     approved_by: str | None = None,
     override_reason: str | None = None,
+    override_by: str | None = None,
 ) -> Entry | Request:
     """A payment on a scheduled allocation: ``ledger.operations.pay``, which refuses it while it
     reaches an instalment waiting on a requirement not yet received, unless an approver
-    overrides with a reason; an override is audited here."""
+    overrides with a reason (the payment's approver, or ``override_by`` when the payment then
+    waits for a second person); an override is audited here."""
     target = ops.find_allocation(session, allocation)
     states = states_of(session, target, date)
     requirements = requirement_views(session, [target.id])
@@ -684,17 +686,20 @@ def pay_instalment(
         memo=memo,
         approved_by=approved_by,
         override_reason=override_reason,
+        override_by=override_by,
     )
     overridden = rules.unmet_conditions(states, requirements, amount_pence)
-    if overridden and approved_by:
+    overrider = approved_by or override_by
+    if overridden and overrider:
+        waits = "" if isinstance(result, Entry) else "; the payment waits for a second person"
         _audit(
             session,
-            approved_by,
+            overrider,
             "override_payment_condition",
             f"allocation {target.reference}",
             f"payment {reference} of {format_pence(amount_pence)} made before "
             + ", ".join(f"'{r.title}'" for _, r in overridden)
-            + f" was received: {override_reason}",
+            + f" was received: {override_reason}{waits}",
         )
     return result
 

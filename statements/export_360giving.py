@@ -34,8 +34,13 @@ Fields
     ``amountAwarded`` is what is allocated now (after variations); ``amountDisbursed`` what was
     paid less what came back, when anything was paid.
     ``awardDate`` is the date of the allocation's first journal entry. ``plannedDates`` is the
-    allocation's period when one is set. ``dateModified`` is when the grant's last journal
-    entry was posted (the allocation, a variation, a payment, a return or a reversal).
+    allocation's period when one is set, then one event per scheduled instalment (titled
+    ``Instalment 2 of 4``, its due date as start and end, its amount in the description).
+    ``disbursementTransaction`` lists the payments that stand (a reversed payment is left out),
+    each with its date, amount, provider and recipient; money that came back is not a
+    disbursement, so after a return ``amountDisbursed`` is less than their sum.
+    ``dateModified`` is when the grant's last journal entry was posted (the allocation, a
+    variation, a payment, a return or a reversal).
     ``dataSource`` is the web address recorded on the pot (a delegated pot without one cites its
     parent's). ``beneficiaryLocation`` is the pot's area, else the accountable body's place;
     ``recipientOrganization.location`` is the recipient's place, where known. Places are ONS/GSS
@@ -75,18 +80,20 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import identifiers, promise
+from ledger import identifiers, promise, timeline
 from ledger.errors import InvalidInput
-from ledger.models import Allocation, Entry, Organisation, Pot
-from ledger.money import pence_to_decimal
+from ledger.models import Allocation, Entry, Instalment, Organisation, Pot
+from ledger.money import format_pence, pence_to_decimal
 from ledger.operations import ACCOUNTABLE_BODY, get_setting
 from ledger.organisations import identifiers_of, is_internal_spend
+from ledger.schedule import Paid
 from statements.csv_safe import Amount, write_csv
 
 PREFIX_SETTING = "360giving_prefix"
 STANDARD_VERSION = "1.4"
 CURRENCY = "GBP"
 TITLE_LIMIT = 140
+INSTALMENT_TITLE = "Instalment"  # plannedDates events for instalments: "Instalment 2 of 4"
 
 REGRANT_DELEGATION = "FRG010"  # Common regrant
 REGRANT_TYPES: dict[str, str | None] = {"delegation": REGRANT_DELEGATION, "pooled": None}
@@ -254,12 +261,15 @@ def build_export(session: Session, *, prefix: str | None = None) -> Export:
             + (" (only internal spend, which is not a grant)" if internal else "")
             + "; a 360Giving file needs at least one grant"
         )
+    ids = [a.id for a in grants_from]
     context = _Context(
         prefix=chosen,
         orgs=orgs,
         award_dates=_first_dates(session),
         modified=_last_posted(session),
         area=_body_area(body),
+        instalments=timeline.instalments_of(session, ids),
+        payments=timeline.payments_on(session, ids),
     )
     grants = [_grant(allocation, context) for allocation in grants_from]
     package: Json = {
@@ -305,6 +315,8 @@ class _Context:
     award_dates: dict[int, dt.date]
     modified: dict[int, dt.datetime]
     area: Json | None
+    instalments: dict[int, list[Instalment]]
+    payments: dict[int, list[Paid]]
 
 
 def _body_area(body: Organisation) -> Json | None:
@@ -371,6 +383,14 @@ def _grant(allocation: Allocation, context: _Context) -> Json:
         if allocation.period_end:
             event["endDate"] = allocation.period_end.isoformat()
         grant["plannedDates"] = [event]
+    instalments = _instalment_events(context.instalments.get(allocation.id, []))
+    if instalments:
+        grant["plannedDates"] = grant.get("plannedDates", []) + instalments
+    payments = context.payments.get(allocation.id, [])
+    if payments:
+        grant["disbursementTransaction"] = [
+            _disbursement(grant, payment, allocation, funders, orgs) for payment in payments
+        ]
     areas = _distinct(_area(pot) or context.area for pot in pots)
     if any(areas):
         grant["beneficiaryLocation"] = [a for a in areas if a]
@@ -402,6 +422,44 @@ def _grant(allocation: Allocation, context: _Context) -> Json:
     if sources:
         grant["dataSource"] = sources[0]
     return grant
+
+
+def _instalment_events(rows: Sequence[Instalment]) -> list[Json]:
+    """One plannedDates event per instalment, in due order: the payment plan of the grant."""
+    return [
+        {
+            "title": f"{INSTALMENT_TITLE} {number} of {len(rows)}",
+            "startDate": row.due_date.isoformat(),
+            "endDate": row.due_date.isoformat(),
+            "description": (
+                f"Instalment of {format_pence(row.amount_pence)} due to be paid on"
+                f" {row.due_date.day} {row.due_date:%B %Y}"
+            ),
+        }
+        for number, row in enumerate(rows, start=1)
+    ]
+
+
+def _disbursement(
+    grant: Json,
+    payment: Paid,
+    allocation: Allocation,
+    funders: Sequence[Organisation],
+    orgs: OrgIds,
+) -> Json:
+    """A payment that stands, as a 360Giving Transaction. A pooled contract's payment comes
+    from several funders at once, so it names no single provider."""
+    out: Json = {
+        "id": f"{grant['id']}-{'-'.join(payment.reference.split())}",
+        "transactionDate": payment.date.isoformat(),
+        "currency": CURRENCY,
+        "value": pounds(payment.amount_pence),
+        "description": f"Payment {payment.reference}",
+        "recipient": orgs.identifier(allocation.recipient),
+    }
+    if len(funders) == 1:
+        out["provider"] = orgs.identifier(funders[0])
+    return out
 
 
 def _cited(pot: Pot, attribute: str) -> str | None:
@@ -530,7 +588,11 @@ _SCALARS = (
     ("awardDate", "Award Date"),
 )
 _ARRAYS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("plannedDates", "Planned Dates", (("startDate", "Start Date"), ("endDate", "End Date"))),
+    (
+        "plannedDates",
+        "Planned Dates",
+        (("title", "Title"), ("startDate", "Start Date"), ("endDate", "End Date")),
+    ),
     (
         "recipientOrganization",
         "Recipient Org",
@@ -557,6 +619,17 @@ _ARRAYS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "classifications",
         "Classifications",
         (("vocabulary", "Vocabulary"), ("code", "Code"), ("title", "Title")),
+    ),
+    (
+        "disbursementTransaction",
+        "Disbursement Transaction",
+        (
+            ("id", "Identifier"),
+            ("transactionDate", "Transaction Date"),
+            ("value", "Value"),
+            ("provider", "Provider"),
+            ("recipient", "Recipient"),
+        ),
     ),
 )
 _TRAILING = (

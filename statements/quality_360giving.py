@@ -14,7 +14,8 @@ not just this ledger's:
 ``locations``
     Every grant says where its beneficiaries are, as a geographic code and its type.
 ``planned dates``
-    Every grant has a planned start and end, the end not before the start.
+    Every grant has a planned start and end, the end not before the start (instalment events,
+    which are payment dates, do not count as the grant's period).
 ``data source``
     Every grant has a ``dataSource`` web address.
 ``titles and descriptions``
@@ -29,6 +30,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+from statements.export_360giving import INSTALMENT_TITLE
 
 Json = dict[str, Any]
 
@@ -123,7 +126,12 @@ def _location(grant: Json) -> list[Finding]:
 
 
 def _planned_dates(grant: Json) -> list[Finding]:
-    periods = grant.get("plannedDates", [])
+    # An instalment's event is a payment date, not the activity's period.
+    periods = [
+        p
+        for p in grant.get("plannedDates", [])
+        if not str(p.get("title", "")).startswith(INSTALMENT_TITLE + " ")
+    ]
     if not periods:
         return [Finding("planned dates", grant["id"], "No planned dates")]
     out = []

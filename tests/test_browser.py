@@ -46,7 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
-from ledger import timeline
+from ledger import second_person, timeline
 from ledger.demo import (
     APPENDIX_2,
     CORRA,
@@ -54,6 +54,7 @@ from ledger.demo import (
     CTSI_POT,
     PROMISE_POT,
     SCOTTISH_GOVERNMENT,
+    WFWF_AWARD,
     WFWF_POT,
     load_demo,
 )
@@ -65,6 +66,7 @@ from ledger.models import (
     Pot,
     Request,
     Requirement,
+    SecondPersonRequest,
     StatementSignoff,
     User,
 )
@@ -705,6 +707,15 @@ def _more_to_see(session: Session) -> None:
     )
     for pot in (WFWF_POT, CTSI_POT):
         timeline.sign_off(session, pot=pot, as_at=dt.date(2023, 3, 31), signed_by="demo.finance")
+    # A waiver of that return waiting for a second person (the award's phasing is not asked
+    # for, so its page shows the form).
+    requirement = session.scalars(select(Requirement.id)).one()
+    second_person.ask_waiver(
+        session,
+        requirement_id=requirement,
+        reason="The provider reported the quarter at the partnership meeting",
+        entered_by="demo.ctsi",
+    )
 
 
 def _real_values(session: Session) -> dict[str, list[str]]:
@@ -732,6 +743,13 @@ def _real_values(session: Session) -> dict[str, list[str]]:
         ],
         "requirement_id": [
             str(i) for i in session.scalars(select(Requirement.id).order_by(Requirement.id))
+        ],
+        "award_ref": [WFWF_AWARD],
+        "waiting_id": [
+            str(i)
+            for i in session.scalars(
+                select(SecondPersonRequest.id).order_by(SecondPersonRequest.id)
+            )
         ],
     }
 
@@ -890,6 +908,20 @@ def _ledger_refusals(walk: Walk, promise: int, ctsi: int) -> None:
         },
     )
     assert walk.submit("Record the receipt", "receipt refused by the ledger") == 422
+
+    walk.open("/payments/new?allocation=WFWF-22-02")
+    _fill(
+        walk.page,
+        {
+            "Amount paid": "30,000.00",
+            "Date paid": "01/03/2023",
+            "Description": "Second quarter",
+        },
+    )
+    assert walk.submit("Record the payment", "payment refused, override offered") == 422
+    expect(
+        walk.page.get_by_label("Reason for paying before the report is received")
+    ).to_be_visible()
 
 
 def _reconciliation(walk: Walk) -> None:

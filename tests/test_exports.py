@@ -31,7 +31,7 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import cli
+from ledger import cli, timeline
 from ledger import operations as ops
 from ledger.demo import (
     APPROVER,
@@ -46,6 +46,7 @@ from ledger.demo import (
 from ledger.errors import InvalidInput
 from ledger.models import Account, Entry, Line
 from ledger.money import parse_pence, pence_to_decimal
+from ledger.schedule import split_instalments
 from statements.export_360giving import (
     PREFIX_SETTING,
     export_360giving,
@@ -55,6 +56,7 @@ from statements.export_360giving import (
 )
 from statements.export_beancount import component, export_beancount
 from statements.export_journal import HEADER, export_journal_csv
+from statements.quality_360giving import check_package
 
 Run = Callable[[Callable[[Session], Any]], Any]
 
@@ -238,6 +240,125 @@ def test_the_360giving_package_validates_against_the_official_schema_offline(
     broken["grants"][2]["awardDate"] = "01/10/2022"
     assert len(list(validator.iter_errors(broken))) == 3
     assert not validator.is_valid({"grants": []})
+
+
+def _aberlour_quarterly_half_paid(session: Session) -> None:
+    """The demo, Aberlour's £100,000 scheduled quarterly from 1 October 2022, the Scottish
+    Government's first £200,000 received, and two quarters paid (one payment reversed)."""
+    load_demo(session)
+    timeline.set_schedule(
+        session,
+        allocation="WFWF-22-02",
+        instalments=split_instalments(10_000_000, dt.date(2022, 10, 1), 4, "quarterly"),
+        entered_by=OFFICER,
+    )
+    ops.record_receipt(
+        session,
+        reference="SG-WFWF-RECEIPT-1",
+        pot=WFWF_POT,
+        funder=SCOTTISH_GOVERNMENT,
+        amount_pence=20_000_000,
+        date=dt.date(2022, 6, 30),
+        entered_by=OFFICER,
+        memo="First WFWF instalment from the Scottish Government",
+        approved_by="finance",
+    )
+    for reference, day in (("PAY-AB-1", dt.date(2022, 10, 3)), ("PAY-AB-2", dt.date(2023, 1, 4))):
+        entry = ops.pay(
+            session,
+            reference=reference,
+            allocation="WFWF-22-02",
+            amount_pence=2_500_000,
+            date=day,
+            entered_by=OFFICER,
+            approved_by=APPROVER,
+            memo="Aberlour Sustain, a quarter",
+        )
+    assert isinstance(entry, Entry)
+    ops.reverse(
+        session,
+        entry_id=entry.id,
+        reason="Paid twice from the bank; paid again below",
+        entered_by=APPROVER,
+        reference="REVERSE-AB-2",
+        approved_by="finance",
+    )
+    ops.pay(
+        session,
+        reference="PAY-AB-2B",
+        allocation="WFWF-22-02",
+        amount_pence=2_500_000,
+        date=dt.date(2023, 1, 5),
+        entered_by=OFFICER,
+        approved_by=APPROVER,
+        memo="Aberlour Sustain, second quarter",
+    )
+
+
+def test_aberlours_quarterly_schedule_and_payments_are_published_and_still_validate(
+    run: Run,
+) -> None:
+    run(_aberlour_quarterly_half_paid)
+    package = run(lambda s: export_360giving(s, prefix="cpexample"))
+    published = json.loads(to_json(package))
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}" for e in official_validator().iter_errors(published)
+    ]
+    assert errors == []
+
+    aberlour = grants_by_reference(published, "cpexample")["WFWF-22-02"]
+    period, *instalments = aberlour["plannedDates"]
+    assert period == {"startDate": "2022-04-01", "endDate": "2023-03-31"}  # "WFWF Year 1"
+    assert instalments == [
+        {
+            "title": f"Instalment {n} of 4",
+            "startDate": day,
+            "endDate": day,
+            "description": f"Instalment of £25,000.00 due to be paid on {words}",
+        }
+        for n, (day, words) in enumerate(
+            (
+                ("2022-10-01", "1 October 2022"),
+                ("2023-01-01", "1 January 2023"),
+                ("2023-04-01", "1 April 2023"),
+                ("2023-07-01", "1 July 2023"),
+            ),
+            start=1,
+        )
+    ]
+    # The reversed payment is not a disbursement; the two that stand are.
+    assert aberlour["disbursementTransaction"] == [
+        {
+            "id": f"360G-cpexample-WFWF-22-02-{reference}",
+            "transactionDate": day,
+            "currency": "GBP",
+            "value": 25000,
+            "description": f"Payment {reference}",
+            "recipient": "GB-SC-SC007991",
+            "provider": "GB-LAS-CLK",
+        }
+        for reference, day in (("PAY-AB-1", "2022-10-03"), ("PAY-AB-2B", "2023-01-05"))
+    ]
+    assert aberlour["amountDisbursed"] == sum(
+        t["value"] for t in aberlour["disbursementTransaction"]
+    )
+    # An unscheduled, unpaid grant carries neither.
+    barnardos = grants_by_reference(published, "cpexample")["WFWF-22-04"]
+    assert "disbursementTransaction" not in barnardos
+    assert len(barnardos["plannedDates"]) == 1
+    # The instalments are payment dates, not the grant's period: the publisher checks still
+    # find only Community House's missing period, and no other.
+    findings = [f for f in check_package(published) if f.check == "planned dates"]
+    assert [f.message for f in findings] == ["No planned dates"]
+
+    buffer = io.StringIO()
+    run(lambda s: export_360giving_csv(s, buffer, prefix="cpexample"))
+    rows = {r["Identifier"]: r for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
+    flat = rows["360G-cpexample-WFWF-22-02"]
+    assert flat["Planned Dates:4:Title"] == "Instalment 4 of 4"
+    assert flat["Planned Dates:4:Start Date"] == "2023-07-01"
+    assert flat["Disbursement Transaction:1:Identifier"].endswith("PAY-AB-2B")
+    assert flat["Disbursement Transaction:1:Value"] == "25000.00"
 
 
 def test_the_ctsi_delegation_is_a_transfer_to_an_intermediary_and_the_pool_a_collaboration(

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from ledger import cli, timeline
 from ledger import operations as ops
-from ledger.demo import WFWF_POT, load_demo
+from ledger.demo import APPENDIX_2, CTSI_DELEGATION, GAP_PENCE, WFWF_POT, load_demo
+from ledger.schedule import split_instalments
 from statements.distribution import build_statement
 from statements.render_html import render_html
 from statements.render_pdf import render_pdf
@@ -143,3 +144,32 @@ def test_sign_and_reproduce_through_the_cli(run: Run, database_url: str, tmp_pat
     assert out.getvalue().startswith("Signed off WFWF 2022-23 as at 08/02/2024 (sign-off 1)")
     assert cli.main(["--db", database_url, "signoff", "pdf", "1", "-o", str(again)], out=out) == 0
     assert signed.read_bytes() == again.read_bytes()
+
+
+def test_the_2022_23_statement_as_at_8_february_2024_still_prints_appendix_2_and_the_103_18(
+    run: Run,
+) -> None:
+    """Money over time adds schedules, requirements and readings of the years; none of it
+    changes the figures the committee read in Appendix 2."""
+    run(load_demo)
+    run(
+        lambda s: timeline.set_schedule(
+            s,
+            allocation="WFWF-22-02",
+            instalments=split_instalments(10_000_000, dt.date(2023, 10, 1), 4, "quarterly"),
+            entered_by="demo.officer",
+        )
+    )
+    statement = run(lambda s: build_statement(s, WFWF_POT, as_at=FEB_8_2024))
+    assert statement.section.heading == "WFWF 2022-23: Award £337,000.00"
+    printed = {(line.reference, line.amount_pence) for line in (*APPENDIX_2, CTSI_DELEGATION)}
+    assert printed <= {(r.reference, r.allocated_pence) for r in statement.section.allocations}
+    assert statement.section.totals.allocated_pence == 33_710_318  # £337,103.18
+    assert statement.section.totals.assumed_pence == GAP_PENCE  # the £103.18
+    text = "".join(
+        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(render_pdf(statement))).pages
+    )
+    for amount in ("£39,000.00", "£100,000.00", "£70,767.00", "£45,000.00", "£82,336.18"):
+        assert amount in text
+    assert "£337,103.18" in text and "£103.18" in text
+    assert "phasing not stated" in text

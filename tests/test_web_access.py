@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
-from ledger import timeline, users
+from ledger import second_person, timeline, users
 from ledger.demo import CTSI_POT, PROMISE_POT, WFWF_POT
 from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, run, text_of
 
@@ -169,6 +169,17 @@ ROUTES = (
     Route("POST", "/requirements/{ctsi_requirement}/received", SCHEDULERS),
     Route("POST", "/requirements/{council_requirement}/due-date", OFFICERS),
     Route("POST", "/requirements/{ctsi_requirement}/due-date", SCHEDULERS),
+    Route("POST", "/requirements/{council_requirement}/waiver", OFFICERS),
+    Route("POST", "/requirements/{ctsi_requirement}/waiver", SCHEDULERS),
+    # A waiver or phasing waiting for a second person: approvers decide, and whoever asked may
+    # decline (withdraw) their own; CTSI only on its own sub-grants.
+    Route("POST", "/second-approvals/{council_waiver}/approve", APPROVERS),
+    Route("POST", "/second-approvals/{ctsi_waiver}/approve", APPROVERS | {"ctsi"}),
+    Route("POST", "/second-approvals/{council_waiver}/decline", APPROVERS),
+    Route("POST", "/second-approvals/{ctsi_waiver}/decline", APPROVERS | {"ctsi"}),
+    Route("POST", "/second-approvals/{phasing}/approve", APPROVERS),
+    Route("GET", "/awards/WFWF-2022-23-AWARD/phasing", COUNCIL_READERS),
+    Route("POST", "/awards/WFWF-2022-23-AWARD/phasing", OFFICERS),
 )
 OTHER_INTERMEDIARY = "Carers Trust Scotland"
 OTHER_POT = "Young carers grants 2021-22"
@@ -248,8 +259,25 @@ def _requests(session: Session) -> dict[str, int]:
             ("ctsi_requirement", "CTSI-22-01"),
         )
     }
+    waivers = {
+        f"{key.split('_')[0]}_waiver": second_person.ask_waiver(
+            session, requirement_id=requirement_id, reason="Service paused", entered_by=asker
+        ).id
+        for (key, requirement_id), asker in zip(
+            requirements.items(), ("officer", "ctsi"), strict=True
+        )
+    }
+    phasing = second_person.ask_phasing(
+        session,
+        award="WFWF-2022-23-AWARD",
+        parts={2022: 20_000_000, 2023: 13_700_000},
+        entered_by="officer",
+    )
+    assert phasing is not None
     return {
         **requirements,
+        **waivers,
+        "phasing": phasing.id,
         "council_request": council.id,
         "ctsi_request": ctsi.id,
         "council_signoff": council_signoff.id,

@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from ledger import cli, timeline, users
+from ledger import cli, second_person, timeline, users
 from ledger import operations as ops
 from ledger.demo import CTSI_POT, WFWF_POT, load_demo
 from ledger.models import Base
@@ -96,7 +96,16 @@ def _pending(session: Session) -> dict[str, int]:
         due_date=dt.date(2024, 1, 15),
         entered_by="officer",
     )
-    return {"request_id": request.id, "signoff_id": signoff.id, "requirement_id": requirement.id}
+    # A waiver asked for by the officer: an admin's forged approval or decline would write.
+    waiting = second_person.ask_waiver(
+        session, requirement_id=requirement.id, reason="Service paused", entered_by="officer"
+    )
+    return {
+        "request_id": request.id,
+        "signoff_id": signoff.id,
+        "requirement_id": requirement.id,
+        "waiting_id": waiting.id,
+    }
 
 
 def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, Any]]:
@@ -107,6 +116,7 @@ def _app(database_url: str, tmp: Path, **config: Any) -> tuple[Flask, dict[str, 
         reference=PROVISIONAL,
         filename="app.css",
         allocation_ref="WFWF-22-02",
+        award_ref="WFWF-2022-23-AWARD",
     )
     args["organisation_id"] = run(app, lambda s: ops.find_organisation(s, "Homestart").id)
     # Someone other than the administrator making the requests, whose session must hold.
@@ -268,6 +278,10 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "overtime.rebalance": {"rebalance-instalment": "1", "rebalance-reason": "Forged"},
     "overtime.requirement_received": {"received-received_on": "10/01/2024"},
     "overtime.requirement_due_date": {"move-due_date": "31/01/2024", "move-reason": "Forged"},
+    "overtime.requirement_waiver": {"waiver-reason": "Forged"},
+    "overtime.second_approve": {},
+    "overtime.second_decline": {},
+    "overtime.phasing": {"parts": "2022-23 = 337,000"},
 }
 
 

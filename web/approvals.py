@@ -5,19 +5,24 @@ entry above the self-approval limit; the queue shows why."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
+from ledger import second_person, timeline
 from ledger.errors import LedgerError
-from ledger.models import Request
+from ledger.models import Request, SecondPersonRequest
 from statements.formatting import money
 from web import db
 from web.forms import RejectForm
 from web.lookups import allocation_or_404, pending_requests, provisional_allocations
 from web.permissions import (
     CurrentUser,
+    allocation_in_scope,
+    pot_in_scope,
     require_allocation,
     require_pot,
     requires,
@@ -35,9 +40,32 @@ def _queue(user: CurrentUser, problem: tuple[str, str] | None = None) -> Respons
         requests=pending_requests(session, user),
         limit_pence=ops.self_approval_limit_pence(session),
         request_words=ops.REQUEST_WORDS,
+        waivers_and_phasings=[
+            row for row in second_person.pending(session) if _in_scope(user, row)
+        ],
+        phasing_text=lambda row: timeline.describe_phasing(second_person.parts_of(row)),
+        override_of=_override,
         problem=problem,
     )
     return page, 422 if problem else 200
+
+
+def _override(request: Request) -> str | None:
+    """A payment entered with an approver's override of a reporting condition: who gave it
+    and why, so the second person sees what they approve."""
+    params = json.loads(request.params or "{}")
+    if request.kind != "pay" or not params.get("override_reason"):
+        return None
+    return (
+        f"Paid before a reporting requirement was received: overridden by"
+        f" {params['override_by']}: {params['override_reason']}"
+    )
+
+
+def _in_scope(user: CurrentUser, row: SecondPersonRequest) -> bool:
+    if row.requirement is not None:
+        return allocation_in_scope(user, row.requirement.allocation)
+    return row.award is not None and pot_in_scope(user, row.award.pot)
 
 
 def _request_or_404(session: Session, user: CurrentUser, request_id: int) -> Request:

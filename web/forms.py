@@ -397,7 +397,20 @@ class PaymentForm(LedgerForm):
         "Enter a description, for example the instalment",
         description="For example: Quarter 1 instalment",
     )
+    override_reason = long_text(
+        "Reason for paying before the report is received",
+        description="An approver's override of the reporting condition, kept in the audit log."
+        " The payment then waits for a second person to approve it",
+    )
     reference = ReferenceField("PAY")
+    # Shown only to an approver, once a payment has been refused for a report not received.
+    show_override: bool = False
+
+    @property
+    def visible_fields(self) -> list[Field]:
+        return [
+            f for f in super().visible_fields if f.name != "override_reason" or self.show_override
+        ]
 
 
 class ReturnForm(LedgerForm):

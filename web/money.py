@@ -34,6 +34,7 @@ from ledger.models import (
     Pot,
 )
 from ledger.money import split_by_ratios
+from ledger.schedule import PaymentConditionUnmet
 from statements.formatting import money
 from web import db
 from web.forms import (
@@ -85,14 +86,20 @@ class Page:
 
 
 def record(
-    form: LedgerForm, page: Page, operation: Callable[[Session], Recorded]
+    form: LedgerForm,
+    page: Page,
+    operation: Callable[[Session], Recorded],
+    on_error: Callable[[LedgerError], None] | None = None,
 ) -> ResponseReturnValue:
-    """Validate, run the operation in one transaction, and show the outcome."""
+    """Validate, run the operation in one transaction, and show the outcome. ``on_error``
+    adds what a refusal needs beyond its message (the way forward)."""
     if form.validate_on_submit():
         try:
             done = _write_once(operation)
         except LedgerError as error:
             attach_ledger_error(form, error)
+            if on_error is not None:
+                on_error(error)
         else:
             flash(done.message, "success")
             if done.pot_id is None:
@@ -541,6 +548,7 @@ def _allocation_form_view(
     purpose: str,
     page: Page,
     operation: Callable[[Session], Recorded],
+    on_error: Callable[[LedgerError], None] | None = None,
 ) -> ResponseReturnValue:
     user = signed_in_user()
     session = db.session()
@@ -550,7 +558,7 @@ def _allocation_form_view(
     guard_submitted_allocation(
         session, user, request.args.get("allocation"), request.form.get("allocation")
     )
-    return record(form, page, operation)
+    return record(form, page, operation, on_error)
 
 
 def _outcome(
@@ -600,11 +608,16 @@ def variation() -> ResponseReturnValue:
 def payment() -> ResponseReturnValue:
     user = signed_in_user()
     form = PaymentForm()
+    may_override = user.may("approve")
+    # Once offered, the override field stays on the form for an approver.
+    form.show_override = may_override and "override_reason" in request.form
+    reason = (form.override_reason.data or "").strip() if form.show_override else ""
 
     def run(s: Session) -> Recorded:
         assert form.amount.pence is not None and form.date.day is not None
         # Refused, naming the requirement, while it reaches an instalment that waits on a
-        # reporting requirement not yet received; then ledger.operations.pay.
+        # reporting requirement not yet received, unless an approver gives a reason to
+        # override (the payment then waits for a second person); then ledger.operations.pay.
         result = timeline.pay_instalment(
             s,
             reference=form.reference.data,
@@ -613,6 +626,8 @@ def payment() -> ResponseReturnValue:
             date=form.date.day,
             entered_by=user.username,
             memo=form.memo.data,
+            override_reason=reason or None,
+            override_by=user.username if reason else None,
         )
         paid = money(form.amount.pence)
         return _outcome(
@@ -629,7 +644,30 @@ def payment() -> ResponseReturnValue:
         " to the intermediary.",
         "Record the payment",
     )
-    return _allocation_form_view(form, "pay", page, run)
+    return _allocation_form_view(
+        form, "pay", page, run, on_error=lambda e: _condition_unmet(form, e, may_override)
+    )
+
+
+def _condition_unmet(form: PaymentForm, error: LedgerError, may_override: bool) -> None:
+    """A payment refused for a report not received: the way forward, next to the amount. An
+    approver is offered the override, with its reason required."""
+    if not isinstance(error, PaymentConditionUnmet):
+        return
+    title = error.requirement.title
+    if may_override:
+        form.show_override = True
+        form.override_reason.errors = [
+            *form.override_reason.errors,
+            f"Enter the reason for paying before '{title}' is received, or record it as"
+            " received first",
+        ]
+    else:
+        form.amount.errors = [
+            *form.amount.errors,
+            f"To pay it now, record '{title}' as received on its requirement page, or ask an"
+            " approver to record this payment with a reason for the override",
+        ]
 
 
 @bp.route("/returns/new", methods=["GET", "POST"])

@@ -1,5 +1,10 @@
 """Money over time in the web app: the cash forecast (chart, table and CSV), an allocation's
-payment schedule, and finance's sign-off of statements.
+payment schedule, reporting requirements (received, moved, waived), the years and phasing of an
+award, and finance's sign-off of statements.
+
+A waiver or a phasing is asked for by one person and approved by a second
+(``ledger.second_person``): on the requirement's or the award's page, where an approver who
+did not ask (nor, for a waiver, enter the requirement) approves or declines it.
 
 Views are thin: they check the role and the pot scope (``web.permissions``), call
 ``ledger.timeline`` or a statement builder through ``web.db`` and render a template. An
@@ -24,9 +29,11 @@ from wtforms.validators import (  # type: ignore[import-untyped, unused-ignore]
 )
 
 from ledger import schedule as rules
-from ledger import timeline
+from ledger import second_person, timeline
 from ledger.errors import LedgerError
-from ledger.models import Allocation, Pot, Requirement, StatementSignoff
+from ledger.fy import label, parse_financial_year
+from ledger.models import Allocation, Award, Pot, Requirement, SecondPersonRequest, StatementSignoff
+from ledger.money import AmountError, parse_pence
 from statements.forecast import Forecast, PotForecast, build_forecast, write_forecast_csv
 from statements.forecast_chart import forecast_svg
 from statements.signoff import signed_statement
@@ -85,6 +92,58 @@ class ReceivedForm(FlaskForm):  # type: ignore[misc]
 class MoveDueForm(FlaskForm):  # type: ignore[misc]
     due_date = DayField("New due date", required="Enter the new due date")
     reason = long_text("Reason for the move", "Enter why the due date moves")
+
+
+class WaiverForm(FlaskForm):  # type: ignore[misc]
+    reason = long_text(
+        "Reason for the waiver",
+        "Enter why the requirement is waived",
+        description="An approver who did not ask for it, and did not enter the requirement,"
+        " approves it",
+    )
+
+
+class DecisionForm(FlaskForm):  # type: ignore[misc]
+    """Approve or decline a waiver or phasing: the CSRF token is all it carries."""
+
+
+class PhasingForm(FlaskForm):  # type: ignore[misc]
+    parts = long_text(
+        "Amount for each financial year",
+        "Enter one line for each financial year, such as 2022-23 = 200,000.00",
+        description="One line for each year, such as 2022-23 = 200,000.00. The amounts must add"
+        " up exactly to the award",
+    )
+
+    def validate_parts(self, field: StringField) -> None:
+        self.parsed = parse_phasing(field.data or "")
+
+
+def parse_phasing(text: str) -> dict[int, int]:
+    """``2022-23 = 200,000`` lines (as ``commonpurse phasing`` takes ``2022-23=200000``) to
+    financial year → pence; a bad line is refused with its number."""
+    parts: dict[int, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        year_text, equals, amount_text = line.partition("=")
+        try:
+            if not equals:
+                raise ValueError("it is not a year = an amount")
+            year = parse_financial_year(year_text.strip())
+            pence = parse_pence(amount_text.strip())
+        except (LedgerError, AmountError, ValueError) as error:
+            raise ValidationError(
+                f"Line {number} ({line.strip()}): {error}. Write each line as 2022-23 = 200,000.00"
+            ) from error
+        if year in parts:
+            raise ValidationError(f"Line {number}: {label(year)} is given twice")
+        parts[year] = pence
+    if not parts:
+        raise ValidationError(
+            "Enter one line for each financial year, such as 2022-23 = 200,000.00"
+        )
+    return parts
 
 
 # The forecast ---------------------------------------------------------------------------
@@ -320,19 +379,42 @@ def _requirement_or_404(requirement_id: int) -> Requirement:
 
 
 def _requirement_page(
-    requirement_id: int, received: ReceivedForm, move: MoveDueForm, status: int
+    requirement_id: int,
+    received: ReceivedForm,
+    move: MoveDueForm,
+    status: int,
+    waiver: WaiverForm | None = None,
+    problem: str | None = None,
 ) -> ResponseReturnValue:
     user = signed_in_user()
     row = _requirement_or_404(requirement_id)
-    view = timeline.requirement_views(db.session(), [row.allocation_id])[row.id]
-    may = user.may("schedule_payments") and row.received_by is None and row.waived_by is None
+    session = db.session()
+    view = timeline.requirement_views(session, [row.allocation_id])[row.id]
+    open_ = row.received_by is None and row.waived_by is None
+    may = user.may("schedule_payments") and open_
+    waiting = second_person.pending_for_requirement(session, row.id) if open_ else None
+    if waiver is None:
+        waiver = WaiverForm(prefix="waiver", formdata=None)
     return render_template(
         "overtime/requirement.html",
         requirement=row,
         state=rules.requirement_status(view, dt.date.today()),
         received_form=received if may else None,
         move_form=move if may else None,
+        waiver_form=waiver if may and waiting is None else None,
+        waiting=waiting,
+        decision_form=DecisionForm() if waiting is not None else None,
+        may_decide=_may_decide(waiting),
+        problem=problem,
     ), status
+
+
+def _may_decide(waiting: SecondPersonRequest | None) -> bool:
+    """Approvers decide; the person who asked may withdraw (decline) their own request."""
+    if waiting is None:
+        return False
+    user = signed_in_user()
+    return user.may("approve") or waiting.entered_by == user.username
 
 
 @bp.route("/requirements/<id:requirement_id>")
@@ -393,3 +475,180 @@ def requirement_due_date(requirement_id: int) -> ResponseReturnValue:
     return _requirement_page(
         requirement_id, ReceivedForm(prefix="received", formdata=None), form, 422
     )
+
+
+@bp.route("/requirements/<id:requirement_id>/waiver", methods=["POST"])
+@requires("schedule_payments")
+def requirement_waiver(requirement_id: int) -> ResponseReturnValue:
+    """Ask for the requirement to be waived; an approver (a second person) approves it."""
+    user = signed_in_user()
+    _requirement_or_404(requirement_id)
+    form = WaiverForm(prefix="waiver")
+    if form.validate_on_submit():
+        reason = form.reason.data
+        try:
+            db.write(
+                lambda s: second_person.ask_waiver(
+                    s, requirement_id=requirement_id, reason=reason, entered_by=user.username
+                )
+            )
+        except LedgerError as error:
+            form.reason.errors = [*form.reason.errors, str(error)]
+        else:
+            flash("The waiver waits for a second person to approve it.")
+            return redirect(url_for("overtime.requirement", requirement_id=requirement_id))
+    return _requirement_page(
+        requirement_id,
+        ReceivedForm(prefix="received", formdata=None),
+        MoveDueForm(prefix="move", formdata=None),
+        422,
+        waiver=form,
+    )
+
+
+# Waivers and phasings waiting for a second person -----------------------------------------
+
+
+def _waiting_or_404(request_id: int) -> SecondPersonRequest:
+    """The request, if the signed-in person may see its requirement or award."""
+    user = signed_in_user()
+    session = db.session()
+    row = session.get(SecondPersonRequest, request_id)
+    if row is None:
+        abort(404)
+    if row.requirement is not None:
+        allocation_or_404(session, user, row.requirement.allocation.reference)
+    elif row.award is not None:
+        pot_or_404(session, user, row.award.pot_id)
+    return row
+
+
+def _decided_page(row: SecondPersonRequest, problem: str | None) -> ResponseReturnValue:
+    if problem is None:
+        if row.requirement_id is not None:
+            return redirect(url_for("overtime.requirement", requirement_id=row.requirement_id))
+        assert row.award is not None
+        return redirect(url_for("overtime.phasing", award_ref=row.award.reference))
+    if row.requirement_id is not None:
+        return _requirement_page(
+            row.requirement_id,
+            ReceivedForm(prefix="received", formdata=None),
+            MoveDueForm(prefix="move", formdata=None),
+            422,
+            problem=problem,
+        )
+    assert row.award is not None
+    return _phasing_page(row.award.reference, None, 422, problem=problem)
+
+
+@bp.route("/second-approvals/<id:waiting_id>/approve", methods=["POST"])
+@requires("approve")
+def second_approve(waiting_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    row = _waiting_or_404(waiting_id)
+    if not DecisionForm().validate_on_submit():
+        abort(400)
+    try:
+        db.write(
+            lambda s: second_person.approve(s, request_id=waiting_id, approved_by=user.username)
+        )
+    except LedgerError as error:
+        return _decided_page(_waiting_or_404(waiting_id), str(error))
+    what = "waiver" if row.kind == "waive_requirement" else "phasing"
+    flash(f"Approved the {what}; it is recorded with both names.")
+    return _decided_page(row, None)
+
+
+@bp.route("/second-approvals/<id:waiting_id>/decline", methods=["POST"])
+@requires("view_pots")
+def second_decline(waiting_id: int) -> ResponseReturnValue:
+    user = signed_in_user()
+    row = _waiting_or_404(waiting_id)
+    if not _may_decide(row):
+        abort(403)
+    if not DecisionForm().validate_on_submit():
+        abort(400)
+    try:
+        db.write(
+            lambda s: second_person.decline(s, request_id=waiting_id, declined_by=user.username)
+        )
+    except LedgerError as error:
+        return _decided_page(_waiting_or_404(waiting_id), str(error))
+    flash("Declined: it can be asked for again.")
+    return _decided_page(row, None)
+
+
+# The years and phasing of an award ----------------------------------------------------------
+
+
+def _award_or_404(reference: str) -> Award:
+    user = signed_in_user()
+    session = db.session()
+    award = session.scalars(select(Award).where(Award.reference == reference)).one_or_none()
+    if award is None or award.is_assumption:
+        abort(404)
+    pot_or_404(session, user, award.pot_id)
+    return award
+
+
+def _phasing_page(
+    reference: str, form: PhasingForm | None, status: int, problem: str | None = None
+) -> ResponseReturnValue:
+    user = signed_in_user()
+    award = _award_or_404(reference)
+    session = db.session()
+    years = next(
+        y for y in timeline.award_years(session, [award.pot_id]) if y.reference == reference
+    )
+    waiting = second_person.pending_for_award(session, award.id)
+    may = user.may("record_award") and not years.phasing and waiting is None
+    if form is None and may:
+        form = PhasingForm(formdata=None)
+    return render_template(
+        "overtime/phasing.html",
+        award=award,
+        years=years,
+        describe=timeline.describe_phasing,
+        fy=label,
+        waiting=waiting,
+        waiting_parts=second_person.parts_of(waiting) if waiting is not None else {},
+        form=form if may else None,
+        decision_form=DecisionForm() if waiting is not None else None,
+        may_decide=_may_decide(waiting),
+        problem=problem,
+    ), status
+
+
+@bp.route("/awards/<award_ref>/phasing", methods=["GET", "POST"])
+@requires("view_pots")
+def phasing(award_ref: str) -> ResponseReturnValue:
+    """The years of an award, as phased or "phasing not stated", what the documents say, and
+    (for an officer) the form that phases it: an approved act."""
+    user = signed_in_user()
+    award = _award_or_404(award_ref)
+    if request.method == "GET":
+        return _phasing_page(award_ref, None, 200)
+    if not user.may("record_award"):
+        abort(403)
+    form = PhasingForm()
+    if form.validate_on_submit():
+        reference, parts = award.reference, form.parsed
+        try:
+            waiting = db.write(
+                lambda s: (
+                    second_person.ask_phasing(
+                        s, award=reference, parts=parts, entered_by=user.username
+                    )
+                    is not None
+                )
+            )
+        except LedgerError as error:
+            form.parts.errors = [*form.parts.errors, str(error)]
+        else:
+            flash(
+                f"The phasing of {reference} waits for a second person to approve it."
+                if waiting
+                else f"Award {reference} is phased: {timeline.describe_phasing(parts)}."
+            )
+            return redirect(url_for("overtime.phasing", award_ref=reference))
+    return _phasing_page(award_ref, form, 422)
