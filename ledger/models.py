@@ -72,7 +72,10 @@ REQUEST_KINDS = (
     "reverse",
     "import",
     "reduce_award",
+    "close",
 )
+# Requests that post no journal entry when approved, and so carry no amount.
+ENTRYLESS_REQUEST_KINDS = ("import", "close")
 REQUEST_STATUSES = ("pending", "approved", "rejected")
 
 
@@ -516,7 +519,8 @@ class Line(Base):
 
 class Request(Base):
     """An act awaiting a second person's approval: a variation, payment, award, receipt,
-    return, carry-forward, hand-back, reversal or a whole import.
+    return, carry-forward, hand-back, reversal, award reduction, closure of an allocation or a
+    whole import (the last two post no journal entry, so carry no amount).
 
     Until decided it holds its money: a pending increase counts against the pot's available
     balance, a pending payment or reduction against the allocation's unpaid commitment (and a
@@ -529,11 +533,14 @@ class Request(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", REQUEST_KINDS), name="kind_known"),
         CheckConstraint(_in("status", REQUEST_STATUSES), name="status_known"),
-        CheckConstraint("amount_pence <> 0 OR kind = 'import'", name="amount_not_zero"),
+        CheckConstraint(
+            f"amount_pence <> 0 OR {_in('kind', ENTRYLESS_REQUEST_KINDS)}", name="amount_not_zero"
+        ),
         CheckConstraint("kind = 'vary' OR amount_pence >= 0", name="payment_positive"),
         CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_has_decider"),
         CheckConstraint(
-            "(status = 'approved' AND (entry_id IS NOT NULL OR kind = 'import'))"
+            "(status = 'approved' AND (entry_id IS NOT NULL OR"
+            f" {_in('kind', ENTRYLESS_REQUEST_KINDS)}))"
             " OR (status <> 'approved' AND entry_id IS NULL)",
             name="approved_has_entry",
         ),

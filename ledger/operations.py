@@ -1043,30 +1043,60 @@ def reject_allocation(
     return allocation
 
 
-def _reject_pending(session: Session, allocation: Allocation, by: str, note: str) -> None:
+def _reject_pending(
+    session: Session, allocation: Allocation, by: str, note: str, excluding: int | None = None
+) -> None:
     for pending in session.scalars(
-        select(Request).where(Request.allocation_id == allocation.id, Request.status == "pending")
+        select(Request).where(
+            Request.allocation_id == allocation.id,
+            Request.status == "pending",
+            Request.id != (excluding or 0),
+        )
     ).all():
         reject_request(session, request_id=pending.id, rejected_by=by, note=note)
 
 
-def close_allocation(session: Session, *, reference: str, closed_by: str, reason: str) -> None:
-    """Close a confirmed allocation once nothing is left unpaid. Requests still waiting on it
-    are rejected with it, so nothing stays held for ever."""
+def _closable(session: Session, reference: str, reason: str) -> Allocation:
+    """The allocation, once every guard on closing it has passed (it is locked)."""
     if not reason.strip():
         raise InvalidInput("Say why the allocation is closed", field="description")
     allocation = find_allocation(session, reference)
     if allocation.status == "closed":
         raise AllocationClosed(reference)
     if allocation.status != "confirmed":
-        raise NotConfirmed(reference, allocation.status)
+        raise NotConfirmed(
+            reference,
+            allocation.status,
+            f"Allocation {reference} is {allocation.status}; only a confirmed allocation can be"
+            " closed (approve it first, or reject it instead)",
+        )
     _lock_allocation(session, allocation)
     if allocation.unpaid_pence:
         raise InvalidInput(
             f"Allocation {reference} still has {format_pence(allocation.unpaid_pence)} committed"
             " and unpaid; vary it down to what was paid before closing it"
         )
-    _reject_pending(session, allocation, closed_by, f"Allocation closed: {reason}")
+    return allocation
+
+
+def close_allocation(
+    session: Session,
+    *,
+    reference: str,
+    closed_by: str,
+    reason: str,
+    _approving: Request | None = None,
+) -> None:
+    """Close a confirmed allocation once nothing is left unpaid. Requests still waiting on it
+    are rejected with it, so nothing stays held for ever."""
+    allocation = _closable(session, reference, reason)
+    _reject_pending(
+        session,
+        allocation,
+        closed_by,
+        f"Allocation closed: {reason}",
+        _approving.id if _approving is not None else None,
+    )
     allocation.status = "closed"
     _audit(session, closed_by, "close", f"allocation {reference}", reason)
     session.flush()
@@ -1521,6 +1551,39 @@ def _request(
     return request
 
 
+def request_close(session: Session, *, reference: str, reason: str, entered_by: str) -> Request:
+    """Ask for a confirmed, fully paid (or varied down) allocation to be closed. It waits for a
+    second person; on approval ``close_allocation`` runs with that day's guards, and whatever
+    else still waits on the allocation is rejected with it."""
+    if not entered_by.strip():
+        raise InvalidInput("Every act needs the name of the person entering it")
+    allocation = _closable(session, reference, reason)
+    waiting = session.scalars(
+        select(Request.id).where(
+            Request.allocation_id == allocation.id,
+            Request.kind == "close",
+            Request.status == "pending",
+        )
+    ).first()
+    if waiting is not None:
+        raise AlreadyDecided(
+            f"Allocation {reference}",
+            f"awaiting closure (request {waiting}); approve or reject that request instead",
+        )
+    return _request(
+        session,
+        "close",
+        None,
+        content_sha256("close", {"allocation": reference, "reason": reason}),
+        amount_pence=0,
+        date=dt.date.today(),
+        memo=f"Close: {reason}"[:2000],
+        entered_by=entered_by,
+        allocation=allocation,
+        params={"reason": reason},
+    )
+
+
 def request_import(session: Session, *, csv: str, source_name: str, entered_by: str) -> Request:
     """A whole import file entered by one person, waiting for a second to approve it: then it
     is applied at once, with that day's guards (``approve_request``)."""
@@ -1549,6 +1612,7 @@ REQUEST_WORDS = {
     "reverse": "reversal",
     "import": "import",
     "reduce_award": "award reduction",
+    "close": "closure",
 }
 
 
@@ -1557,16 +1621,22 @@ def request_subject(request: Request) -> str:
     word = REQUEST_WORDS[request.kind]
     article = "an" if word[0] in "aeiou" else "a"
     if request.allocation is not None:
-        preposition = "of" if request.kind == "vary" else "on"
+        preposition = "of" if request.kind in ("vary", "close") else "on"
         return f"{article} {word} {preposition} {request.allocation.reference}"
     return f"{article} {word} {request.reference or request.id}"
 
 
 def approve_request(session: Session, *, request_id: int, approved_by: str) -> Entry | None:
     """A second person approves what waits, which posts it with today's guards. A whole import
-    returns None (its entries are many)."""
+    returns None (its entries are many), and so does a closure (it posts nothing); a closure
+    is never approved by the person who asked for it."""
     request = _pending(session, request_id)
     what = request_subject(request)
+    if request.kind == "close" and same_person(request.entered_by, approved_by):
+        raise InvalidInput(
+            f"{approved_by} asked for {what} and cannot also approve it; someone else who may"
+            " approve must decide it"
+        )
     amount = abs(request.amount_pence)
     approver = rules.approver(
         request.entered_by,
@@ -1613,6 +1683,16 @@ def _carry_out(session: Session, request: Request, approver: str) -> Entry | Non
             session, allocation, request.amount_pence, request.id, request.effective_date
         )
         return _post_payment(session, allocation, request.amount_pence, *args)
+    if request.kind == "close":
+        assert request.allocation is not None
+        close_allocation(
+            session,
+            reference=request.allocation.reference,
+            closed_by=approver,
+            reason=params["reason"],
+            _approving=request,
+        )
+        return None
     if request.kind == "import":
         from ledger.importer import import_rows
 

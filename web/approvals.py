@@ -78,14 +78,21 @@ def approve_allocation(reference: str) -> ResponseReturnValue:
 @requires("approve")
 def approve_request(request_id: int) -> ResponseReturnValue:
     user = signed_in_user()
-    _request_or_404(db.session(), user, request_id)
+    found = _request_or_404(db.session(), user, request_id)
+    closing = found.allocation.reference if found.kind == "close" and found.allocation else None
     try:
         entry = db.write(
             lambda s: ops.approve_request(s, request_id=request_id, approved_by=user.username)
         )
     except LedgerError as error:
         return _queue(user, (str(error), f"#request-{request_id}"))
-    if entry is None:
+    if closing is not None:
+        flash(
+            f"Approved request {request_id}: allocation {closing} is closed, and anything else"
+            " that waited on it is rejected.",
+            "success",
+        )
+    elif entry is None:
         flash(f"Approved request {request_id}: the import's rows are recorded.", "success")
     else:
         flash(f"Approved request {request_id}: {money(entry.amount_pence)} is recorded.", "success")

@@ -55,6 +55,7 @@ EVENT_WORDS = {
     "request_carry_forward": "Carry-forward requested",
     "request_hand_back": "Hand-back requested",
     "request_reverse": "Reversal requested",
+    "request_close": "Closure requested",
     "import": "File imported",
     "user_add": "Person added",
     "user_role": "Role changed",

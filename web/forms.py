@@ -469,6 +469,15 @@ class ReversalForm(LedgerForm):
     reference = ReferenceField("REV")
 
 
+class CloseForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "reason"}
+    reason = long_text(
+        "Reason for closing",
+        "Enter why the allocation is closed",
+        description="For example: project finished, final report received",
+    )
+
+
 def parse_shares(text_value: str) -> list[tuple[str, int]]:
     """``WFWF 2022-23=3; Promise Partnership 2021-22=1`` as (pot, share) pairs; ValueError with a
     message a person can act on when it is not that."""
