@@ -1017,7 +1017,7 @@ def reject_allocation(
     _lock_allocation(session, allocation)
     made = allocation_date(session, allocation.id)
     if date is None:
-        date = max(dt.date.today(), made) if made else dt.date.today()
+        date = rejection_date(made)
     rules.require_after_making(date, made, "rejection", reference)
     _reject_pending(session, allocation, rejected_by, note)
     release = allocation.unpaid_pence
@@ -1041,6 +1041,13 @@ def reject_allocation(
     _audit(session, rejected_by, "reject", f"allocation {reference}", note)
     session.flush()
     return allocation
+
+
+def rejection_date(made: dt.date | None) -> dt.date:
+    """The day a rejection is dated unless another is chosen: today, or the allocation's own
+    date if that is later (an allocation entered ahead of its start)."""
+    today = dt.date.today()
+    return max(today, made) if made else today
 
 
 def _reject_pending(

@@ -4,7 +4,7 @@
     commonpurse approvals [--json]                    what awaits approval, oldest first
     commonpurse --user finance approve WFWF-22-06     confirm a provisional allocation
     commonpurse --user finance approve PAY-20221101-1 approve a pending payment or variation
-    commonpurse reject WFWF-22-06 --reason "Not in the commissioning plan" [--date DATE]
+    commonpurse reject WFWF-22-06 --reason "Not in the commissioning plan" [--on DATE]
     commonpurse reverse PAY-20221101-1 --reason "Paid to the wrong provider"
 
 REF is an allocation's reference or a request's reference (its number when it has none), as
@@ -51,9 +51,13 @@ def register(subparsers: Any) -> None:
     reject.add_argument("ref", metavar="REF", help="as 'commonpurse approvals' lists it")
     reject.add_argument("--reason", required=True, help="why it is rejected")
     reject.add_argument(
+        "--on",
         "--date",
+        dest="date",
         metavar="DATE",
-        help="for an allocation: the date the money is released (default today)",
+        help="for an allocation: the date of the rejection, when its money goes back to the pot"
+        " (default today, or the allocation's date if that is later); never before the"
+        " allocation's date",
     )
     reject.set_defaults(func=cmd_reject)
 
@@ -203,7 +207,7 @@ def cmd_reject(args: argparse.Namespace, out: TextIO) -> int:
         if date is not None:
             from ledger.errors import InvalidInput
 
-            raise InvalidInput("--date applies only to rejecting an allocation", field="date")
+            raise InvalidInput("--on applies only to rejecting an allocation", field="date")
         ops.reject_request(session, request_id=key, rejected_by=actor, note=args.reason)
         return f"Rejected request {args.ref}. Its money is no longer held.\n"
 

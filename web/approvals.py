@@ -14,7 +14,7 @@ from ledger.errors import LedgerError
 from ledger.models import Request
 from statements.formatting import money
 from web import db
-from web.forms import RejectForm
+from web.forms import RejectAllocationForm, RejectForm
 from web.lookups import allocation_or_404, pending_requests, provisional_allocations
 from web.permissions import (
     CurrentUser,
@@ -127,18 +127,23 @@ def reject_request(request_id: int) -> ResponseReturnValue:
 @requires("approve")
 def reject_allocation(reference: str) -> ResponseReturnValue:
     user = signed_in_user()
-    allocation = allocation_or_404(db.session(), user, reference)
-    form = RejectForm()
+    session = db.session()
+    allocation = allocation_or_404(session, user, reference)
+    form = RejectAllocationForm()
+    if request.method == "GET":
+        made = ops.allocation_date(session, allocation.id)
+        form.date.data = f"{ops.rejection_date(made):%d/%m/%Y}"
     if form.validate_on_submit():
         note = form.note.data or ""
         try:
             db.write(
                 lambda s: ops.reject_allocation(
-                    s, reference=reference, rejected_by=user.username, note=note
+                    s, reference=reference, rejected_by=user.username, note=note, date=form.date.day
                 )
             )
         except LedgerError as error:
-            form.note.errors = [*form.note.errors, str(error)]
+            field = form.date if error.field == "date" else form.note
+            field.errors = [*field.errors, str(error)]
         else:
             flash(
                 f"Rejected allocation {reference}. Its money is available in the pot again.",

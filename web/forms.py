@@ -550,6 +550,14 @@ class RejectForm(FlaskForm):
     )
 
 
+class RejectAllocationForm(RejectForm):
+    date = DayField(
+        "Date of the rejection",
+        description="The day the held money goes back to the pot, for example 01/10/2022."
+        " Leave blank for today, or the allocation's own date if that is later",
+    )
+
+
 class ImportUploadForm(FlaskForm):
     file = FileField(
         "CSV file",
