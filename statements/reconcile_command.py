@@ -46,6 +46,12 @@ by recipients); money OUT of the council is negative (payments to recipients and
 intermediaries, money handed back to funders). A payment reversed in the ledger counts as not
 paid and is not expected in the export.
 
+Control totals (money in and out, each side) head the report. References that differ only in
+case or spaces match, with a note; one finance row paying several ledger receipts from one
+counterparty matches them with a note; an intermediary's own payment is named as such.
+--from/--to take both sides by their own dates, and a match dated just outside the window on
+the other side is listed as such.
+
 Exit status: 0 when every reference matches to the penny; 1 when it does not reconcile, or the
 file is refused (one line naming the row)."""
 

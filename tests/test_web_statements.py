@@ -99,6 +99,51 @@ def test_a_finance_export_that_matches_reconciles(database_url: str) -> None:
     assert "Amounts differ (1)" in html and "£0.01" in html
 
 
+def test_the_reconciliation_page_heads_with_control_totals_and_names_each_case(
+    database_url: str,
+) -> None:
+    """One SG receipt, in the window; finance spells it in lower case, dates a second,
+    unknown row twice, and shows a payment the ledger does not hold dated in the window."""
+    app = demo_app(database_url)
+    run(app, _receipts)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    data = {
+        "file": (
+            io.BytesIO(
+                b"date,reference,amount,description\n"
+                b"31/05/2022,sg-wfwf-1,168500.00,SG\n"
+                b"01/06/2022,MISC-9,-10.00,Bank charge\n"
+                b"01/06/2022,MISC-9,-10.00,Bank charge\n"
+                b"01/04/2023,LATE-1,-1.00,After the year\n"
+            ),
+            "june.csv",
+        ),
+        "date_from": "01/04/2022",
+        "date_to": "31/03/2023",
+    }
+    html = text_of(client.post("/reconciliation", data=data, content_type="multipart/form-data"))
+    assert "Result for june.csv, from 01/04/2022 to 31/03/2023" in html
+    assert "Control totals: 3 finance rows, 1 ledger receipt or payment" in html
+    assert (
+        '<tr><th scope="row">Money in</th><td class="app-num">£168,500.00</td>'
+        '<td class="app-num">£168,500.00</td><td class="app-num">£0.00</td></tr>'
+    ) in html
+    assert (
+        '<tr><th scope="row">Money out</th><td class="app-num">-£20.00</td>'
+        '<td class="app-num">£0.00</td><td class="app-num">-£20.00</td></tr>'
+    ) in html
+    assert (
+        "Note: written &#39;sg-wfwf-1&#39; in the finance export, SG-WFWF-1 in the ledger" in html
+    )
+    assert "0 amount differences, 1 only in the finance export, 0 only in the ledger" in html
+    assert (
+        "<strong>MISC-9</strong>: row 3, 1 June 2022, -£10.00; row 4, 1 June 2022, -£10.00."
+        " Together -£20.00."
+    ) in html
+    assert "LATE-1" not in html  # dated outside the window, and nothing in the ledger
+
+
 def test_a_finance_export_that_cannot_be_read_is_refused_next_to_the_file(
     database_url: str,
 ) -> None:

@@ -172,7 +172,12 @@ def reconciliation() -> ResponseReturnValue:
         except FinanceFileError as error:
             form.file.errors = [*form.file.errors, f"{error}. Nothing was matched."]
     status = 422 if request.method == "POST" and result is None else 200
-    return render_template("statements/reconciliation.html", form=form, result=result), status
+    from statements.finance_match import plural
+
+    page = render_template(
+        "statements/reconciliation.html", form=form, result=result, plural=plural
+    )
+    return page, status
 
 
 def _upload_name(filename: str | None) -> str:
