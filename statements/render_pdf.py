@@ -10,7 +10,9 @@ with their header row repeated, and every page carries the organisation, the dat
 Names, purposes and references are typed by people, so they are escaped before they reach a
 Paragraph: ``<b>``, ``<font>``, ``&amp;`` in a provider's name are printed as typed, never
 interpreted as ReportLab markup. The document is built with ``invariant=1`` and every date on it
-comes from the statement, so the same statement always gives the same bytes.
+comes from the statement, so the same statement always gives the same bytes. That includes the
+PDF's creation date, which is the moment the statement was made (``generated_at``: now, or for
+a signed statement the recorded moment of signing), never ReportLab's fixed invariant date.
 
 Helvetica (a PDF standard font, WinAnsi encoding) has £, –, é and the other characters of
 Western European text; characters outside WinAnsi print as a blank box.
@@ -18,6 +20,8 @@ Western European text; characters outside WinAnsi print as a blank box.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import io
 from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
@@ -29,6 +33,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -456,9 +461,15 @@ class _SectionMark(Flowable):  # type: ignore[misc]
 
 class _FootedCanvas(Canvas):  # type: ignore[misc]
     def __init__(
-        self, *args: Any, footer: tuple[str, str, str | None], title: str, **kwargs: Any
+        self,
+        *args: Any,
+        footer: tuple[str, str, str | None],
+        title: str,
+        created: dt.datetime,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._doc._timeStamp = created_at(created)
         self._footer = footer
         self._title = title
         self.current_pot: str | None = None
@@ -527,6 +538,20 @@ def _fit(text: str, font: str, size: float, room: float) -> str:
     return text.rstrip() + "…"
 
 
+def created_at(moment: dt.datetime) -> TimeStamp:
+    """ReportLab's timestamp for the PDF's creation and modification dates: the moment the
+    statement was made (for a signed statement, the moment it was signed), in UTC. The
+    document is otherwise built invariant, so the same statement gives the same bytes."""
+    utc = moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment
+    stamp = TimeStamp(invariant=1)
+    stamp.t = calendar.timegm(utc.timetuple())
+    stamp.lt = utc.timetuple()
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    stamp.dhh = stamp.dmm = 0
+    stamp.tzname = "UTC"
+    return stamp
+
+
 def _footed_canvas(statement: DistributionStatement) -> Callable[..., _FootedCanvas]:
     footer = (
         f"{statement.organisation} — {statement.title}",
@@ -537,6 +562,12 @@ def _footed_canvas(statement: DistributionStatement) -> Callable[..., _FootedCan
     )
 
     def make(*args: Any, **kwargs: Any) -> _FootedCanvas:
-        return _FootedCanvas(*args, footer=footer, title=statement.title, **kwargs)
+        return _FootedCanvas(
+            *args,
+            footer=footer,
+            title=statement.title,
+            created=statement.generated_at,
+            **kwargs,
+        )
 
     return make

@@ -143,3 +143,19 @@ def test_sign_and_reproduce_through_the_cli(run: Run, database_url: str, tmp_pat
     assert out.getvalue().startswith("Signed off WFWF 2022-23 as at 08/02/2024 (sign-off 1)")
     assert cli.main(["--db", database_url, "signoff", "pdf", "1", "-o", str(again)], out=out) == 0
     assert signed.read_bytes() == again.read_bytes()
+
+
+def _creation_date(pdf: bytes) -> str:
+    return str(pypdf.PdfReader(io.BytesIO(pdf)).metadata["/CreationDate"])
+
+
+def test_the_pdf_is_dated_when_made_and_a_signed_one_when_signed(run: Run) -> None:
+    """ReportLab's invariant mode would date every PDF 1 January 2000: a statement printed
+    today is dated today, and a signed one keeps the moment of signing, 9 February 2024 10:30."""
+    signoff_id = _signed(run)
+    signed = render_pdf(run(lambda s: signed_statement(s, signoff_id)))
+    assert _creation_date(signed) == "D:20240209103000+00'00'"
+    statement = run(lambda s: build_statement(s, WFWF_POT))
+    made = statement.generated_at
+    assert abs(dt.datetime.now(dt.UTC) - made) < dt.timedelta(minutes=1)
+    assert _creation_date(render_pdf(statement)) == f"D:{made:%Y%m%d%H%M%S}+00'00'"

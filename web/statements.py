@@ -37,15 +37,42 @@ def _statement(
     return build_statement(session, pot.name, as_at=as_at, since=since)
 
 
+DATE_PARTS = ("day", "month", "year")
+DATE_LABELS = {"as_at": "The as-at date", "since": "The 'since' date"}
+
+
 def _as_at(name: str = "as_at") -> tuple[dt.date | None, str | None]:
-    """The date asked for in ``name`` (None: not given), or why it cannot be read."""
+    """The date asked for in ``name`` (None: not given), or why it cannot be read. It comes
+    as one ``name`` (``31/03/2023``, as links and downloads give it) or as the page's three
+    boxes, ``name-day``, ``name-month`` and ``name-year``."""
     text = request.args.get(name, "").strip()
+    parts = [request.args.get(f"{name}-{part}", "").strip() for part in DATE_PARTS]
+    label = DATE_LABELS.get(name, "The date")
+    if not text and any(parts):
+        missing = [part for part, value in zip(DATE_PARTS, parts, strict=True) if not value]
+        if missing:
+            return None, f"{label} must include a {missing[0]}"
+        widths = (2, 2, 4)
+        if not all(
+            v.isascii() and v.isdigit() and len(v) <= w for v, w in zip(parts, widths, strict=True)
+        ):
+            return None, f"{label} must be a day, month and year in numbers, like 31 3 2023"
+        day, month, year = (int(v) for v in parts)
+        text = f"{day:02d}/{month:02d}/{year:04d}"
     if not text:
         return None, None
     try:
         return parse_date(text, field=name), None
     except InvalidInput as error:
         return None, str(error)
+
+
+def _date_boxes(name: str, parsed: dt.date | None) -> dict[str, str]:
+    """What the day, month and year boxes show: what was typed, else the date shown."""
+    typed = {part: request.args.get(f"{name}-{part}", "").strip() for part in DATE_PARTS}
+    if any(typed.values()) or parsed is None:
+        return typed
+    return {"day": str(parsed.day), "month": str(parsed.month), "year": str(parsed.year)}
 
 
 def _since(as_at: dt.date | None) -> tuple[dt.date | None, str | None]:
@@ -100,17 +127,21 @@ def statement(pot_id: int) -> ResponseReturnValue:
     sign_form = (
         SignoffForm(formdata=None, prefix=SIGNOFF_PREFIX) if user.may("sign_statement") else None
     )
+    as_at_text = f"{as_at:%d/%m/%Y}" if as_at is not None else ""
+    since_text = f"{since:%d/%m/%Y}" if since is not None else ""
     if sign_form is not None:
-        sign_form.as_at.data = request.args.get("as_at", "")
-        sign_form.since.data = request.args.get("since", "")
+        sign_form.as_at.data = as_at_text
+        sign_form.since.data = since_text
     page = render_template(
         "statements/statement.html",
         statement=found,
         fragment=fragment,
         pot_id=pot_id,
         pot=found.section,
-        as_at=request.args.get("as_at", ""),
-        since=request.args.get("since", ""),
+        as_at=as_at_text,
+        since=since_text,
+        as_at_boxes=_date_boxes("as_at", as_at),
+        since_boxes=_date_boxes("since", since),
         problem=problem,
         since_problem=since_problem,
         sign_form=sign_form,
