@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 
 from ledger import timeline
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
-from ledger.readout import pot_balances, pot_balances_by_id
+from ledger.readout import balances_layout, pot_balances, pot_balances_by_id
 from statements.formatting import money
 from statements.my_entries import unacknowledged_rejections
 from web import db
@@ -60,20 +60,12 @@ def dashboard() -> str:
     shown = {balance.name for balance in balances}
     # A delegated pot's money is already in its parent's Allocated: the totals count it once.
     counted = [b for b in balances if b.parent_pot not in shown]
-    totals = {
-        figure: sum(getattr(b, figure) for b in counted)
-        for figure in (
-            "funded",
-            "allocated",
-            "paid",
-            "returned",
-            "available_after_holds",
-            "received",
-        )
-    }
+    layout = balances_layout(balances)
+    totals = {c.key: sum(c.of(b) for b in counted) for c in layout.columns}
     return render_template(
         "pots/dashboard.html",
         balances=balances,
+        layout=layout,
         ids=ids,
         waiting=waiting,
         totals=totals,
