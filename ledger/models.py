@@ -84,6 +84,30 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Partial indexes: the few rows waiting for a second person, found without a scan. SQLite's
+# WHERE is declared with the index; PostgreSQL's when a PostgreSQL engine is made
+# (``declare_postgresql_where``), because naming ``postgresql_where`` here would make every
+# command import SQLAlchemy's PostgreSQL dialect, even on a SQLite ledger, just to check it.
+PARTIAL_INDEXES = {
+    "ix_allocations_provisional": "status = 'provisional'",
+    "ix_requests_pending": "status = 'pending'",
+}
+
+
+def _partial_index(name: str, column: str) -> Index:
+    return Index(name, column, sqlite_where=text(PARTIAL_INDEXES[name]))
+
+
+def declare_postgresql_where() -> None:
+    """Give the partial indexes their WHERE on PostgreSQL too (safe to call again)."""
+    for table in Base.metadata.tables.values():
+        for index in table.indexes:
+            where = PARTIAL_INDEXES.get(index.name or "")
+            options = index.dialect_options["postgresql"]
+            if where is not None and options["where"] is None:
+                options["where"] = text(where)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -322,12 +346,7 @@ class Allocation(Base):
         CheckConstraint("paid_pence >= returned_pence", name="returned_within_paid"),
         CheckConstraint("returned_pence >= 0", name="returned_not_negative"),
         # What waits for a second person: few rows among many, found without a scan.
-        Index(
-            "ix_allocations_provisional",
-            "status",
-            sqlite_where=text("status = 'provisional'"),
-            postgresql_where=text("status = 'provisional'"),
-        ),
+        _partial_index("ix_allocations_provisional", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -548,12 +567,7 @@ class Request(Base):
             "allocation_id IS NOT NULL OR kind NOT IN ('vary', 'pay', 'return')",
             name="names_its_subject",
         ),
-        Index(
-            "ix_requests_pending",
-            "status",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
+        _partial_index("ix_requests_pending", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

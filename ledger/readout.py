@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.fy import label
+from ledger.holds import holds_by_pot
 from ledger.models import Account, AllocationShare, Award, FundingStream, Organisation, Pot
-from ledger.operations import holds_by_pot
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class PotBalance:
     handed_back: int
     assumed: int
     held: int = 0
-    """Money held for changes awaiting approval (``operations.holds_by_pot``)."""
+    """Money held for changes awaiting approval (``ledger.holds.holds_by_pot``)."""
     cash_held: int = 0
     """Cash in the pot: received (or, for a delegated pot, handed over) − paid + returned
     − handed back ± carried. An accountable body's pot may be below zero when it pays before

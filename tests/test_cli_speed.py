@@ -20,7 +20,20 @@ from statements import finance_match, reconcile_command
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY_FOR_HELP = ("sqlalchemy", "alembic", "argon2", "flask", "babel", "reportlab", "jinja2")
-HEAVY_FOR_BALANCES = ("alembic", "argon2", "flask", "babel", "reportlab", "statements", "web")
+HEAVY_FOR_BALANCES = (
+    "alembic",
+    "argon2",
+    "flask",
+    "babel",
+    "reportlab",
+    "statements",
+    "web",
+    # A SQLite ledger needs neither the PostgreSQL dialect nor the writers' code.
+    "sqlalchemy.dialects.postgresql",
+    "ledger.operations",
+    "ledger.journal",
+    "ledger.chain",
+)
 PROBE = """
 import io, json, sys
 from ledger.cli import main
