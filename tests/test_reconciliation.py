@@ -24,14 +24,14 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from statements.finance_match import (
+from statements.reports.finance_match import (
     FinanceRow,
     ledger_items,
     match,
     read_finance_csv,
 )
-from statements.finance_match import render_text as render_match
-from statements.reconciliation import build_reconciliation, render_text, total_of
+from statements.reports.finance_match import render_text as render_match
+from statements.reports.reconciliation import build_reconciliation, render_text, total_of
 
 Run = Callable[[Callable[[Session], Any]], Any]
 DATA = Path(__file__).parent / "data" / "finance"
@@ -114,7 +114,9 @@ def reconcile(
     Only this module's entry point is loaded, so commands other engineers are still writing
     cannot break these tests."""
     ours = EntryPoint(
-        name="reconcile", value="statements.reconcile_command:register", group=cli.PLUGIN_GROUP
+        name="reconcile",
+        value="statements.commands.reconcile_command:register",
+        group=cli.PLUGIN_GROUP,
     )
     monkeypatch.setattr(cli, "entry_points", lambda group: [ours])
 
@@ -401,7 +403,9 @@ def test_help_documents_the_format_and_the_sign_convention(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ours = EntryPoint(
-        name="reconcile", value="statements.reconcile_command:register", group=cli.PLUGIN_GROUP
+        name="reconcile",
+        value="statements.commands.reconcile_command:register",
+        group=cli.PLUGIN_GROUP,
     )
     monkeypatch.setattr(cli, "entry_points", lambda group: [ours])
     with pytest.raises(SystemExit):

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from ledger import cli, timeline
 from ledger import operations as ops
 from ledger.demo import WFWF_POT, load_demo
-from statements.distribution import build_statement
-from statements.render_html import render_html
-from statements.render_pdf import render_pdf
-from statements.signoff import signed_statement
+from statements.render.render_html import render_html
+from statements.render.render_pdf import render_pdf
+from statements.reports.distribution import build_statement
+from statements.reports.signoff import signed_statement
 
 Run = Callable[[Callable[[Session], Any]], Any]
 FEB_8_2024 = dt.date(2024, 2, 8)

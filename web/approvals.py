@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.errors import LedgerError
 from ledger.models import Request
-from statements.formatting import money
+from statements.render.formatting import money
 from web import db
 from web.forms import RejectAllocationForm, RejectForm
 from web.lookups import allocation_or_404, pending_requests, provisional_allocations

@@ -34,7 +34,7 @@ from ledger.models import (
     Pot,
 )
 from ledger.money import split_by_ratios
-from statements.formatting import money
+from statements.render.formatting import money
 from web import db
 from web.forms import (
     AllocationForm,

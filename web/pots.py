@@ -22,8 +22,8 @@ from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 from ledger import timeline
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
 from ledger.readout import balances_layout, pot_balances, pot_balances_by_id
-from statements.formatting import money
-from statements.my_entries import unacknowledged_rejections
+from statements.render.formatting import money
+from statements.reports.my_entries import unacknowledged_rejections
 from web import db
 from web.lookups import journal_for, pending_requests, pot_or_404, provisional_allocations
 from web.permissions import pots_in_scope, requires, signed_in_user

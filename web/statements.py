@@ -1,7 +1,7 @@
 """Statement pages and downloads, and the finance reconciliation upload.
 
-A pot's distribution statement (``statements.distribution.build_statement``) is shown as HTML
-inside the app's page and offered as PDF and CSV; ``?as_at=2023-03-31`` gives the figures as at
+A pot's distribution statement (``statements.reports.distribution.build_statement``) is shown as
+HTML inside the app's page and offered as PDF and CSV; ``?as_at=2023-03-31`` gives the figures as at
 a date. The renderers are imported inside the views, so this module depends on them only when a
 statement is asked for.
 """
@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from ledger.errors import InvalidInput
 from ledger.fy import parse_date
-from statements.distribution import DistributionStatement, build_statement
+from statements.reports.distribution import DistributionStatement, build_statement
 from web import db
 from web.forms import ReconcileForm
 from web.lookups import pot_or_404
@@ -115,8 +115,8 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 @bp.route("/pots/<id:pot_id>/statement")
 @requires("view_statement")
 def statement(pot_id: int) -> ResponseReturnValue:
-    from statements.render_html import render_html
-    from statements.signoff import signoffs
+    from statements.render.render_html import render_html
+    from statements.reports.signoff import signoffs
     from web.overtime import SIGNOFF_PREFIX, SignoffForm
 
     as_at, problem = _as_at()
@@ -154,7 +154,7 @@ def statement(pot_id: int) -> ResponseReturnValue:
 @bp.route("/pots/<id:pot_id>/statement.pdf")
 @requires("view_statement")
 def statement_pdf(pot_id: int) -> Response:
-    from statements.render_pdf import render_pdf
+    from statements.render.render_pdf import render_pdf
 
     as_at = _as_at_or_400()
     found = _statement(pot_id, as_at, _since_or_400(as_at))
@@ -164,7 +164,7 @@ def statement_pdf(pot_id: int) -> Response:
 @bp.route("/pots/<id:pot_id>/statement.csv")
 @requires("view_statement")
 def statement_csv(pot_id: int) -> Response:
-    from statements.render_csv import render_csv
+    from statements.render.render_csv import render_csv
 
     as_at = _as_at_or_400()
     found = _statement(pot_id, as_at, _since_or_400(as_at))
@@ -178,7 +178,7 @@ def statement_csv(pot_id: int) -> Response:
 @bp.route("/reconciliation", methods=["GET", "POST"])
 @requires("reconcile")
 def reconciliation() -> ResponseReturnValue:
-    from statements.finance_match import FinanceFileError, reconcile_finance
+    from statements.reports.finance_match import FinanceFileError, reconcile_finance
 
     form = ReconcileForm()
     result = None
@@ -203,7 +203,7 @@ def reconciliation() -> ResponseReturnValue:
         except FinanceFileError as error:
             form.file.errors = [*form.file.errors, f"{error}. Nothing was matched."]
     status = 422 if request.method == "POST" and result is None else 200
-    from statements.finance_match import plural
+    from statements.reports.finance_match import plural
 
     page = render_template(
         "statements/reconciliation.html", form=form, result=result, plural=plural
