@@ -28,9 +28,10 @@ import ledger.cli
 from ledger import operations as ops
 from ledger.demo import APPENDIX_2, CTSI_DELEGATION, CTSI_SUB_GRANTS, WFWF_POT, load_demo
 from statements.render.formatting import money
-from statements.render.render_csv import render_csv, summary_lines
+from statements.render.render_csv import render_csv
 from statements.render.render_html import render_html
 from statements.render.render_pdf import render_pdf
+from statements.render.wording import summary_lines
 from statements.reports.distribution import DistributionStatement, build_statement
 
 Run = Callable[[Callable[[Session], Any]], Any]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
@@ -33,9 +32,8 @@ RECENT_ENTRIES = 15
 ALLOCATIONS_PER_PAGE = 50
 _PAGE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
 
-# Babel takes tens of microseconds over each amount, and these pages show hundreds, mostly the
-# same from one view to the next: their tables format each figure once.
-amount = lru_cache(maxsize=8192)(money)
+# The long tables' amounts (``money`` in en_GB is ``ledger.money.format_pence``: no cache needed).
+amount = money
 
 
 @bp.context_processor

@@ -27,9 +27,9 @@ One row per thing the PDF and HTML show, in the same order, told apart by the ``
     and, when it has been superseded, ``status`` ``superseded`` and the entries in ``purpose``.
 
 Amounts are plain decimals (``82336.18``, ``-103.18``) so a spreadsheet can add them up; every
-other cell goes through ``csv_safe.neutralise``. ``summary_lines`` and ``row_notes`` are shared
-with the PDF and HTML renderings (with the column headings and ``needs_attention``) so all three
-show the same figures with the same words.
+other cell goes through ``csv_safe.neutralise``. The totals' labels, the notes under a line and
+the pot's note come from ``statements.render.wording``, which the PDF and HTML use too, so all
+three show the same figures with the same words.
 """
 
 from __future__ import annotations
@@ -38,11 +38,15 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from statements.render.csv_safe import Amount, write_csv
-from statements.render.formatting import chain_line, money, signed_line
+from statements.render.formatting import chain_line, signed_line
+from statements.render.wording import (
+    movement_amounts,
+    row_notes,
+    section_note,
+    summary_lines,
+)
 from statements.reports.distribution import (
-    AllocationRow,
     DistributionStatement,
-    Movement,
     PotSection,
 )
 
@@ -64,82 +68,6 @@ HEADER = (
     "amount",
     "note",
 )
-
-# The words the PDF and HTML share, so both print the same columns and notes.
-ALLOCATION_HEADER = ("Recipient", "Purpose", "Status", "Allocated", "Paid")
-AWARD_HEADER = ("Funder", "Award date", "Basis", "Awarded", "Received")
-MOVEMENT_HEADER = ("Pot or allocation", "Funded", "Allocated", "Paid", "Returned", "Received")
-
-
-def movement_amounts(move: Movement) -> tuple[int, int, int, int, int]:
-    """A movement's amounts in the order of ``MOVEMENT_HEADER``."""
-    return (
-        move.funded_pence,
-        move.allocated_pence,
-        move.paid_pence,
-        move.returned_pence,
-        move.received_pence,
-    )
-
-
-def summary_lines(section: PotSection) -> list[tuple[str, int]]:
-    """The section's totals as (label, pence), in the order every rendering prints them.
-
-    Awarded, allocated, paid, returned and available always appear; the other figures only
-    when they are not zero, so a simple pot has a short summary.
-    """
-    totals = section.totals
-    delegated = section.delegated_from is not None
-    lines = [
-        ("Delegated to this pot" if delegated else "Awarded by named funders", totals.awarded_pence)
-    ]
-    if totals.assumed_pence:
-        lines.append(("Recorded as an assumption", totals.assumed_pence))
-    if totals.carried_in_pence:
-        lines.append(("Carried in from an earlier year", totals.carried_in_pence))
-    if totals.assumed_pence or totals.carried_in_pence:
-        lines.append(("Total funds", totals.funded_pence))
-    if totals.received_pence:
-        lines.append(("Received", totals.received_pence))
-    lines += [
-        ("Allocated", totals.allocated_pence),
-        ("Paid", totals.paid_pence),
-        ("Returned", totals.returned_pence),
-    ]
-    if totals.carried_forward_pence:
-        lines.append(("Carried forward", totals.carried_forward_pence))
-    if totals.handed_back_pence:
-        lines.append(("Handed back", totals.handed_back_pence))
-    lines.append(("Available", totals.available_pence))
-    return lines
-
-
-def row_notes(row: AllocationRow) -> list[str]:
-    """Short notes printed under an allocation line: delegation, pooling, returns."""
-    notes: list[str] = []
-    if row.sub_pot is not None:
-        notes.append(f"Delegated pot {row.sub_pot.pot}, itemised below")
-    if row.pooled_with:
-        notes.append(
-            f"Pooled contract of {money(row.contract_total_pence)}, also funded by "
-            + ", ".join(row.pooled_with)
-        )
-    if row.returned_pence:
-        notes.append(f"{money(row.returned_pence)} returned")
-    return notes
-
-
-def needs_attention(section: PotSection) -> bool:
-    """Whether the balance note reports something a committee must look at."""
-    return bool(section.totals.assumed_pence) or section.totals.available_pence < 0
-
-
-def section_note(section: PotSection) -> str:
-    """Who administers the pot and, for a delegated pot, where its money came from."""
-    note = f"Administered by {section.administered_by}"
-    if section.delegated_from is not None:
-        note += f"; delegated from {section.delegated_from}"
-    return note
 
 
 def render_csv(statement: DistributionStatement, out: TextIO) -> None:

@@ -14,7 +14,7 @@ the web UI can put straight into its own page. ``standalone=True`` wraps it in a
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
 from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
@@ -27,7 +27,7 @@ from statements.render.formatting import (
     money,
     signed_line,
 )
-from statements.render.render_csv import (
+from statements.render.wording import (
     ALLOCATION_HEADER,
     AWARD_HEADER,
     MOVEMENT_HEADER,
@@ -217,8 +217,7 @@ section.depth-2 { margin-left: 3rem; }
 def _environment() -> Environment:
     env = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
     env.filters.update(
-        # Amounts repeat (every unpaid line's £0.00): Babel formats each once.
-        money=lru_cache(maxsize=4096)(money),
+        money=money,
         day=day,
         moment=moment,
         years=financial_years,

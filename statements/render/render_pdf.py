@@ -24,7 +24,7 @@ import calendar
 import datetime as dt
 import io
 from collections.abc import Callable, Sequence
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -58,7 +58,7 @@ from statements.render.formatting import (
     money,
     signed_line,
 )
-from statements.render.render_csv import (
+from statements.render.wording import (
     ALLOCATION_HEADER,
     AWARD_HEADER,
     MOVEMENT_HEADER,
@@ -212,10 +212,6 @@ def _cell(main: str, small: Sequence[str] = ()) -> _Cell:
     return _Cell(markup, CELL, frags=frags)
 
 
-# Amounts repeat (every unpaid line's £0.00) and Babel takes a while over each: format each once.
-_money = lru_cache(maxsize=4096)(money)
-
-
 def _story(statement: DistributionStatement, width: float) -> list[Flowable]:
     top = statement.section
     meta = [top.stream or top.pot]
@@ -272,7 +268,7 @@ def _movements(statement: DistributionStatement, width: float) -> list[Flowable]
     ]
     for move in statement.movements:
         name = f"<b>{_text(move.what)}</b>" if move.is_pot else _text(move.what)
-        rows.append([Paragraph(name, CELL), *(_money(p) for p in movement_amounts(move))])
+        rows.append([Paragraph(name, CELL), *(money(p) for p in movement_amounts(move))])
     table = Table(rows, colWidths=_grid((0.35, 0.13, 0.13, 0.13, 0.13, 0.13), width), repeatRows=1)
     table.setStyle(_table_style())
     return [*flow, table]
@@ -368,8 +364,8 @@ def _allocation_cells(row: AllocationRow) -> list[Any]:
         _cell(row.recipient, [row.reference]),
         _cell(row.purpose, extras),
         row.status.capitalize(),
-        _money(row.allocated_pence),
-        _money(row.paid_pence),
+        money(row.allocated_pence),
+        money(row.paid_pence),
     ]
 
 
