@@ -5,7 +5,7 @@
 
 ``convert`` streams the import CSV into one balanced beancount transaction per operation, with
 the postings the ledger itself makes, one per journal line, on accounts named after the ledger's
-own (``statements.export_beancount`` makes as many postings but names them for fava: income,
+own (``statements.exports.export_beancount`` makes as many postings but names them for fava: income,
 expenses, commitments): an award debits the award's receivable and credits the pot's available
 balance; a receipt moves cash in against the funder's awards in the pot, oldest first; an
 allocation moves money from the pot's available balance to the allocation's unpaid commitment,
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ledger.money import format_plain, parse_pence
-from statements.export_beancount import component
+from statements.exports.export_beancount import component
 
 CURRENCY = "GBP"
 OPEN_DATE = "2000-01-01"

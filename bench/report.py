@@ -364,7 +364,7 @@ the run fail: this page says which were met.
   proving every figure equals the journal.
 - **Statement**: a separate ledger whose pot has exactly 2,000 statement lines (1,900
   allocations and a delegation with 99 sub-grants), built with
-  `statements.distribution.build_statement` and rendered with `render_pdf` and `render_html`
+  `statements.reports.distribution.build_statement` and rendered with `render_pdf` and `render_html`
   in process (median of `--statement-repeat` runs, default 3), plus the wall time of
   `commonpurse statement POT -o FILE.pdf`.
 - **Web**: gunicorn serving `web:create_app()` over the ledger of `--web-size` operations

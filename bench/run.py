@@ -508,9 +508,9 @@ class Bench:
             self.step(f"{label}: remove ledger", lambda: self.drop_ledger(engine, name))
 
     def render_statement(self, engine: str, url: str, fixture: StatementFixture) -> None:
-        from statements.distribution import build_statement
-        from statements.render_html import render_html
-        from statements.render_pdf import render_pdf
+        from statements.render.render_html import render_html
+        from statements.render.render_pdf import render_pdf
+        from statements.reports.distribution import build_statement
 
         pot, lines = fixture.pot, fixture.lines
         engine_ = db.make_engine(url)

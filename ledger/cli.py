@@ -217,25 +217,12 @@ def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
     if not balances:
         out.write("No pots yet.\n")
         return
-    heads = (
-        "Pot",
-        "Administered by",
-        "Funded",
-        "Allocated",
-        "Paid",
-        "Returned",
-        "Available",
-        "Received",
-    )
+    from ledger.readout import balances_layout
+
+    layout = balances_layout(list(balances))
+    heads = ("Pot", "Administered by", *(c.heading for c in layout.columns))
     rows = [
-        (
-            b.name,
-            b.administered_by,
-            *(
-                format_pence(v)
-                for v in (b.funded, b.allocated, b.paid, b.returned, b.available, b.received)
-            ),
-        )
+        (b.name, b.administered_by, *(format_pence(c.of(b)) for c in layout.columns))
         for b in balances
     ]
     widths = [max(len(str(r[i])) for r in (heads, *rows)) for i in range(len(heads))]
@@ -245,6 +232,8 @@ def _print_balances(balances: Sequence[PotBalance], out: TextIO) -> None:
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         out.write("  ".join(cells).rstrip() + "\n")
+    if layout.note:
+        out.write(f"{layout.note}\n")
     for b in balances:
         if b.assumed:
             out.write(

@@ -50,6 +50,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
+    from ledger.models import declare_postgresql_where
+
+    declare_postgresql_where()  # the PostgreSQL dialect is loaded for this engine anyway
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

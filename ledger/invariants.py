@@ -37,7 +37,7 @@ I15 Carry-forward only between pots the accountable body administers, of one nam
     the next financial year; a hand-back never more than the cash the pot held on its day.
 
 Spending is attributed to funders by the awards in force at each movement's date, pro rata to
-what each had awarded by then (``statements.funder_view``), so a closed year's figures per
+what each had awarded by then (``statements.reports.funder_view``), so a closed year's figures per
 funder never change when a later award arrives; that is a property of the report, proved by its
 tests, not a stored figure.
 

@@ -72,13 +72,40 @@ REQUEST_KINDS = (
     "reverse",
     "import",
     "reduce_award",
+    "close",
 )
+# Requests that post no journal entry when approved, and so carry no amount.
+ENTRYLESS_REQUEST_KINDS = ("import", "close")
 REQUEST_STATUSES = ("pending", "approved", "rejected")
 
 
 def utcnow() -> dt.datetime:
     """The current time in UTC, evaluated at each call (never once at import)."""
     return dt.datetime.now(dt.UTC)
+
+
+# Partial indexes: the few rows waiting for a second person, found without a scan. SQLite's
+# WHERE is declared with the index; PostgreSQL's when a PostgreSQL engine is made
+# (``declare_postgresql_where``), because naming ``postgresql_where`` here would make every
+# command import SQLAlchemy's PostgreSQL dialect, even on a SQLite ledger, just to check it.
+PARTIAL_INDEXES = {
+    "ix_allocations_provisional": "status = 'provisional'",
+    "ix_requests_pending": "status = 'pending'",
+}
+
+
+def _partial_index(name: str, column: str) -> Index:
+    return Index(name, column, sqlite_where=text(PARTIAL_INDEXES[name]))
+
+
+def declare_postgresql_where() -> None:
+    """Give the partial indexes their WHERE on PostgreSQL too (safe to call again)."""
+    for table in Base.metadata.tables.values():
+        for index in table.indexes:
+            where = PARTIAL_INDEXES.get(index.name or "")
+            options = index.dialect_options["postgresql"]
+            if where is not None and options["where"] is None:
+                options["where"] = text(where)
 
 
 class Base(DeclarativeBase):
@@ -319,12 +346,7 @@ class Allocation(Base):
         CheckConstraint("paid_pence >= returned_pence", name="returned_within_paid"),
         CheckConstraint("returned_pence >= 0", name="returned_not_negative"),
         # What waits for a second person: few rows among many, found without a scan.
-        Index(
-            "ix_allocations_provisional",
-            "status",
-            sqlite_where=text("status = 'provisional'"),
-            postgresql_where=text("status = 'provisional'"),
-        ),
+        _partial_index("ix_allocations_provisional", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -516,7 +538,8 @@ class Line(Base):
 
 class Request(Base):
     """An act awaiting a second person's approval: a variation, payment, award, receipt,
-    return, carry-forward, hand-back, reversal or a whole import.
+    return, carry-forward, hand-back, reversal, award reduction, closure of an allocation or a
+    whole import (the last two post no journal entry, so carry no amount).
 
     Until decided it holds its money: a pending increase counts against the pot's available
     balance, a pending payment or reduction against the allocation's unpaid commitment (and a
@@ -529,11 +552,14 @@ class Request(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", REQUEST_KINDS), name="kind_known"),
         CheckConstraint(_in("status", REQUEST_STATUSES), name="status_known"),
-        CheckConstraint("amount_pence <> 0 OR kind = 'import'", name="amount_not_zero"),
+        CheckConstraint(
+            f"amount_pence <> 0 OR {_in('kind', ENTRYLESS_REQUEST_KINDS)}", name="amount_not_zero"
+        ),
         CheckConstraint("kind = 'vary' OR amount_pence >= 0", name="payment_positive"),
         CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_has_decider"),
         CheckConstraint(
-            "(status = 'approved' AND (entry_id IS NOT NULL OR kind = 'import'))"
+            "(status = 'approved' AND (entry_id IS NOT NULL OR"
+            f" {_in('kind', ENTRYLESS_REQUEST_KINDS)}))"
             " OR (status <> 'approved' AND entry_id IS NULL)",
             name="approved_has_entry",
         ),
@@ -541,12 +567,7 @@ class Request(Base):
             "allocation_id IS NOT NULL OR kind NOT IN ('vary', 'pay', 'return')",
             name="names_its_subject",
         ),
-        Index(
-            "ix_requests_pending",
-            "status",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
-        ),
+        _partial_index("ix_requests_pending", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

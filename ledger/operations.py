@@ -40,6 +40,7 @@ from ledger.errors import (
     ReferenceConflict,
 )
 from ledger.fy import financial_year_of
+from ledger.holds import holds_by_pot as holds_by_pot
 from ledger.journal import Leg, account_of, content_sha256, later_changes, open_account, post
 from ledger.models import (
     Account,
@@ -361,67 +362,6 @@ def held_in_pot(session: Session, pot_id: int, excluding: int | None = None) -> 
     """Money that requests awaiting approval would take from the pot's available balance
     (``holds_by_pot``)."""
     return holds_by_pot(session, excluding).get(pot_id, 0)
-
-
-def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, int]:
-    """For every pot, the money requests awaiting approval (other than ``excluding``) would
-    take from its available balance, in a fixed number of queries whatever the ledger's size:
-
-    - each pending increase's part for the pot (the exact split of the allocation's new total);
-    - for a delegated pot, pending reductions of its delegation and pending returns on it
-      (the intermediary's money the council means to take back);
-    - pending hand-backs and carry-forwards out of the pot."""
-    pending = session.execute(
-        select(Request.kind, Request.amount_pence, Request.allocation_id, Request.pot_id).where(
-            Request.status == "pending", Request.id != (excluding or 0)
-        )
-    ).all()
-    held: dict[int, int] = {}
-
-    def add(pot_id: int, pence: int) -> None:
-        held[pot_id] = held.get(pot_id, 0) + pence
-
-    allocation_ids = {a for _, _, a, _ in pending if a is not None}
-    shares: dict[int, list[tuple[int, int, int, int]]] = {}
-    children: dict[int, int] = {}
-    if allocation_ids:
-        for allocation_id, share_pot, weight, allocated, paid in session.execute(
-            select(
-                AllocationShare.allocation_id,
-                AllocationShare.pot_id,
-                AllocationShare.weight_pence,
-                AllocationShare.allocated_pence,
-                AllocationShare.paid_pence,
-            )
-            .where(AllocationShare.allocation_id.in_(allocation_ids))
-            .order_by(AllocationShare.id)
-        ):
-            shares.setdefault(allocation_id, []).append((share_pot, weight, allocated, paid))
-        for parent, child in session.execute(
-            select(Pot.parent_allocation_id, Pot.id).where(
-                Pot.parent_allocation_id.in_(allocation_ids)
-            )
-        ):
-            if parent is not None:
-                children[parent] = child
-    for kind, amount, allocation_id, pot_id in pending:
-        if kind == "vary" and amount > 0 and allocation_id in shares:
-            parts = shares[allocation_id]
-            moves = rules.split_to_weights(
-                sum(allocated for _, _, allocated, _ in parts) + amount,
-                [w for _, w, _, _ in parts],
-                [a for _, _, a, _ in parts],
-                [p for _, _, _, p in parts],
-            )
-            for (share_pot, _, _, _), move in zip(parts, moves, strict=True):
-                if move > 0:
-                    add(share_pot, move)
-        elif kind in ("vary", "return") and allocation_id in children:
-            if kind == "return" or amount < 0:
-                add(children[allocation_id], abs(amount))
-        elif kind in ("hand_back", "carry_forward", "reduce_award") and pot_id is not None:
-            add(pot_id, amount)
-    return held
 
 
 def pending_reduction_on_allocation(
@@ -1017,7 +957,7 @@ def reject_allocation(
     _lock_allocation(session, allocation)
     made = allocation_date(session, allocation.id)
     if date is None:
-        date = max(dt.date.today(), made) if made else dt.date.today()
+        date = rejection_date(made)
     rules.require_after_making(date, made, "rejection", reference)
     _reject_pending(session, allocation, rejected_by, note)
     release = allocation.unpaid_pence
@@ -1043,30 +983,67 @@ def reject_allocation(
     return allocation
 
 
-def _reject_pending(session: Session, allocation: Allocation, by: str, note: str) -> None:
+def rejection_date(made: dt.date | None) -> dt.date:
+    """The day a rejection is dated unless another is chosen: today, or the allocation's own
+    date if that is later (an allocation entered ahead of its start)."""
+    today = dt.date.today()
+    return max(today, made) if made else today
+
+
+def _reject_pending(
+    session: Session, allocation: Allocation, by: str, note: str, excluding: int | None = None
+) -> None:
     for pending in session.scalars(
-        select(Request).where(Request.allocation_id == allocation.id, Request.status == "pending")
+        select(Request).where(
+            Request.allocation_id == allocation.id,
+            Request.status == "pending",
+            Request.id != (excluding or 0),
+        )
     ).all():
         reject_request(session, request_id=pending.id, rejected_by=by, note=note)
 
 
-def close_allocation(session: Session, *, reference: str, closed_by: str, reason: str) -> None:
-    """Close a confirmed allocation once nothing is left unpaid. Requests still waiting on it
-    are rejected with it, so nothing stays held for ever."""
+def _closable(session: Session, reference: str, reason: str) -> Allocation:
+    """The allocation, once every guard on closing it has passed (it is locked)."""
     if not reason.strip():
         raise InvalidInput("Say why the allocation is closed", field="description")
     allocation = find_allocation(session, reference)
     if allocation.status == "closed":
         raise AllocationClosed(reference)
     if allocation.status != "confirmed":
-        raise NotConfirmed(reference, allocation.status)
+        raise NotConfirmed(
+            reference,
+            allocation.status,
+            f"Allocation {reference} is {allocation.status}; only a confirmed allocation can be"
+            " closed (approve it first, or reject it instead)",
+        )
     _lock_allocation(session, allocation)
     if allocation.unpaid_pence:
         raise InvalidInput(
             f"Allocation {reference} still has {format_pence(allocation.unpaid_pence)} committed"
             " and unpaid; vary it down to what was paid before closing it"
         )
-    _reject_pending(session, allocation, closed_by, f"Allocation closed: {reason}")
+    return allocation
+
+
+def close_allocation(
+    session: Session,
+    *,
+    reference: str,
+    closed_by: str,
+    reason: str,
+    _approving: Request | None = None,
+) -> None:
+    """Close a confirmed allocation once nothing is left unpaid. Requests still waiting on it
+    are rejected with it, so nothing stays held for ever."""
+    allocation = _closable(session, reference, reason)
+    _reject_pending(
+        session,
+        allocation,
+        closed_by,
+        f"Allocation closed: {reason}",
+        _approving.id if _approving is not None else None,
+    )
     allocation.status = "closed"
     _audit(session, closed_by, "close", f"allocation {reference}", reason)
     session.flush()
@@ -1529,6 +1506,39 @@ def _request(
     return request
 
 
+def request_close(session: Session, *, reference: str, reason: str, entered_by: str) -> Request:
+    """Ask for a confirmed, fully paid (or varied down) allocation to be closed. It waits for a
+    second person; on approval ``close_allocation`` runs with that day's guards, and whatever
+    else still waits on the allocation is rejected with it."""
+    if not entered_by.strip():
+        raise InvalidInput("Every act needs the name of the person entering it")
+    allocation = _closable(session, reference, reason)
+    waiting = session.scalars(
+        select(Request.id).where(
+            Request.allocation_id == allocation.id,
+            Request.kind == "close",
+            Request.status == "pending",
+        )
+    ).first()
+    if waiting is not None:
+        raise AlreadyDecided(
+            f"Allocation {reference}",
+            f"awaiting closure (request {waiting}); approve or reject that request instead",
+        )
+    return _request(
+        session,
+        "close",
+        None,
+        content_sha256("close", {"allocation": reference, "reason": reason}),
+        amount_pence=0,
+        date=dt.date.today(),
+        memo=f"Close: {reason}"[:2000],
+        entered_by=entered_by,
+        allocation=allocation,
+        params={"reason": reason},
+    )
+
+
 def request_import(session: Session, *, csv: str, source_name: str, entered_by: str) -> Request:
     """A whole import file entered by one person, waiting for a second to approve it: then it
     is applied at once, with that day's guards (``approve_request``)."""
@@ -1557,6 +1567,7 @@ REQUEST_WORDS = {
     "reverse": "reversal",
     "import": "import",
     "reduce_award": "award reduction",
+    "close": "closure",
 }
 
 
@@ -1565,16 +1576,22 @@ def request_subject(request: Request) -> str:
     word = REQUEST_WORDS[request.kind]
     article = "an" if word[0] in "aeiou" else "a"
     if request.allocation is not None:
-        preposition = "of" if request.kind == "vary" else "on"
+        preposition = "of" if request.kind in ("vary", "close") else "on"
         return f"{article} {word} {preposition} {request.allocation.reference}"
     return f"{article} {word} {request.reference or request.id}"
 
 
 def approve_request(session: Session, *, request_id: int, approved_by: str) -> Entry | None:
     """A second person approves what waits, which posts it with today's guards. A whole import
-    returns None (its entries are many)."""
+    returns None (its entries are many), and so does a closure (it posts nothing); a closure
+    is never approved by the person who asked for it."""
     request = _pending(session, request_id)
     what = request_subject(request)
+    if request.kind == "close" and same_person(request.entered_by, approved_by):
+        raise InvalidInput(
+            f"{approved_by} asked for {what} and cannot also approve it; someone else who may"
+            " approve must decide it"
+        )
     amount = abs(request.amount_pence)
     approver = rules.approver(
         request.entered_by,
@@ -1621,6 +1638,16 @@ def _carry_out(session: Session, request: Request, approver: str) -> Entry | Non
             session, allocation, request.amount_pence, request.id, request.effective_date
         )
         return _post_payment(session, allocation, request.amount_pence, *args)
+    if request.kind == "close":
+        assert request.allocation is not None
+        close_allocation(
+            session,
+            reference=request.allocation.reference,
+            closed_by=approver,
+            reason=params["reason"],
+            _approving=request,
+        )
+        return None
     if request.kind == "import":
         from ledger.importer import import_rows
 

@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.fy import label
+from ledger.holds import holds_by_pot
 from ledger.models import Account, AllocationShare, Award, FundingStream, Organisation, Pot
-from ledger.operations import holds_by_pot
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class PotBalance:
     handed_back: int
     assumed: int
     held: int = 0
-    """Money held for changes awaiting approval (``operations.holds_by_pot``)."""
+    """Money held for changes awaiting approval (``ledger.holds.holds_by_pot``)."""
     cash_held: int = 0
     """Cash in the pot: received (or, for a delegated pot, handed over) − paid + returned
     − handed back ± carried. An accountable body's pot may be below zero when it pays before
@@ -156,3 +156,65 @@ def _balance(
         held=held_pence,
         cash_held=cash_pence,
     )
+
+
+# The balances table, as the CLI and the web app show it ------------------------------------
+
+
+@dataclass(frozen=True)
+class BalanceColumn:
+    """One figure of the balances table. ``sign`` is how it moves the row's available figure
+    (+1 or -1; 0 for a figure shown beside it, such as paid or received); ``total`` marks the
+    available figure itself. A column that moves the row but is zero on every row shown is left
+    out and named in ``BalancesLayout.note`` instead."""
+
+    key: str
+    heading: str
+    sign: int = 0
+    optional: bool = False
+    total: bool = False
+
+    def of(self, balance: PotBalance) -> int:
+        value: int = getattr(balance, self.key)
+        return value
+
+
+BALANCE_COLUMNS = (
+    BalanceColumn("funded", "Funded", +1),
+    BalanceColumn("allocated", "Allocated", -1),
+    BalanceColumn("returned", "Returned", +1),
+    BalanceColumn("carried_forward", "Carried forward", -1, optional=True),
+    BalanceColumn("handed_back", "Handed back", -1, optional=True),
+    BalanceColumn("held", "Held for approval", -1, optional=True),
+    BalanceColumn("available_after_holds", "Available", total=True),
+    BalanceColumn("paid", "Paid"),
+    BalanceColumn("received", "Received"),
+    BalanceColumn("cash_held", "Cash held", optional=True),
+)
+LEFT_OUT_WORDS = {
+    "carried_forward": "carried forward",
+    "handed_back": "handed back",
+    "held": "held for approval",
+    "cash_held": "held as cash",
+}
+
+
+@dataclass(frozen=True)
+class BalancesLayout:
+    columns: tuple[BalanceColumn, ...]
+    note: str  # what was left out because it is nothing on every row, or ""
+
+
+def balances_layout(balances: list[PotBalance]) -> BalancesLayout:
+    """The columns to show: every figure that moves any row's available figure, so that each
+    row adds up on the screen (funded − allocated + returned − carried forward − handed back −
+    held = available), and a note naming the figures that are nothing on every row."""
+    columns = tuple(c for c in BALANCE_COLUMNS if not c.optional or any(c.of(b) for b in balances))
+    left_out = [LEFT_OUT_WORDS[c.key] for c in BALANCE_COLUMNS if c not in columns]
+    note = ""
+    if left_out:
+        words = (
+            left_out[0] if len(left_out) == 1 else f"{', '.join(left_out[:-1])} or {left_out[-1]}"
+        )
+        note = f"Nothing is {words} in these pots, so those columns are left out."
+    return BalancesLayout(columns, note)

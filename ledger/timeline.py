@@ -14,14 +14,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-from ledger import operations as ops
-from ledger import schedule as rules
 from ledger.errors import InvalidInput, NotFound, ReferenceConflict, SelfApproval
 from ledger.fy import label
+from ledger.lazy import lazy
 from ledger.models import (
     REQUIREMENT_KINDS,
     Account,
@@ -43,6 +43,13 @@ from ledger.models import (
     utcnow,
 )
 from ledger.money import format_pence, split_by_ratios
+
+if TYPE_CHECKING:
+    from ledger import operations as ops
+    from ledger import schedule as rules
+else:  # read-outs such as the years of each award need neither
+    ops = lazy("ledger.operations")
+    rules = lazy("ledger.schedule")
 
 
 def _audit(session: Session, actor: str, action: str, subject: str, detail: str = "") -> None:

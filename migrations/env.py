@@ -10,9 +10,10 @@ from alembic import context
 from sqlalchemy import Engine
 
 from ledger.db import make_engine
-from ledger.models import Base
+from ledger.models import Base, declare_postgresql_where
 
 config = context.config
+declare_postgresql_where()  # the migrations' partial indexes, as PostgreSQL has them
 target_metadata = Base.metadata
 
 

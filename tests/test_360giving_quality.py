@@ -1,5 +1,5 @@
-"""The publisher checks that matter for this file (statements/quality_360giving.py), over the
-demo's export and over a generated ledger's, and proof that each check fires when it should.
+"""The publisher checks that matter for this file (statements/exports/quality_360giving.py), over
+the demo's export and over a generated ledger's, and proof that each check fires when it should.
 
 The demo passes every check its data allows. The one finding left is Community House: CTSI's
 line for it says only "Funding approved", so the documents give no period to publish.
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.demo import load_demo
 from ledger.organisations import IdentifierChange, set_identifiers, set_publication
-from statements.export_360giving import build_export, to_json
-from statements.quality_360giving import CHECKS, Finding, check_package
+from statements.exports.export_360giving import build_export, to_json
+from statements.exports.quality_360giving import CHECKS, Finding, check_package
 from tests.test_exports import official_validator
 
 Run = Callable[[Callable[[Session], Any]], Any]

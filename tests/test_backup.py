@@ -464,9 +464,11 @@ def test_balances_of_one_pot_show_only_that_pot(database_url: str) -> None:
     assert code == 0
     assert printed == (
         "Pot                              Administered by                                  "
-        "   Funded   Allocated   Paid  Returned  Available  Received\n"
+        "   Funded   Allocated  Returned  Available   Paid  Received\n"
         "CTSI managed WFWF Grant 2022-23  Clackmannanshire Third Sector Interface (CTSI)"
-        "  £82,336.18  £82,336.18  £0.00     £0.00      £0.00     £0.00\n"
+        "  £82,336.18  £82,336.18     £0.00      £0.00  £0.00     £0.00\n"
+        "Nothing is carried forward, handed back, held for approval or held as cash in these"
+        " pots, so those columns are left out.\n"
         "CTSI managed WFWF Grant 2022-23 is delegated from WFWF 2022-23.\n"
     )
     _, everything = commonpurse(database_url, "balances", "--json")
@@ -487,10 +489,12 @@ def test_balances_of_a_pot_with_an_assumption_keep_the_note(database_url: str) -
 
     assert code == 0
     assert printed == (
-        "Pot           Administered by                Funded    Allocated   Paid  Returned"
-        "  Available  Received\n"
-        "WFWF 2022-23  Clackmannanshire Council  £337,103.18  £337,103.18  £0.00     £0.00"
-        "      £0.00     £0.00\n"
+        "Pot           Administered by                Funded    Allocated  Returned  Available"
+        "   Paid  Received\n"
+        "WFWF 2022-23  Clackmannanshire Council  £337,103.18  £337,103.18     £0.00      £0.00"
+        "  £0.00     £0.00\n"
+        "Nothing is carried forward, handed back, held for approval or held as cash in these"
+        " pots, so those columns are left out.\n"
         "\n"
         "Note: WFWF 2022-23 includes £103.18 recorded as an assumption, not from a named funder:"
         " its allocations exceed what the documents show was awarded by £103.18.\n"

@@ -27,7 +27,7 @@ from ledger import operations as ops
 from ledger.demo import load_demo
 from ledger.errors import LedgerError
 from ledger.models import ENTRY_KINDS, Allocation, Entry
-from statements.export_beancount import export_beancount
+from statements.exports.export_beancount import export_beancount
 from tests.test_360giving_quality import generated_ledger
 from tests.test_exports import assert_balances_match_the_ledger, beancount_totals
 

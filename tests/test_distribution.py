@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.demo import CTSI_POT, WFWF_POT, load_demo
 from ledger.readout import pot_balances
-from statements.distribution import build_statement
+from statements.reports.distribution import build_statement
 
 Run = Callable[[Callable[[Session], Any]], Any]
 
@@ -147,7 +147,7 @@ def test_a_pot_without_a_stream_is_headed_by_its_own_name(run: Run) -> None:
 
 
 def test_the_note_under_a_pot_never_contradicts_its_figures() -> None:
-    from statements.distribution import Totals, balance_note
+    from statements.reports.distribution import Totals, balance_note
 
     def totals(**figures: int) -> Totals:
         base = dict.fromkeys(

@@ -47,16 +47,16 @@ from ledger.errors import InvalidInput
 from ledger.models import Account, Entry, Line
 from ledger.money import parse_pence, pence_to_decimal
 from ledger.schedule import split_instalments
-from statements.export_360giving import (
+from statements.exports.export_360giving import (
     PREFIX_SETTING,
     export_360giving,
     export_360giving_csv,
     slug,
     to_json,
 )
-from statements.export_beancount import component, export_beancount
-from statements.export_journal import HEADER, export_journal_csv
-from statements.quality_360giving import check_package
+from statements.exports.export_beancount import component, export_beancount
+from statements.exports.export_journal import HEADER, export_journal_csv
+from statements.exports.quality_360giving import check_package
 
 Run = Callable[[Callable[[Session], Any]], Any]
 
@@ -699,7 +699,7 @@ def test_formulas_in_the_csv_exports_are_neutralised(run: Run, busy: None) -> No
 def only_export(monkeypatch: pytest.MonkeyPatch) -> None:
     """Load just this module's entry point, so the test does not depend on other commands."""
     ours = [ep for ep in entry_points(group=cli.PLUGIN_GROUP) if ep.name == "export"]
-    assert [ep.value for ep in ours] == ["statements.export_command:register"]
+    assert [ep.value for ep in ours] == ["statements.commands.export_command:register"]
 
     def chosen(group: str) -> list[EntryPoint]:
         return ours if group == cli.PLUGIN_GROUP else list(entry_points(group=group))

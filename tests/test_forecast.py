@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ledger import cli, timeline
 from ledger import operations as ops
 from ledger.demo import SCOTTISH_GOVERNMENT, WFWF_POT, load_demo
-from statements.forecast import build_forecast, total_of, write_forecast_csv
+from statements.reports.forecast import build_forecast, total_of, write_forecast_csv
 
 Run = Callable[[Callable[[Session], Any]], Any]
 JAN_2024 = dt.date(2024, 1, 1)

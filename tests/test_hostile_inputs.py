@@ -594,7 +594,7 @@ def formula_exported(text: str) -> Callable[[Session], None]:
     """The cell was kept as typed; ``commonpurse export csv`` must write it inert."""
 
     def look(session: Session) -> None:
-        from statements.export_journal import export_journal_csv
+        from statements.exports.export_journal import export_journal_csv
 
         out = io.StringIO()
         export_journal_csv(session, out)
@@ -787,7 +787,7 @@ CSV_CASES = [
         "formula =HYPERLINK in a description",
         award_file(description='=HYPERLINK("http://evil.example","Click")'),
         Accepted(
-            "statements/csv_safe.py: cells are neutralised on export",
+            "statements/render/csv_safe.py: cells are neutralised on export",
             formula_exported('=HYPERLINK("http://evil.example","Click")'),
         ),
     ),
@@ -796,7 +796,7 @@ CSV_CASES = [
         "formula +cmd in a reference",
         award_file(reference="+cmd|' /C calc'!A0"),
         Accepted(
-            "statements/csv_safe.py: cells are neutralised on export",
+            "statements/render/csv_safe.py: cells are neutralised on export",
             formula_exported("+cmd|' /C calc'!A0"),
         ),
     ),
@@ -805,7 +805,7 @@ CSV_CASES = [
         "formula @SUM in a description",
         award_file(description="@SUM(1+1)*cmd|' /C calc'!A0"),
         Accepted(
-            "statements/csv_safe.py: cells are neutralised on export",
+            "statements/render/csv_safe.py: cells are neutralised on export",
             formula_exported("@SUM(1+1)*cmd|' /C calc'!A0"),
         ),
     ),

@@ -65,7 +65,7 @@ from ledger.errors import LedgerError
 from ledger.importer import HEADER, ImportRowError, import_rows
 from ledger.models import Allocation, AllocationShare, Entry, Pot, Request
 from ledger.money import format_plain, split_by_ratios
-from statements.distribution import build_statement
+from statements.reports.distribution import build_statement
 from tests.conftest import LedgerPairs
 from tests.import_oracle import import_rows_one_by_one
 from tests.test_bulk import NAMED_ENTRY, dump

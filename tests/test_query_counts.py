@@ -26,7 +26,7 @@ from ledger import operations as ops
 from ledger.demo import CTSI_SUB_GRANTS, PROMISE_POT, SCOTTISH_GOVERNMENT, WFWF_POT, load_demo
 from ledger.models import Allocation, AllocationShare
 from ledger.readout import pot_balances
-from statements.distribution import build_statement
+from statements.reports.distribution import build_statement
 from tests.test_web_pages import check as well_formed_problems
 from tests.web_helpers import demo_app, fast_sign_in, pot_id, text_of
 from tests.web_helpers import run as run_in_app

@@ -24,14 +24,14 @@ from ledger.demo import (
     WFWF_POT,
     load_demo,
 )
-from statements.finance_match import (
+from statements.reports.finance_match import (
     FinanceRow,
     ledger_items,
     match,
     read_finance_csv,
 )
-from statements.finance_match import render_text as render_match
-from statements.reconciliation import build_reconciliation, render_text, total_of
+from statements.reports.finance_match import render_text as render_match
+from statements.reports.reconciliation import build_reconciliation, render_text, total_of
 
 Run = Callable[[Callable[[Session], Any]], Any]
 DATA = Path(__file__).parent / "data" / "finance"
@@ -114,7 +114,9 @@ def reconcile(
     Only this module's entry point is loaded, so commands other engineers are still writing
     cannot break these tests."""
     ours = EntryPoint(
-        name="reconcile", value="statements.reconcile_command:register", group=cli.PLUGIN_GROUP
+        name="reconcile",
+        value="statements.commands.reconcile_command:register",
+        group=cli.PLUGIN_GROUP,
     )
     monkeypatch.setattr(cli, "entry_points", lambda group: [ours])
 
@@ -238,7 +240,7 @@ def test_a_matching_finance_export_reconciles(
     lines = report.read_text(encoding="utf-8").splitlines()
     assert lines[0] == (
         "status,reference,finance_rows,finance_date,finance_amount,ledger_date,ledger_amount,"
-        "difference,ledger_description,finance_description"
+        "difference,ledger_description,finance_description,note"
     )
     assert sum(line.startswith("matched,") for line in lines) == 7
     assert any(
@@ -263,7 +265,7 @@ def test_planted_differences_are_each_found(
     assert "Only in the ledger (1):" in out
     assert "  PAY-ABERLOUR-Q1  -£25,000.00  2022-12-01  payment to Aberlour on WFWF-22-02" in out
     assert out.rstrip().endswith(
-        "Does not reconcile: 1 amount difference(s), 2 only in the finance export,"
+        "Does not reconcile: 1 amount difference, 2 only in the finance export,"
         " 1 only in the ledger; 5 matched."
     )
 
@@ -401,7 +403,9 @@ def test_help_documents_the_format_and_the_sign_convention(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ours = EntryPoint(
-        name="reconcile", value="statements.reconcile_command:register", group=cli.PLUGIN_GROUP
+        name="reconcile",
+        value="statements.commands.reconcile_command:register",
+        group=cli.PLUGIN_GROUP,
     )
     monkeypatch.setattr(cli, "entry_points", lambda group: [ours])
     with pytest.raises(SystemExit):
@@ -410,3 +414,144 @@ def test_help_documents_the_format_and_the_sign_convention(
     assert "date,reference,amount,description" in text
     assert "money IN to the council is positive" in text
     assert "money OUT of the council is negative" in text
+
+
+# Reconciliation as finance does it ---------------------------------------------------------
+
+HEADER = "date,reference,amount,description\n"
+MATCHING_ROWS = (DATA / "matching.csv").read_text(encoding="utf-8").splitlines()[1:]
+
+
+def export(tmp_path: Path, *lines: str, name: str = "export.csv") -> str:
+    path = tmp_path / name
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_control_totals_head_the_report_in_text_and_csv(
+    books: None, reconcile: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    report = tmp_path / "match.csv"
+    code, out, _ = reconcile(str(DATA / "matching.csv"), "--csv", str(report))
+    assert code == 0
+    # In: Corra's £50,000 and the Scottish Government's two £168,500 instalments. Out: CTSI
+    # £41,168.09, Aberlour £25,000 (its duplicate reversed), AfC £17,691.75, Barnardo's £45,000.
+    head = out.split("\n\nMatched")[0]
+    assert "Control totals:" in head
+    assert head.splitlines()[-4:] == [
+        "                       Finance            Ledger   Finance less ledger",
+        "  Money in         £387,000.00       £387,000.00                 £0.00",
+        "  Money out       -£128,859.84      -£128,859.84                 £0.00",
+        "  Net              £258,140.16       £258,140.16                 £0.00",
+    ]
+    lines = report.read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("control total,money in,,,387000.00,,387000.00,0.00,")
+    assert lines[2].startswith("control total,money out,,,-128859.84,,-128859.84,0.00,")
+    assert lines[3].startswith("control total,net,,,258140.16,,258140.16,0.00,")
+
+
+def test_a_row_dated_just_outside_the_window_on_one_side_is_named_as_such(
+    books: None, reconcile: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    """The year 2022-23. Finance posted Aberlour's December payment on 3 April 2023, after the
+    year end; and it dated Barnardo's payment 31 March 2023, which the ledger dates 30 June."""
+    rows = [r for r in MATCHING_ROWS if "PAY-ABERLOUR-Q1" not in r and "PAY-BARNARDOS" not in r]
+    path = export(
+        tmp_path,
+        *rows,
+        '03/04/2023,PAY-ABERLOUR-Q1,"-£25,000.00",Aberlour Sustain Q1',
+        '31/03/2023,PAY-BARNARDOS,"-45,000",Barnardo\'s',
+    )
+    code, out, _ = reconcile(path, "--from", "01/04/2022", "--to", "31/03/2023")
+    assert "Dated outside the window on the other side (2):" in out
+    assert (
+        "  PAY-BARNARDOS  finance -£45,000.00 dated 2023-03-31 (row 9), ledger -£45,000.00"
+        " dated 2023-06-30\n    Note: the ledger dates it 30/06/2023, outside the window"
+    ) in out
+    assert (
+        "  PAY-ABERLOUR-Q1  finance -£25,000.00 dated 2023-04-03 (row 8), ledger -£25,000.00"
+        " dated 2022-12-01\n    Note: the finance export dates it 03/04/2023, outside the window"
+    ) in out
+    assert "Only in the finance export (0):" in out and "Only in the ledger (0):" in out
+    # The two rows explain the control totals' difference: £45,000 less £25,000.
+    assert "  Money out       -£103,859.84       -£83,859.84           -£20,000.00" in out
+    assert out.startswith(
+        "Reconciliation of export.csv with the ledger, from 01/04/2022 to 31/03/2023"
+    )
+    assert code == 0
+
+
+def test_references_differing_only_in_case_or_spaces_match_with_the_difference_shown(
+    books: None, reconcile: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    rows = [r.replace("PAY-AFC-1", "pay-afc- 1") for r in MATCHING_ROWS]
+    code, out, _ = reconcile(export(tmp_path, *rows))
+    assert code == 0, out
+    assert (
+        "  PAY-AFC-1  -£17,691.75  2023-01-16  payment to Action for Children on WFWF-22-03"
+        " (WFWF 2022-23)\n    Note: written 'pay-afc- 1' in the finance export, PAY-AFC-1 in"
+        " the ledger"
+    ) in out
+
+
+def test_one_remittance_for_two_ledger_receipts_from_the_scottish_government_matches(
+    books: None, reconcile: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    """The Scottish Government's two £168,500 instalments, banked as one £337,000 remittance."""
+    rows = [r for r in MATCHING_ROWS if "SG-WFWF-" not in r]
+    path = export(tmp_path, *rows, '30/11/2022,SG-REMIT-0042,"337,000.00",SG remittance WFWF')
+    report = tmp_path / "match.csv"
+    code, out, _ = reconcile(path, "--csv", str(report))
+    assert code == 0, out
+    assert (
+        "  SG-REMIT-0042  £337,000.00  2022-11-30  SG remittance WFWF\n"
+        "    Note: one remittance for 2 ledger receipts from Scottish Government:"
+        " SG-WFWF-1, SG-WFWF-2"
+    ) in out
+    assert "Reconciled: all 6 references match the ledger to the penny." in out
+    (line,) = [x for x in report.read_text(encoding="utf-8").splitlines() if "SG-REMIT" in x]
+    assert line.startswith("matched,SG-REMIT-0042,8,2022-11-30,337000.00,2022-05-31,337000.00,")
+
+
+def test_an_intermediarys_own_payment_in_the_export_is_named_as_such(
+    books: None, reconcile: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    path = export(tmp_path, *MATCHING_ROWS, "10/12/2022,CTSI-PAY-HOMESTART-1,-4529.00,Homestart")
+    code, out, _ = reconcile(path)
+    assert code == 1
+    assert "An intermediary's own payments, not the council's (1):" in out
+    assert (
+        "    Note: Clackmannanshire Third Sector Interface (CTSI)'s own payment from its delegated"
+        " pot CTSI managed WFWF Grant 2022-23: it belongs in Clackmannanshire Third Sector"
+        " Interface (CTSI)'s books, not the council's"
+    ) in out
+    assert "Only in the finance export (0):" in out
+    assert out.rstrip().endswith(
+        "Does not reconcile: 0 amount differences, 0 only in the finance export, 0 only in the"
+        " ledger, 1 intermediary's own payment; 7 matched."
+    )
+
+
+def test_duplicate_finance_rows_are_shown_and_singular_words_are_singular(
+    books: None, reconcile: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    afc = "2023-01-16,PAY-AFC-1,-17691.75,Action for Children Functional Family Therapy"
+    code, out, _ = reconcile(
+        export(tmp_path, afc, afc), "--from", "01/01/2023", "--to", "31/01/2023"
+    )
+    assert code == 1
+    assert out.splitlines()[1].startswith(
+        "2 finance rows; 1 ledger receipt or payment in the council's own books"
+    )
+    assert (
+        "  PAY-AFC-1: row 2 2023-01-16 -£17,691.75; row 3 2023-01-16 -£17,691.75; together"
+        " -£35,383.50 (identical rows: a duplicate?)"
+    ) in out
+    assert out.rstrip().endswith(
+        "Does not reconcile: 1 amount difference, 0 only in the finance export, 0 only in the"
+        " ledger; 0 matched."
+    )
+    code, out, _ = reconcile(export(tmp_path, afc), "--from", "01/01/2023", "--to", "31/01/2023")
+    assert code == 0
+    assert out.splitlines()[1].startswith("1 finance row; 1 ledger receipt or payment")
+    assert "Reconciled: the 1 reference matches the ledger to the penny." in out

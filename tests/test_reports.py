@@ -15,18 +15,18 @@ from ledger import operations as ops
 from ledger.demo import CTSI, CTSI_POT, PROMISE_POT, WFWF_POT, load_demo
 from ledger.errors import InvalidInput
 from ledger.models import Entry
-from statements.distribution import build_statement
-from statements.funder_view import build_funder_view
-from statements.funder_view import render_text as render_funders
-from statements.intermediary_return import (
+from statements.reports.distribution import build_statement
+from statements.reports.funder_view import build_funder_view
+from statements.reports.funder_view import render_text as render_funders
+from statements.reports.intermediary_return import (
     Difference,
     build_intermediary_return,
     compare_with_statement,
 )
-from statements.intermediary_return import render_text as render_return
-from statements.promise_spend import build_promise_spend
-from statements.promise_spend import render_text as render_spend
-from statements.reconciliation import build_reconciliation
+from statements.reports.intermediary_return import render_text as render_return
+from statements.reports.promise_spend import build_promise_spend
+from statements.reports.promise_spend import render_text as render_spend
+from statements.reports.reconciliation import build_reconciliation
 
 Run = Callable[[Callable[[Session], Any]], Any]
 AS_AT = dt.date(2024, 2, 8)

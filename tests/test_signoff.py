@@ -15,10 +15,10 @@ from ledger import cli, timeline
 from ledger import operations as ops
 from ledger.demo import APPENDIX_2, CTSI_DELEGATION, GAP_PENCE, WFWF_POT, load_demo
 from ledger.schedule import split_instalments
-from statements.distribution import build_statement
-from statements.render_html import render_html
-from statements.render_pdf import render_pdf
-from statements.signoff import signed_statement
+from statements.render.render_html import render_html
+from statements.render.render_pdf import render_pdf
+from statements.reports.distribution import build_statement
+from statements.reports.signoff import signed_statement
 
 Run = Callable[[Callable[[Session], Any]], Any]
 FEB_8_2024 = dt.date(2024, 2, 8)
@@ -173,3 +173,19 @@ def test_the_2022_23_statement_as_at_8_february_2024_still_prints_appendix_2_and
         assert amount in text
     assert "£337,103.18" in text and "£103.18" in text
     assert "phasing not stated" in text
+
+
+def _creation_date(pdf: bytes) -> str:
+    return str(pypdf.PdfReader(io.BytesIO(pdf)).metadata["/CreationDate"])
+
+
+def test_the_pdf_is_dated_when_made_and_a_signed_one_when_signed(run: Run) -> None:
+    """ReportLab's invariant mode would date every PDF 1 January 2000: a statement printed
+    today is dated today, and a signed one keeps the moment of signing, 9 February 2024 10:30."""
+    signoff_id = _signed(run)
+    signed = render_pdf(run(lambda s: signed_statement(s, signoff_id)))
+    assert _creation_date(signed) == "D:20240209103000+00'00'"
+    statement = run(lambda s: build_statement(s, WFWF_POT))
+    made = statement.generated_at
+    assert abs(dt.datetime.now(dt.UTC) - made) < dt.timedelta(minutes=1)
+    assert _creation_date(render_pdf(statement)) == f"D:{made:%Y%m%d%H%M%S}+00'00'"

@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 import ledger.cli
 from ledger import operations as ops
 from ledger.demo import APPENDIX_2, CTSI_DELEGATION, CTSI_SUB_GRANTS, WFWF_POT, load_demo
-from statements.distribution import DistributionStatement, build_statement
-from statements.formatting import money
-from statements.render_csv import render_csv, summary_lines
-from statements.render_html import render_html
-from statements.render_pdf import render_pdf
+from statements.render.formatting import money
+from statements.render.render_csv import render_csv
+from statements.render.render_html import render_html
+from statements.render.render_pdf import render_pdf
+from statements.render.wording import summary_lines
+from statements.reports.distribution import DistributionStatement, build_statement
 
 Run = Callable[[Callable[[Session], Any]], Any]
 GENERATED = dt.datetime(2024, 2, 8, 10, 0, tzinfo=dt.UTC)
@@ -469,7 +470,7 @@ def test_a_cell_is_the_paragraph_reportlab_would_parse(main: str, small: list[st
     same shape); the result must be the very paragraph the parser gives, whatever was typed."""
     from reportlab.platypus import Paragraph
 
-    from statements.render_pdf import CELL, _cell, _cell_markup
+    from statements.render.render_pdf import CELL, _cell, _cell_markup
 
     cell = _cell(main, small)
     parsed = Paragraph(_cell_markup(main, small), CELL)
@@ -493,7 +494,7 @@ def statement_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, s
     """
     real = entry_points
     assert [ep.value for ep in real(group=ledger.cli.PLUGIN_GROUP) if ep.name == "statement"] == [
-        "statements.statement_command:register"
+        "statements.commands.statement_command:register"
     ]
     monkeypatch.setattr(
         ledger.cli,

@@ -313,7 +313,7 @@ def test_a_signed_statement_is_superseded_exactly_when_a_back_dated_entry_arrive
 
 
 def test_an_allocations_schedule_and_payments_as_plain_data_for_exports(run: Run) -> None:
-    from statements.schedule_data import allocation_schedule
+    from statements.reports.schedule_data import allocation_schedule
 
     run(_aberlour_quarterly)
     run(

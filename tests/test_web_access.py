@@ -61,6 +61,10 @@ ROUTES = (
     Route("POST", "/pooled-contracts/new", OFFICERS),
     Route("GET", "/entries/{award_entry}/reverse", APPROVERS),
     Route("POST", "/entries/{award_entry}/reverse", APPROVERS),
+    # Closing an allocation: the council's money-changers, never CTSI or a viewer.
+    Route("GET", "/allocations/WFWF-22-02/close", APPROVERS),
+    Route("POST", "/allocations/WFWF-22-02/close", APPROVERS),
+    Route("GET", "/allocations/CTSI-22-01/close", APPROVERS),
     Route("GET", "/receipts/new", FINANCE),
     Route("POST", "/receipts/new", FINANCE),
     Route("GET", "/allocations/new", OFFICERS),

@@ -253,6 +253,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
         "memo": "Forged",
         "reference": "RET-20221101-AAAAAAAA",
     },
+    "money.close": {"reason": "Forged"},
     "approvals.approve_allocation": {},
     "approvals.reject_allocation": {"note": "Forged"},
     "approvals.approve_request": {},

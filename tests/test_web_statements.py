@@ -37,8 +37,46 @@ def test_statements_as_at_a_date(database_url: str) -> None:
     unreadable = client.get(f"/pots/{wfwf}/statement?as_at=yesterday")
     assert unreadable.status_code == 422
     assert "is not a date; write it as 2023-10-01 or 01/10/2023" in text_of(unreadable)
-    assert 'href="#as_at"' in text_of(unreadable)
+    assert 'href="#as_at-day"' in text_of(unreadable)
     assert client.get(f"/pots/{wfwf}/statement.pdf?as_at=yesterday").status_code == 400
+
+
+def test_the_as_at_and_since_dates_are_day_month_and_year_boxes(database_url: str) -> None:
+    """The design system's date pattern: one fieldset per date, with a legend and a hint."""
+    app = demo_app(database_url)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    wfwf = pot_id(app, WFWF_POT)
+    page = text_of(client.get(f"/pots/{wfwf}/statement"))
+    assert '<fieldset aria-describedby="as_at-hint">' in page
+    assert "<legend>Figures as at</legend>" in page
+    assert "<legend>Movements since (optional)</legend>" in page
+    for name in ("as_at", "since"):
+        for part in ("day", "month", "year"):
+            assert f'<label class="ds_label" for="{name}-{part}">' in page
+            assert f'id="{name}-{part}" name="{name}-{part}" value=""' in page
+
+    boxes = "as_at-day=31&as_at-month=8&as_at-year=2022"
+    before = text_of(client.get(f"/pots/{wfwf}/statement?{boxes}"))
+    assert "31 August 2022" in before and "Aberlour" not in before
+    assert 'id="as_at-day" name="as_at-day" value="31"' in before
+    assert 'id="as_at-year" name="as_at-year" value="2022"' in before
+    # The downloads and the links carry the same date, written once.
+    assert f'href="/pots/{wfwf}/statement.pdf?as_at=31/08/2022"' in before
+    # A link's single date fills the boxes.
+    linked = text_of(client.get(f"/pots/{wfwf}/statement?as_at=2023-03-31"))
+    assert 'id="as_at-month" name="as_at-month" value="3"' in linked
+
+    no_year = client.get(f"/pots/{wfwf}/statement?as_at-day=31&as_at-month=8")
+    assert no_year.status_code == 422
+    assert "The as-at date must include a year" in text_of(no_year)
+    assert 'href="#as_at-day"' in text_of(no_year)
+    assert 'aria-describedby="as_at-hint as_at-error"' in text_of(no_year)
+    words = client.get(f"/pots/{wfwf}/statement?since-day=1&since-month=Aug&since-year=2023")
+    assert words.status_code == 422
+    assert "The &#39;since&#39; date must be a day, month and year in numbers" in text_of(words)
+    no_day = client.get(f"/pots/{wfwf}/statement?as_at-day=31&as_at-month=2&as_at-year=2023")
+    assert no_day.status_code == 422
 
 
 def test_pdf_and_csv_downloads(database_url: str) -> None:
@@ -97,6 +135,51 @@ def test_a_finance_export_that_matches_reconciles(database_url: str) -> None:
     html = text_of(off)
     assert "It does not reconcile" in html
     assert "Amounts differ (1)" in html and "£0.01" in html
+
+
+def test_the_reconciliation_page_heads_with_control_totals_and_names_each_case(
+    database_url: str,
+) -> None:
+    """One SG receipt, in the window; finance spells it in lower case, dates a second,
+    unknown row twice, and shows a payment the ledger does not hold dated in the window."""
+    app = demo_app(database_url)
+    run(app, _receipts)
+    client = app.test_client()
+    fast_sign_in(app, client, "finance")
+    data = {
+        "file": (
+            io.BytesIO(
+                b"date,reference,amount,description\n"
+                b"31/05/2022,sg-wfwf-1,168500.00,SG\n"
+                b"01/06/2022,MISC-9,-10.00,Bank charge\n"
+                b"01/06/2022,MISC-9,-10.00,Bank charge\n"
+                b"01/04/2023,LATE-1,-1.00,After the year\n"
+            ),
+            "june.csv",
+        ),
+        "date_from": "01/04/2022",
+        "date_to": "31/03/2023",
+    }
+    html = text_of(client.post("/reconciliation", data=data, content_type="multipart/form-data"))
+    assert "Result for june.csv, from 01/04/2022 to 31/03/2023" in html
+    assert "Control totals: 3 finance rows, 1 ledger receipt or payment" in html
+    assert (
+        '<tr><th scope="row">Money in</th><td class="app-num">£168,500.00</td>'
+        '<td class="app-num">£168,500.00</td><td class="app-num">£0.00</td></tr>'
+    ) in html
+    assert (
+        '<tr><th scope="row">Money out</th><td class="app-num">-£20.00</td>'
+        '<td class="app-num">£0.00</td><td class="app-num">-£20.00</td></tr>'
+    ) in html
+    assert (
+        "Note: written &#39;sg-wfwf-1&#39; in the finance export, SG-WFWF-1 in the ledger" in html
+    )
+    assert "0 amount differences, 1 only in the finance export, 0 only in the ledger" in html
+    assert (
+        "<strong>MISC-9</strong>: row 3, 1 June 2022, -£10.00; row 4, 1 June 2022, -£10.00."
+        " Together -£20.00."
+    ) in html
+    assert "LATE-1" not in html  # dated outside the window, and nothing in the ledger
 
 
 def test_a_finance_export_that_cannot_be_read_is_refused_next_to_the_file(

@@ -15,9 +15,9 @@ from ledger import operations as ops
 from ledger import second_person, timeline
 from ledger.errors import LedgerError
 from ledger.models import Request, SecondPersonRequest
-from statements.formatting import money
+from statements.render.formatting import money
 from web import db
-from web.forms import RejectForm
+from web.forms import RejectAllocationForm, RejectForm
 from web.lookups import allocation_or_404, pending_requests, provisional_allocations
 from web.permissions import (
     CurrentUser,
@@ -106,14 +106,21 @@ def approve_allocation(reference: str) -> ResponseReturnValue:
 @requires("approve")
 def approve_request(request_id: int) -> ResponseReturnValue:
     user = signed_in_user()
-    _request_or_404(db.session(), user, request_id)
+    found = _request_or_404(db.session(), user, request_id)
+    closing = found.allocation.reference if found.kind == "close" and found.allocation else None
     try:
         entry = db.write(
             lambda s: ops.approve_request(s, request_id=request_id, approved_by=user.username)
         )
     except LedgerError as error:
         return _queue(user, (str(error), f"#request-{request_id}"))
-    if entry is None:
+    if closing is not None:
+        flash(
+            f"Approved request {request_id}: allocation {closing} is closed, and anything else"
+            " that waited on it is rejected.",
+            "success",
+        )
+    elif entry is None:
         flash(f"Approved request {request_id}: the import's rows are recorded.", "success")
     else:
         flash(f"Approved request {request_id}: {money(entry.amount_pence)} is recorded.", "success")
@@ -148,18 +155,23 @@ def reject_request(request_id: int) -> ResponseReturnValue:
 @requires("approve")
 def reject_allocation(reference: str) -> ResponseReturnValue:
     user = signed_in_user()
-    allocation = allocation_or_404(db.session(), user, reference)
-    form = RejectForm()
+    session = db.session()
+    allocation = allocation_or_404(session, user, reference)
+    form = RejectAllocationForm()
+    if request.method == "GET":
+        made = ops.allocation_date(session, allocation.id)
+        form.date.data = f"{ops.rejection_date(made):%d/%m/%Y}"
     if form.validate_on_submit():
         note = form.note.data or ""
         try:
             db.write(
                 lambda s: ops.reject_allocation(
-                    s, reference=reference, rejected_by=user.username, note=note
+                    s, reference=reference, rejected_by=user.username, note=note, date=form.date.day
                 )
             )
         except LedgerError as error:
-            form.note.errors = [*form.note.errors, str(error)]
+            field = form.date if error.field == "date" else form.note
+            field.errors = [*field.errors, str(error)]
         else:
             flash(
                 f"Rejected allocation {reference}. Its money is available in the pot again.",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, lazyload
 
 from ledger.models import ENTRY_KINDS, Allocation, AuditEvent, Entry, Organisation, Pot
 from ledger.models import Request as LedgerRequest
-from statements.csv_safe import Amount, write_csv
+from statements.render.csv_safe import Amount, write_csv
 from web import db
 from web.forms import AuditFilterForm
 from web.permissions import requires
@@ -55,6 +55,7 @@ EVENT_WORDS = {
     "request_carry_forward": "Carry-forward requested",
     "request_hand_back": "Hand-back requested",
     "request_reverse": "Reversal requested",
+    "request_close": "Closure requested",
     "import": "File imported",
     "user_add": "Person added",
     "user_role": "Role changed",

@@ -1,6 +1,6 @@
 """Feedback to the person who entered it: "My entries" (each allocation and request they
 entered, with its status, who decided and, for a rejection, why) and acknowledging a rejection,
-which stops the dashboard showing it to them. The models are ``statements.my_entries``."""
+which stops the dashboard showing it to them. The models are ``statements.reports.my_entries``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from ledger.acknowledgements import acknowledge as record_acknowledgement
 from ledger.errors import LedgerError
-from statements.my_entries import my_entries
+from statements.reports.my_entries import my_entries
 from web import db
 from web.forms import AcknowledgeForm
 from web.permissions import requires, signed_in_user

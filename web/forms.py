@@ -482,6 +482,15 @@ class ReversalForm(LedgerForm):
     reference = ReferenceField("REV")
 
 
+class CloseForm(LedgerForm):
+    LEDGER_FIELDS: ClassVar[Mapping[str, str]] = {"description": "reason"}
+    reason = long_text(
+        "Reason for closing",
+        "Enter why the allocation is closed",
+        description="For example: project finished, final report received",
+    )
+
+
 def parse_shares(text_value: str) -> list[tuple[str, int]]:
     """``WFWF 2022-23=3; Promise Partnership 2021-22=1`` as (pot, share) pairs; ValueError with a
     message a person can act on when it is not that."""
@@ -551,6 +560,14 @@ class RejectForm(FlaskForm):
         "Reason for rejecting",
         "Enter why you are rejecting it",
         description="The person who entered it will see this",
+    )
+
+
+class RejectAllocationForm(RejectForm):
+    date = DayField(
+        "Date of the rejection",
+        description="The day the held money goes back to the pot, for example 01/10/2022."
+        " Leave blank for today, or the allocation's own date if that is later",
     )
 
 

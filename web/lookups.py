@@ -20,7 +20,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from ledger.models import Allocation, AllocationShare, Entry, Pot, Request
 from ledger.operations import MAX_REFERENCE_CHARS, holds_by_pot, pending_reductions
-from statements.formatting import money
+from statements.render.formatting import money
 from web.permissions import CurrentUser, pots_in_scope, require_allocation, require_pot
 
 PURPOSE_CHARS = 50

@@ -35,13 +35,14 @@ from ledger.models import (
 )
 from ledger.money import split_by_ratios
 from ledger.schedule import PaymentConditionUnmet
-from statements.formatting import money
+from statements.render.formatting import money
 from web import db
 from web.forms import (
     AllocationForm,
     AwardForm,
     AwardReductionForm,
     CarryForwardForm,
+    CloseForm,
     DelegationForm,
     HandBackForm,
     LedgerForm,
@@ -57,6 +58,7 @@ from web.forms import (
 )
 from web.lookups import (
     allocation_choices,
+    allocation_or_404,
     guard_submitted_allocation,
     guard_submitted_pot,
     pot_choices,
@@ -398,6 +400,34 @@ def reversal(entry_id: int) -> ResponseReturnValue:
                 f"The reversal of entry {target.reference or entry_id} is recorded as a request."
             ),
             target.pot_id,
+        )
+
+    return record(form, page, run)
+
+
+@bp.route("/allocations/<allocation_ref>/close", methods=["GET", "POST"])
+@requires("close_allocation")
+def close(allocation_ref: str) -> ResponseReturnValue:
+    """Close a confirmed allocation once nothing is left unpaid, with the reason. It waits for
+    a second person; approving it rejects whatever else still waits on the allocation."""
+    user = signed_in_user()
+    allocation = allocation_or_404(db.session(), user, allocation_ref)
+    reference = allocation.reference
+    form = CloseForm()
+    page = Page(
+        f"Close allocation {reference}",
+        f"{allocation.recipient.name}: {allocation.purpose}. Committed"
+        f" {money(allocation.allocated_pence)}, paid {money(allocation.paid_pence)}. Once"
+        " closed it takes no payment, variation or reversal, and anything still waiting on it"
+        " is rejected.",
+        "Request the closure",
+    )
+
+    def run(s: Session) -> Recorded:
+        ops.request_close(s, reference=reference, reason=form.reason.data, entered_by=user.username)
+        return Recorded(
+            _waiting(f"The closure of {reference} is recorded as a request."),
+            pot_of_allocation(s, reference),
         )
 
     return record(form, page, run)

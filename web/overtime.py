@@ -34,9 +34,9 @@ from ledger.errors import LedgerError
 from ledger.fy import label, parse_financial_year
 from ledger.models import Allocation, Award, Pot, Requirement, SecondPersonRequest, StatementSignoff
 from ledger.money import AmountError, parse_pence
-from statements.forecast import Forecast, PotForecast, build_forecast, write_forecast_csv
-from statements.forecast_chart import forecast_svg
-from statements.signoff import signed_statement
+from statements.render.forecast_chart import forecast_svg
+from statements.reports.forecast import Forecast, PotForecast, build_forecast, write_forecast_csv
+from statements.reports.signoff import signed_statement
 from web import db
 from web.forms import ChoiceField, DayField, long_text, strip, with_choices
 from web.lookups import allocation_or_404, pot_or_404, row_id
@@ -339,7 +339,7 @@ def _signoff_or_404(signoff_id: int) -> StatementSignoff:
 @bp.route("/signoffs/<id:signoff_id>")
 @requires("view_statement")
 def signoff(signoff_id: int) -> ResponseReturnValue:
-    from statements.render_html import render_html
+    from statements.render.render_html import render_html
 
     row = _signoff_or_404(signoff_id)
     statement = signed_statement(db.session(), signoff_id, mark_superseded=True)
@@ -354,7 +354,7 @@ def signoff(signoff_id: int) -> ResponseReturnValue:
 @bp.route("/signoffs/<id:signoff_id>.pdf")
 @requires("view_statement")
 def signoff_pdf(signoff_id: int) -> Response:
-    from statements.render_pdf import render_pdf
+    from statements.render.render_pdf import render_pdf
 
     row = _signoff_or_404(signoff_id)
     body = render_pdf(signed_statement(db.session(), signoff_id))

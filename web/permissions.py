@@ -59,6 +59,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "change_own_password": EVERYONE,
     # Corrections: a reversal of any council entry, which waits for a second person.
     "reverse_entry": frozenset({ADMIN, OFFICER, FINANCE}),
+    # Closing a confirmed, fully paid allocation, which waits for a second person.
+    "close_allocation": frozenset({ADMIN, OFFICER, FINANCE}),
     # Money over time: officers schedule allocations, an intermediary its sub-grants (scoped to
     # its pots); finance signs statements.
     "schedule_payments": frozenset({ADMIN, OFFICER, INTERMEDIARY}),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
@@ -21,9 +20,9 @@ from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 
 from ledger import timeline
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
-from ledger.readout import pot_balances, pot_balances_by_id
-from statements.formatting import money
-from statements.my_entries import unacknowledged_rejections
+from ledger.readout import balances_layout, pot_balances, pot_balances_by_id
+from statements.render.formatting import money
+from statements.reports.my_entries import unacknowledged_rejections
 from web import db
 from web.lookups import journal_for, pending_requests, pot_or_404, provisional_allocations
 from web.permissions import pots_in_scope, requires, signed_in_user
@@ -33,9 +32,8 @@ RECENT_ENTRIES = 15
 ALLOCATIONS_PER_PAGE = 50
 _PAGE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
 
-# Babel takes tens of microseconds over each amount, and these pages show hundreds, mostly the
-# same from one view to the next: their tables format each figure once.
-amount = lru_cache(maxsize=8192)(money)
+# The long tables' amounts (``money`` in en_GB is ``ledger.money.format_pence``: no cache needed).
+amount = money
 
 
 @bp.context_processor
@@ -60,20 +58,12 @@ def dashboard() -> str:
     shown = {balance.name for balance in balances}
     # A delegated pot's money is already in its parent's Allocated: the totals count it once.
     counted = [b for b in balances if b.parent_pot not in shown]
-    totals = {
-        figure: sum(getattr(b, figure) for b in counted)
-        for figure in (
-            "funded",
-            "allocated",
-            "paid",
-            "returned",
-            "available_after_holds",
-            "received",
-        )
-    }
+    layout = balances_layout(balances)
+    totals = {c.key: sum(c.of(b) for b in counted) for c in layout.columns}
     return render_template(
         "pots/dashboard.html",
         balances=balances,
+        layout=layout,
         ids=ids,
         waiting=waiting,
         totals=totals,

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import parse_date
 from ledger.models import Allocation, AllocationShare, Organisation, Pot
-from statements.report_document import ReportDocument, report_csv_bytes
+from statements.reports.report_document import ReportDocument, report_csv_bytes
 from web import db
 from web.lookups import pot_or_404
 from web.permissions import pots_in_scope, requires, signed_in_user
@@ -60,7 +60,7 @@ def _arg(name: str) -> str:
 
 
 def _pdf(document: ReportDocument) -> Response:
-    from statements.render_report_pdf import render_report_pdf
+    from statements.render.render_report_pdf import render_report_pdf
 
     return _download(render_report_pdf(document), "application/pdf", f"{document.slug}.pdf")
 
@@ -114,7 +114,7 @@ def returns() -> ResponseReturnValue:
 def _return_document(pot_id: int, as_at: dt.date | None) -> ReportDocument:
     """The return on a delegated pot; for a council pot, the returns on every pot delegated
     from it (that this person may see)."""
-    from statements.report_documents import returns_document
+    from statements.reports.report_documents import returns_document
 
     session = db.session()
     user = signed_in_user()
@@ -132,9 +132,12 @@ def _return_document(pot_id: int, as_at: dt.date | None) -> ReportDocument:
 
 
 def _one_return(pot: Pot, as_at: dt.date | None) -> ReportDocument:
-    from statements.distribution import build_statement
-    from statements.intermediary_return import build_intermediary_return, compare_with_statement
-    from statements.report_documents import intermediary_return_document
+    from statements.reports.distribution import build_statement
+    from statements.reports.intermediary_return import (
+        build_intermediary_return,
+        compare_with_statement,
+    )
+    from statements.reports.report_documents import intermediary_return_document
 
     session = db.session()
     ret = build_intermediary_return(session, pot.name, as_at=as_at)
@@ -185,8 +188,8 @@ def _as_at_or_400() -> dt.date | None:
 
 
 def _funder_document(as_at: dt.date | None) -> ReportDocument:
-    from statements.funder_report import build_funder_report
-    from statements.report_documents import funder_document
+    from statements.reports.funder_report import build_funder_report
+    from statements.reports.report_documents import funder_document
 
     funder = _arg("funder") or None
     report = build_funder_report(
@@ -196,8 +199,8 @@ def _funder_document(as_at: dt.date | None) -> ReportDocument:
 
 
 def _promise_document(as_at: dt.date | None) -> ReportDocument:
-    from statements.promise_spend import build_promise_spend
-    from statements.report_documents import promise_document
+    from statements.reports.promise_spend import build_promise_spend
+    from statements.reports.report_documents import promise_document
 
     pot = _arg("pot")
     return promise_document(
@@ -206,8 +209,8 @@ def _promise_document(as_at: dt.date | None) -> ReportDocument:
 
 
 def _recipient_document(_as_at: dt.date | None) -> ReportDocument:
-    from statements.recipient_view import build_recipient_summary, build_recipient_view
-    from statements.report_documents import recipient_document, recipients_summary_document
+    from statements.reports.recipient_view import build_recipient_summary, build_recipient_view
+    from statements.reports.report_documents import recipient_document, recipients_summary_document
 
     name = _arg("name")
     if not name:
@@ -240,7 +243,7 @@ def _choices(which: str) -> tuple[str | None, list[tuple[str, str]]]:
             select(Pot.name).where(Pot.parent_allocation_id.is_(None)).order_by(Pot.name)
         )
         return "pot", [("", "Every top-level pot"), *((p, p) for p in pots)]
-    from statements.recipient_view import recipient_names
+    from statements.reports.recipient_view import recipient_names
 
     return "name", [(n, n) for n in recipient_names(session)]
 
@@ -363,21 +366,21 @@ def _export(fmt: str) -> Response:
     session = db.session()
     buffer = io.StringIO()
     if fmt == "360giving":
-        from statements.export_360giving import export_360giving, to_json
+        from statements.exports.export_360giving import export_360giving, to_json
 
         text = to_json(export_360giving(session))
     elif fmt == "360giving-csv":
-        from statements.export_360giving import export_360giving_csv
+        from statements.exports.export_360giving import export_360giving_csv
 
         export_360giving_csv(session, buffer)
         text = buffer.getvalue()
     elif fmt == "csv":
-        from statements.export_journal import export_journal_csv
+        from statements.exports.export_journal import export_journal_csv
 
         export_journal_csv(session, buffer)
         text = buffer.getvalue()
     else:
-        from statements.export_beancount import export_beancount
+        from statements.exports.export_beancount import export_beancount
 
         text = export_beancount(session)
     _label, mimetype, filename = EXPORTS[fmt]

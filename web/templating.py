@@ -1,5 +1,5 @@
-"""Jinja filters and globals: en_GB money and dates through ``statements.formatting`` (Babel),
-and what the signed-in person may do, for the navigation."""
+"""Jinja filters and globals: en_GB money and dates through ``statements.render.formatting``
+(Babel), and what the signed-in person may do, for the navigation."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from wtforms import Field, Form  # type: ignore[import-untyped, unused-ignore]
 
 from ledger.fy import label
 from ledger.models import utcnow
-from statements.awaiting import waited
-from statements.formatting import day, moment, money
-from statements.report_document import shown
+from statements.render.formatting import day, moment, money
+from statements.reports.awaiting import waited
+from statements.reports.report_document import shown
 from web.forms import HIDDEN_FIELD_TYPES
 from web.permissions import current_user
 

@@ -1,0 +1,1 @@
+"""The ``commonpurse`` commands that print or write them (registered as entry points)."""

@@ -1,0 +1,1 @@
+"""Files for other systems: 360Giving, beancount and the journal as CSV."""

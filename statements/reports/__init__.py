@@ -1,0 +1,1 @@
+"""What the statements and reports say: the figures, built from the ledger (no rendering)."""
