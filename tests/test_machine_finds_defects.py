@@ -7,6 +7,13 @@ machine must fail: its independent model, ``check`` or the comparison of the two
 catches the breach. A case whose fix the machine could not see would make this test fail, so
 the list says which review defects (numbered as in the review) the machine is proven to find.
 
+Found by the machine with its fix removed: defects 1, 2, 3, 6, 7, 8, 15 and 17 (and 11's cash
+half, through 17: a hand-back with no cash held). Not found within this budget, and so not
+listed: 4 (a reversal while a request holds the money), 9 (pooled drift: it needs a pooled
+contract varied several times), 10 (closing with an increase pending) and 11's delegated-pot
+half; each of those has its own regression test at the door where a user meets it
+(``tests/test_money_rules.py``). 5 and 16 are not mutations of one rule.
+
 Budget: up to ``COMMONPURSE_MUTANT_EXAMPLES`` runs (default 60) of 30 steps per case; each case
 stops at its first failure, which most reach in a few runs.
 """
@@ -25,8 +32,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from ledger import operations as ops
 from ledger import rules
-from ledger.money import split_by_ratios
-from tests.conftest import LedgerPairs
+from tests.conftest import LedgerPairs, on_postgres
 from tests.test_machine import Machine
 
 EXAMPLES = int(os.environ.get("COMMONPURSE_MUTANT_EXAMPLES", "").strip() or "60")
@@ -53,20 +59,6 @@ def _per_row_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rules, "approver", approver)
 
 
-def _each_variation_split_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Defect 9: a pooled variation split on its own, pennies going to the first funder."""
-
-    def split_to_weights(
-        total_after: int,
-        weights: Sequence[int],
-        before: Sequence[int],
-        paid: Sequence[int] | None = None,
-    ) -> list[int]:
-        return split_by_ratios(total_after - sum(before), list(weights))
-
-    monkeypatch.setattr(rules, "split_to_weights", split_to_weights)
-
-
 def _todays_balance_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 15: a back-dated act guarded by today's balance, not the lowest from its date."""
 
@@ -76,6 +68,21 @@ def _todays_balance_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return date, current
 
     monkeypatch.setattr(rules, "lowest_from", lowest_from)
+
+
+def _names_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 7: people compared as typed, invisible characters and look-alikes let through."""
+    from ledger import bulk
+
+    def check_name(name: str, *_: Any, **__: Any) -> str:
+        return name.strip()
+
+    def same_person(one: str, other: str) -> bool:
+        return one == other
+
+    for module in (rules, bulk, ops):
+        monkeypatch.setattr(module, "check_name", check_name)
+        monkeypatch.setattr(module, "same_person", same_person)
 
 
 def _without(*names: str, module: Any = rules) -> Callable[[pytest.MonkeyPatch], None]:
@@ -93,22 +100,21 @@ MUTANTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "2 paid out of a delegation nobody approved": _without("require_delegation_confirmed"),
     # 3: variations, payments and reversals on rejected or closed allocations
     "3 a rejected allocation comes back to life": _without("require_open"),
-    # 4: a reversal that ignores what pending requests hold
-    "4 reversals ignore holds": _without("_guard_reversal", module=ops),
     "6 the self-approval limit applies per row": _per_row_limit,
+    "7 look-alike names pass as another person": _names_as_typed,
     # 8: acts dated before what they depend on
     "8 dates in impossible orders": _without("require_after_making", "require_not_before"),
-    "9 pooled variations drift": _each_variation_split_alone,
-    # 10: closing an allocation leaves its pending requests holding money
-    "10 closing strands a pending increase": _without("_reject_pending", module=ops),
-    # 11: hand-back from a delegated pot
-    "11 hand-back not limited": _without("require_hand_back"),
     "15 back-dated rows guarded by today's balance": _todays_balance_only,
     # 17: an intermediary pays out cash the council has not handed over
     "17 an intermediary pays with cash it never received": _without("require_cash"),
 }
 
 
+@pytest.mark.skipif(
+    on_postgres(),
+    reason="what the machine can find does not depend on the engine; the machine itself runs on"
+    " PostgreSQL in tests/test_machine.py",
+)
 @pytest.mark.parametrize("defect", list(MUTANTS))
 def test_the_machine_finds_the_defect_when_its_fix_is_removed(
     defect: str, ledger_pairs: LedgerPairs, monkeypatch: pytest.MonkeyPatch
@@ -128,7 +134,6 @@ def test_the_machine_finds_the_defect_when_its_fix_is_removed(
         phases=[Phase.generate],
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    with pytest.raises((AssertionError, Exception)) as caught:
+    with pytest.raises(Exception) as caught:
         run_state_machine_as_test(Run, settings=found)
     assert not isinstance(caught.value, Flaky), caught.value
-    print(f"\nFOUND {defect}: {type(caught.value).__name__}: {str(caught.value)[:300]}")
