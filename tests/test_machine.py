@@ -659,6 +659,7 @@ class Machine(RuleBasedStateMachine):
         for _ in range(2):
             self.receive(data)
             self.allocate(data)
+        self.allocate_pooled(data)
         self.delegate(data)
         if any(p.delegation for p in self.model.pots.values()):
             self.sub_grant(data)
@@ -769,8 +770,19 @@ class Machine(RuleBasedStateMachine):
     ) -> None:
         m = self.model
         made = [m.allocs[m.pots[p].delegation or ""].day for p in pots if m.pots[p].delegation]
+        if len(pots) > 1:  # a pooled contract: mostly after its pots' awards, within their room
+            awarded = [d for p, _, d in m.awards if p in pots]
+            made.append(max(awarded, default=FIRST_DAY))
         day = self.day(data, max(made, default=FIRST_DAY))
-        shares = [(pot, self.amount(data, m.room(pot), f"from {pot}")) for pot in pots]
+        shares = [
+            (
+                pot,
+                data.draw(st.integers(1, max(m.room(pot), 1)), label=f"from {pot}")
+                if len(pots) > 1 and data.draw(st.booleans(), label="within its room")
+                else self.amount(data, m.room(pot), f"from {pot}"),
+            )
+            for pot in pots
+        ]
         entered, approver = self.people(data)
         if to_pot is not None and data.draw(st.booleans(), label="left provisional"):
             approver = None  # a delegation awaiting approval, whose pot must give nothing out
@@ -934,12 +946,9 @@ class Machine(RuleBasedStateMachine):
     @rule(data=st.data())
     def close(self, data: st.DataObject) -> None:
         m = self.model
-        ref = self.pick(
-            data,
-            [r for r, a in m.allocs.items() if a.status == "confirmed"],
-            m.allocs,
-            "allocation",
-        )
+        confirmed = [r for r, a in m.allocs.items() if a.status == "confirmed"]
+        paid_up = [r for r in confirmed if m.unpaid_room(r) == 0]  # what can close
+        ref = self.pick(data, paid_up or confirmed, m.allocs, "allocation")
         new = self.attempt(
             f"close {ref}",
             lambda: self.pair.both(
@@ -997,13 +1006,19 @@ class Machine(RuleBasedStateMachine):
             ]
         else:
             likely = [r for r, a in m.allocs.items() if a.status not in ("rejected", "closed")]
+            pooled = [r for r in likely if len(m.allocs[r].pots) > 1]
+            if pooled and data.draw(st.booleans(), label="a pooled contract"):
+                likely = pooled  # where variations must split the running total exactly
         ref = self.pick(data, likely, m.allocs, "allocation")
         info = m.allocs[ref]
         day = self.day(data, info.day)
+        small = len(info.pots) > 1 and data.draw(st.booleans(), label="a few pence")
         if kind == "vary+":
-            amount = self.amount(data, min(m.room(p) for p in info.pots))
+            room = min(m.room(p) for p in info.pots)
+            amount = data.draw(st.integers(1, 99)) if small else self.amount(data, room)
         elif kind == "vary-":
-            amount = -self.amount(data, m.unpaid_room(ref))
+            room = m.unpaid_room(ref)
+            amount = -(data.draw(st.integers(1, 99)) if small else self.amount(data, room))
         elif kind == "pay":
             amount = self.amount(data, m.unpaid_room(ref))
         else:
