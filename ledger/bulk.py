@@ -372,6 +372,9 @@ class Batch:
         self.absent_organisations: set[str] = set()
         self.absent_allocations: set[str] = set()
         self.new_names: dict[tuple[str, str], str] = {}  # (table, name_key) -> name
+        # Keys looked for ahead by ``expect``: held in the database (-> its name) or free.
+        self.taken_keys: dict[tuple[str, str], str] = {}
+        self.free_keys: dict[str, set[str]] = {}
         self.self_approved: dict[tuple[str, int], int] = {}  # running totals, see _approval
         self.posted = 0
         self.chain_seq: int | None = None
@@ -403,24 +406,29 @@ class Batch:
                 f"SELECT reference, {content} FROM {table} WHERE reference", wanted
             ):
                 self.known.setdefault(reference, (where, digest))
-        for names, cache, absent, query in (
-            (pots, self.pots, self.absent_pots, "SELECT name FROM pots WHERE name"),
+        lookups: tuple[tuple[Iterable[str], Any, set[str], str | None, str], ...] = (
+            (pots, self.pots, self.absent_pots, "pots", "SELECT name FROM pots WHERE name"),
             (
                 organisations,
                 self.organisations,
                 self.absent_organisations,
+                "organisations",
                 "SELECT name FROM organisations WHERE name",
             ),
             (
                 allocations,
                 self.allocations,
                 self.absent_allocations,
+                None,
                 "SELECT reference FROM allocations WHERE reference",
             ),
-        ):
+        )
+        for names, cache, absent, keyed, query in lookups:
             unknown = sorted({n for n in names if n and n not in cache and n not in absent})
             found = {row[0] for row in self._select_in(query, unknown)}
             absent.update(n for n in unknown if n not in found)
+            if keyed is not None:  # names new to the ledger: are they look-alikes?
+                self._expect_keys(keyed, [n for n in unknown if n not in found])
 
     def _select_in(self, query: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
         """``query IN (values)``, a few hundred values at a time."""
@@ -1436,11 +1444,19 @@ class Batch:
             )
         return found
 
+    def _expect_keys(self, table: str, names: Sequence[str]) -> None:
+        """Which of these new names' keys the database already holds, in one query, so a new
+        pot or organisation is checked against look-alikes without a query of its own."""
+        keys = sorted({name_key(n) for n in names if n.strip()} - self.free_keys.get(table, set()))
+        taken = dict(self._select_in(f"SELECT name_key, name FROM {table} WHERE name_key", keys))
+        self.taken_keys.update(((table, k), str(v)) for k, v in taken.items())
+        self.free_keys.setdefault(table, set()).update(k for k in keys if k not in taken)
+
     def _refuse_look_alike(self, table: str, name: str, what: str, field: str) -> None:
         """``operations._refuse_look_alike`` over the database and this batch's new names."""
         key = name_key(name)
-        existing = self.new_names.get((table, key))
-        if existing is None:
+        existing = self.new_names.get((table, key)) or self.taken_keys.get((table, key))
+        if existing is None and key not in self.free_keys.get(table, ()):
             row = self.connection.execute(
                 text(f"SELECT name FROM {table} WHERE name_key = :k"), {"k": key}
             ).first()
