@@ -376,6 +376,17 @@ def row_csv(row: Mapping[str, str]) -> str:
     return out.getvalue()
 
 
+def _place_of(session: Session, entry_id: int) -> int:
+    """Where an entry stands in its journal: 1 for the first."""
+    return session.scalar(select(func.count(Entry.id)).where(Entry.id <= entry_id)) or 0
+
+
+def _entry_at(session: Session, place: int) -> int | None:
+    """The id of the entry in that place of the journal, if there is one."""
+    ids = session.scalars(select(Entry.id).order_by(Entry.id).offset(place - 1).limit(1))
+    return ids.one_or_none()
+
+
 class Pair:
     """Ledger 0 takes operations one by one; ledger 1 takes what the batch engine supports
     through it. Both must end every step identical."""
@@ -421,15 +432,12 @@ class Pair:
         """``operation`` on the same entry in both ledgers: ``entry_id`` is ledger 0's id; the
         other ledger's entry is the one in the same place in its journal (on PostgreSQL the
         batch takes ids in blocks, so the ids themselves differ)."""
-
-        def place(session: Session) -> int:
-            return session.scalar(select(func.count(Entry.id)).where(Entry.id <= entry_id)) or 0
-
-        at = self.read(place)
+        at = self.read(lambda s: _place_of(s, entry_id))
 
         def own(session: Session) -> T:
-            ids = session.scalars(select(Entry.id).order_by(Entry.id).offset(at - 1).limit(1))
-            return operation(session, ids.one())
+            own_id = _entry_at(session, at)
+            assert own_id is not None, f"ledger 1 has no entry in place {at}"
+            return operation(session, own_id)
 
         def translate(message: str) -> str:  # a refusal names the ledger's own entry ids
             return NAMED_ENTRY.sub(lambda m: f"{m[1]}ntry {self._first_id(int(m[2]))}", message)
@@ -438,17 +446,8 @@ class Pair:
 
     def _first_id(self, own_id: int) -> int:
         """Ledger 0's id of the entry that ledger 1 calls ``own_id`` (the same place)."""
-
-        def place(session: Session) -> int:
-            return session.scalar(select(func.count(Entry.id)).where(Entry.id <= own_id)) or 0
-
-        at = db.run_in_transaction(self.factories[1], place)
-
-        def first(session: Session) -> int:
-            ids = session.scalars(select(Entry.id).order_by(Entry.id).offset(at - 1).limit(1))
-            return ids.one_or_none() or own_id
-
-        return self.read(first)
+        at = db.run_in_transaction(self.factories[1], lambda s: _place_of(s, own_id))
+        return self.read(lambda s: _entry_at(s, at)) or own_id
 
     def _twice(
         self,
