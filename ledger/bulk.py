@@ -1461,12 +1461,7 @@ class Batch:
                 text(f"SELECT name FROM {table} WHERE name_key = :k"), {"k": key}
             ).first()
             existing = None if row is None else str(row[0])
-        if existing is not None:
-            raise InvalidInput(
-                f"'{name}' looks the same as the existing {what} '{existing}'; use that name, or"
-                " one that cannot be mistaken for it",
-                field=field,
-            )
+        rules.require_distinct_name(name, existing, what, field)
         self.new_names[(table, key)] = name
 
     def _accountable_body(self) -> OrganisationState:

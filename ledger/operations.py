@@ -140,12 +140,7 @@ def _refuse_look_alike(
     existing = session.scalars(
         select(model.name).where(model.name_key == name_key(name))
     ).one_or_none()
-    if existing is not None:
-        raise InvalidInput(
-            f"'{name}' looks the same as the existing {what} '{existing}'; use that name, or one"
-            " that cannot be mistaken for it",
-            field=field,
-        )
+    rules.require_distinct_name(name, existing, what, field)
 
 
 def ensure_stream(

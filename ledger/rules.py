@@ -136,6 +136,17 @@ def require_after_making(
     require_not_before(date, made_on, what, f"{kind} {reference} was made")
 
 
+def require_distinct_name(name: str, existing: str | None, what: str, field: str) -> None:
+    """A new pot or organisation may not look the same as one the ledger already has
+    (``existing``: the name with the same ``name_key``, if any)."""
+    if existing is not None:
+        raise InvalidInput(
+            f"'{name}' looks the same as the existing {what} '{existing}'; use that name, or one"
+            " that cannot be mistaken for it",
+            field=field,
+        )
+
+
 def require_award_year(pot: str, pot_year: int | None, award_year: int) -> None:
     """An award's financial year is its pot's."""
     if pot_year is not None and pot_year != award_year:
