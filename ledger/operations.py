@@ -2037,13 +2037,6 @@ def reduce_award(
     )
 
 
-def is_award_reduction(entry: Entry) -> bool:
-    """An award entry whose legs run the other way: the funder withdrew part of the award."""
-    return entry.kind == "award" and any(
-        line.account.kind == "receivable" and line.amount_pence < 0 for line in entry.lines
-    )
-
-
 def _guard_reversal(
     session: Session, target: Entry, allocation: Allocation | None, excluding: int | None
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -10,7 +11,65 @@ from sqlalchemy.orm import Session, aliased
 
 from ledger.fy import label
 from ledger.holds import holds_by_pot
-from ledger.models import Account, AllocationShare, Award, FundingStream, Organisation, Pot
+from ledger.models import (
+    Account,
+    AllocationShare,
+    Award,
+    Entry,
+    FundingStream,
+    Line,
+    Organisation,
+    Pot,
+)
+
+ENTRY_WORDS = {
+    "award": "Award",
+    "receive": "Receipt",
+    "allocate": "Allocation",
+    "delegate": "Delegation",
+    "vary": "Variation",
+    "pay": "Payment",
+    "return": "Return",
+    "carry_forward": "Carry-forward",
+    "hand_back": "Hand-back",
+    "reversal": "Reversal",
+}
+"""What each kind of journal entry is called on every page and in every download."""
+
+
+def entry_words(kind: str, reduction: bool = False) -> str:
+    """``carry_forward`` → ``Carry-forward``; an award entry that reduces the award reads as
+    ``Award reduction``, not as another award."""
+    if reduction:
+        return "Award reduction"
+    return ENTRY_WORDS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def signed_amount(amount_pence: int, reduction: bool) -> int:
+    """An entry's amount as a reader expects it: an award reduction takes money away, so it is
+    shown below zero (its entry records the size of the reduction)."""
+    return -amount_pence if reduction else amount_pence
+
+
+def award_reductions(session: Session, entry_ids: Iterable[int]) -> set[int]:
+    """Which of ``entry_ids`` are award reductions: award entries whose legs run the other way,
+    taking money back from the pot to the award's receivable. One query for a page of entries."""
+    ids = list(entry_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Entry.id)
+            .join(Line, Line.entry_id == Entry.id)
+            .join(Account, Account.id == Line.account_id)
+            .where(
+                Entry.id.in_(ids),
+                Entry.kind == "award",
+                Account.kind == "receivable",
+                Line.amount_pence < 0,
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)

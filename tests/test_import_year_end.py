@@ -23,6 +23,7 @@ from ledger.check import check
 from ledger.demo import PROMISE_POT, WFWF_POT, load_demo
 from ledger.importer import HEADER, OPTIONAL, ImportResult, ImportRowError, import_rows
 from ledger.models import Allocation, AllocationTag, Award, Entry, Pot, Request
+from ledger.readout import award_reductions
 
 Run = Callable[[Callable[[Session], Any]], Any]
 
@@ -287,7 +288,7 @@ def test_an_award_reduction_entered_without_a_second_person_waits_and_holds_the_
     def approve(session: Session) -> Entry:
         entry = ops.approve_request(session, request_id=request_id, approved_by="finance")
         assert entry is not None
-        assert ops.is_award_reduction(entry)
+        assert award_reductions(session, [entry.id]) == {entry.id}
         award = session.scalars(select(Award).where(Award.reference == "A1")).one()
         assert entry.award_id == award.id
         return entry

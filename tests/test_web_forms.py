@@ -484,6 +484,18 @@ def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
 
     assert run(app, approve) == 33_710_318 + 60_00
 
+    # Everywhere the journal is read, the reduction reads as one, taking money away: never as a
+    # second £40.00 award.
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    wfwf = run(app, lambda session: ops.find_pot(session, WFWF_POT).id)
+    journal = text_of(finance.get(f"/pots/{wfwf}/journal"))
+    assert "Award reduction" in journal and "-£40.00" in journal
+    assert "£40.00" not in journal.replace("-£40.00", "")
+    audit = finance.get("/audit.csv?action=entry:award").get_data(as_text=True)
+    reduction_rows = [row for row in audit.splitlines() if "Award reduction" in row]
+    assert len(reduction_rows) == 1 and "-40.00" in reduction_rows[0]
+
 
 def test_year_end_money_is_carried_forward_and_handed_back_through_the_approvals_queue(
     database_url: str,
