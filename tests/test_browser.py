@@ -530,6 +530,45 @@ def test_the_dashboard_reads_as_boxes_at_390_pixels_without_a_sideways_scroll(
     expect(table.locator("tfoot")).to_contain_text("£387,103.18")
 
 
+def test_the_pages_finance_reads_do_not_push_the_screen_sideways_at_390_pixels(
+    demo: Flask, page: Page
+) -> None:
+    """Wide tables scroll within themselves (the design system's pattern, first column kept in
+    view); nothing in them, not even the hidden words of a link, widens the page itself."""
+
+    def waiting_payment(session: Session) -> int:
+        ops.pay(
+            session,
+            reference="PAY-WAITS",
+            allocation="WFWF-22-02",
+            amount_pence=1_000_00,
+            date=dt.date(2022, 11, 1),
+            entered_by="officer",
+            memo="Quarter 1",
+        )
+        return ops.find_pot(session, WFWF_POT).id
+
+    wfwf = run(demo, waiting_payment)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, "finance")
+    for url in (
+        f"/pots/{wfwf}/statement",
+        "/approvals",
+        f"/pots/{wfwf}/journal",
+        "/audit",
+        "/reconciliation",
+        "/reports/funders",
+    ):
+        page.goto(url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide on a 390 px screen"
+    page.goto(f"/pots/{wfwf}/statement")
+    allocations = page.locator("table.allocations").first
+    assert allocations.evaluate("(table) => table.scrollWidth > table.clientWidth")
+    first = allocations.locator("tbody tr td").first
+    assert first.evaluate("(cell) => getComputedStyle(cell).position") == "sticky"
+
+
 # An administrator adds a person ------------------------------------------------------------
 
 
