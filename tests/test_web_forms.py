@@ -594,6 +594,8 @@ def test_finance_reverses_a_wrong_payment_from_the_journal_and_an_officer_approv
     fast_sign_in(app, finance, "finance")
     journal = text_of(finance.get(f"/pots/{pot_id(app, WFWF_POT)}/journal"))
     assert f'href="/entries/{wrong}/reverse"' in journal
+    page = text_of(finance.get(f"/entries/{wrong}/reverse"))
+    assert "This posts the mirror image of the payment of £25,000.00 dated 01/11/2022" in page
     blank = _form(finance, f"/entries/{wrong}/reverse", reason="")
     response = finance.post(f"/entries/{wrong}/reverse", data=blank)
     assert response.status_code == 422
