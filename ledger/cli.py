@@ -181,23 +181,26 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db, timeline
+    from ledger import db, years
     from ledger.readout import pot_balances
 
     engine = engine_for(args)
-    with db.reader_factory(engine)() as session:
-        pot_ids: list[int] | None = None
-        if args.pot is None:
-            balances = pot_balances(session)
-        else:
-            from ledger import operations as ops
+    pot_ids: list[int] | None = None
+    if args.pot is not None:
+        from ledger import operations as ops
 
+        with db.reader_factory(engine)() as session:
             pot_ids = [ops.find_pot(session, args.pot).id]  # refuses a pot not in the ledger
-            balances = [b for b in pot_balances(session) if b.name == args.pot]
-        years = timeline.years_json(session, pot_ids) if args.json else None
-        notes = timeline.years_notes(session, pot_ids)
-    if years is not None:
-        json.dump({"pots": [b.as_json() for b in balances], **years}, out, indent=2)
+    # Plain SQL on a read-only connection: no mapped classes are loaded to print the figures.
+    with db.reading(engine).connect() as connection:
+        if pot_ids is None:
+            balances = pot_balances(connection)
+        else:
+            balances = pot_balances(connection, pot_id=pot_ids[0])
+        json_years = years.years_json(connection, pot_ids) if args.json else None
+        notes = years.years_notes(connection, pot_ids)
+    if json_years is not None:
+        json.dump({"pots": [b.as_json() for b in balances], **json_years}, out, indent=2)
         out.write("\n")
     else:
         _print_balances(balances, out)

@@ -346,3 +346,11 @@ def require_funder_of_pot(pot: str, funder: str, funders: Sequence[str]) -> None
             " funder it came from",
             field="counterparty",
         )
+
+
+def available(
+    funded: int, allocated: int, returned: int, carried_forward: int, handed_back: int
+) -> int:
+    """A pot's available money: funded − allocated + returned − carried forward − handed back
+    (before holds). The one formula the pot, the batch and every read-out use."""
+    return funded - allocated + returned - carried_forward - handed_back

@@ -145,7 +145,7 @@ def cmd_expect(args: argparse.Namespace, out: TextIO) -> int:
             pot=args.pot,
             amount_is_assumption=args.amount_assumed,
         )
-        return timeline.describe_expected(row)
+        return timeline.Expected.of(row).describe()
 
     out.write(_write_in_transaction(args, work) + "\n")
     return 0

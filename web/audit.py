@@ -274,7 +274,7 @@ def _events_query(f: Filters) -> Select[tuple[AuditEvent]] | None:
 def _entry_records(session: Session, query: Select[tuple[Entry]]) -> list[Record]:
     names = dict(session.execute(select(Pot.id, Pot.name)).tuples().all())
     entries = session.scalars(query.options(lazyload(Entry.lines))).all()
-    reductions = award_reductions(session, (e.id for e in entries if e.kind == "award"))
+    reductions = award_reductions(session, (e.id for e in entries))
     return [
         Record(
             at=e.posted_at,

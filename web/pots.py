@@ -25,7 +25,7 @@ from statements.render.formatting import money
 from statements.reports.my_entries import unacknowledged_rejections
 from web import db
 from web.lookups import journal_for, pending_requests, pot_or_404, provisional_allocations
-from web.permissions import pots_in_scope, requires, signed_in_user
+from web.permissions import pots_in_scope, requires, scope_organisation, signed_in_user
 
 bp = Blueprint("pots", __name__)
 RECENT_ENTRIES = 15
@@ -46,7 +46,7 @@ def _amounts() -> dict[str, object]:
 def dashboard() -> str:
     user = signed_in_user()
     session = db.session()
-    rows = pot_balances_by_id(session, pots_in_scope(user))
+    rows = pot_balances_by_id(session, administered_by=scope_organisation(user))
     ids = {balance.name: pot_id for pot_id, balance in rows}
     balances = [balance for _, balance in rows]
     waiting = (
@@ -108,7 +108,7 @@ def pot(pot_id: int) -> str:
     user = signed_in_user()
     session = db.session()
     found = pot_or_404(session, user, pot_id)
-    (balance,) = pot_balances(session, Pot.id == found.id)
+    (balance,) = pot_balances(session, pot_id=found.id)
     awards = session.scalars(
         select(Award)
         .where(Award.pot_id == found.id)
@@ -177,5 +177,5 @@ def _journal(session: Session, pot: Pot, limit: int | None = None) -> dict[str, 
     entries = journal_for(session, pot, limit)
     return {
         "entries": entries,
-        "reductions": award_reductions(session, (e.id for e in entries if e.kind == "award")),
+        "reductions": award_reductions(session, (e.id for e in entries)),
     }
