@@ -569,6 +569,63 @@ def test_the_pages_finance_reads_do_not_push_the_screen_sideways_at_390_pixels(
     assert first.evaluate("(cell) => getComputedStyle(cell).position") == "sticky"
 
 
+# Finance corrects a wrong payment by reversal ---------------------------------------------
+
+
+def _aberlour_paid_twice(session: Session) -> None:
+    for reference in ("PAY-AB-1", "PAY-AB-2"):
+        ops.pay(
+            session,
+            reference=reference,
+            allocation="WFWF-22-02",
+            amount_pence=25_000_00,
+            date=dt.date(2022, 11, 1),
+            entered_by="officer",
+            memo="Aberlour quarter 1",
+            approved_by="finance",
+        )
+
+
+def test_finance_reverses_a_payment_made_twice_and_a_second_person_approves_it(
+    demo: Flask, page: Page
+) -> None:
+    run(demo, _aberlour_paid_twice)
+    sign_in(page, "finance")
+    page.goto(f"/pots/{pot_id(demo, WFWF_POT)}")
+    expect_figure(page, "Paid", "£50,000.00")
+    page.get_by_role("link", name="Reverse entry PAY-AB-2").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reverse entry PAY-AB-2")
+    expect(page.locator("main")).to_contain_text(
+        "This posts the mirror image of the payment of £25,000.00 dated 01/11/2022"
+    )
+    page.get_by_label("Reason").fill("Aberlour's first quarter was paid twice")
+    assert submit(page, "Request the reversal") == 200
+    expect(page.locator(".ds_notification-message")).to_contain_text(
+        "It waits for a second person to approve it"
+    )
+    # Nothing has moved yet, and finance may not approve its own request.
+    page.goto(f"/pots/{pot_id(demo, WFWF_POT)}")
+    expect_figure(page, "Paid", "£50,000.00")
+    page.goto("/approvals")
+    row = page.locator("tr").filter(has_text="Aberlour's first quarter was paid twice")
+    expect(row).to_contain_text("finance")
+    expect(row.get_by_role("button", name=re.compile(r"^Approve"))).to_have_count(0)
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "officer")
+    page.goto("/approvals")
+    row = page.locator("tr").filter(has_text="Aberlour's first quarter was paid twice")
+    with page.expect_navigation():
+        row.get_by_role("button", name=re.compile(r"^Approve")).click()
+    page.goto(f"/pots/{pot_id(demo, WFWF_POT)}")
+    expect_figure(page, "Paid", "£25,000.00")
+    journal = page.locator("table").filter(has_text="Journal entries")
+    reversal = journal.locator("tr").filter(has_text="Reversal")
+    expect(reversal).to_contain_text("finance")  # entered by
+    expect(reversal).to_contain_text("officer")  # approved by
+
+
 # An administrator adds a person ------------------------------------------------------------
 
 
