@@ -1103,6 +1103,12 @@ class Batch:
         self.pots_by_id.clear()
         self.allocations.clear()
         self.self_approved.clear()
+        # The act may have opened pots and organisations, or given one a role (an award naming
+        # its stream does).
+        self.organisations.clear()
+        self.absent_pots.clear()
+        self.absent_organisations.clear()
+        self.absent_allocations.clear()
         self.ids.next_id.clear()  # the act's rows took the next ids (SQLite)
         self.ids.free.clear()  # ids from here on come after the act's (PostgreSQL)
         self.forget_references()
