@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from ledger import database_url
 from ledger.errors import InfrastructureError, LedgerError
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from ledger.readout import PotBalance
 
+T = TypeVar("T")
 PLUGIN_GROUP = "commonpurse.commands"
 # ledger.models.USER_ROLES, spelt out so that --help need not import the models
 # (tests/test_cli_speed.py checks that the two agree).
@@ -68,6 +69,18 @@ def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
     if create:
         db.ensure_schema(engine)
     return engine
+
+
+def in_transaction(args: argparse.Namespace, work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction on the ledger of ``--db`` (its schema at head), tried again
+    while the database is busy; the engine is released after, whatever happened."""
+    from ledger import db
+
+    engine = engine_for(args)
+    try:
+        return db.run_in_transaction(db.session_factory(engine), work)
+    finally:
+        engine.dispose()
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
