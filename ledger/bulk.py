@@ -116,12 +116,12 @@ class PotState:
     @property
     def available(self) -> int:
         f = self.figures
-        return (
-            f["funded_pence"]
-            - f["allocated_pence"]
-            + f["returned_pence"]
-            - f["carried_forward_pence"]
-            - f["handed_back_pence"]
+        return rules.available(
+            f["funded_pence"],
+            f["allocated_pence"],
+            f["returned_pence"],
+            f["carried_forward_pence"],
+            f["handed_back_pence"],
         )
 
 
