@@ -328,6 +328,12 @@ def _two_people(session: Session) -> Iterator[Breach]:
     rejected = set(
         session.scalars(select(Allocation.id).where(Allocation.status == "rejected")).all()
     )
+    confirmed_by: dict[int, str | None] = {
+        allocation_id: approved
+        for allocation_id, approved in session.execute(
+            select(Allocation.id, Allocation.approved_by).where(Allocation.approved_by.is_not(None))
+        )
+    }
     running: dict[tuple[str, int], int] = defaultdict(int)
     rows = session.execute(
         select(
@@ -345,6 +351,8 @@ def _two_people(session: Session) -> Iterator[Breach]:
         if allocation_id in rejected:
             continue  # a rejected allocation's money all went back: nothing was given
         where = f"entry {entry_id}" + (f" ({reference})" if reference else "")
+        if approved is None and kind in rules.MADE_BY_ALLOCATION:
+            approved = confirmed_by.get(allocation_id)  # approved by confirming the allocation
         if kind in NEEDS_APPROVER and approved is None:
             yield Breach("I11 two people", where, f"a {kind} with no approver")
             continue

@@ -204,6 +204,26 @@ def test_i11_a_payment_with_no_approver(ledger: None, engine: Engine, run: Run) 
     names(run, "I11 two people")
 
 
+def test_i11_an_allocation_confirmed_by_the_person_who_entered_it(
+    ledger: None, engine: Engine, run: Run
+) -> None:
+    run(
+        lambda s: ops.allocate(
+            s,
+            reference="LATER",
+            pot="WFWF",
+            recipient="Aberlour",
+            amount_pence=100_000,
+            date=D,
+            entered_by="officer",
+        )
+    )
+    run(lambda s: ops.approve_allocation(s, reference="LATER", approved_by="finance"))
+    assert run(check).ok
+    sql(engine, "UPDATE allocations SET approved_by = 'Officer' WHERE reference = 'LATER'")
+    names(run, "I11 two people")
+
+
 def test_i12_a_pot_renamed_with_a_zero_width_space(ledger: None, engine: Engine, run: Run) -> None:
     sql(engine, "UPDATE pots SET name = :name WHERE name = 'CORRA'", name="CORRA\u200b")
     names(run, "I12 names cannot pass for one another")
