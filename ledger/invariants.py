@@ -21,7 +21,9 @@ I8  A delegated pot is funded by its delegation alone: its funding equals the de
     net amount, and it never commits more than that.
 I9  Nothing is given out of a delegated pot while its delegation awaits approval, or after it
     was rejected, so a provisional delegation can always be rejected whole.
-I10 Rejected and closed allocations have nothing unpaid and nothing awaiting approval.
+I10 Rejected and closed allocations have nothing unpaid and nothing awaiting approval, but for
+    a return of money already paid: a closed allocation may still have an underspend sent
+    back, and that return waits for its second person like any other.
 I11 Two people: every act that changes what can be spent or paid records an approver (an
     allocation's own entry, by the allocation's approval), and what one person entered and
     approved alone adds up, per allocation (per pot for acts on a pot), to no more than the
@@ -311,7 +313,11 @@ def _settled_allocations(session: Session) -> Iterator[Breach]:
     for reference, status, kind in session.execute(
         select(Allocation.reference, Allocation.status, Request.kind)
         .join(Request, Request.allocation_id == Allocation.id)
-        .where(settled, Request.status == "pending")
+        .where(
+            settled,
+            Request.status == "pending",
+            ~((Allocation.status == "closed") & (Request.kind == "return")),
+        )
     ):
         yield Breach(
             "I10 settled allocations hold nothing",

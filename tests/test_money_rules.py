@@ -434,6 +434,31 @@ def test_closing_an_allocation_rejects_its_pending_increase(run: Run, council: N
     assert_checks(run)
 
 
+def test_a_closed_allocation_may_still_have_an_underspend_returned(run: Run, council: None) -> None:
+    award(run, "P", 100_000, dt.date(2022, 4, 1), "A")
+    allocate(run, "C", "P", 60_000, D22)
+    pay(run, "PAY", "C", 60_000, D22)
+    run(lambda s: ops.close_allocation(s, reference="C", closed_by="finance", reason="done"))
+    back = run(
+        lambda s: ops.return_unspent(
+            s,
+            reference="RET",
+            allocation="C",
+            amount_pence=5_000,
+            date=D23,
+            entered_by="finance",
+            memo="underspend in the final report",
+        )
+    )
+    assert isinstance(back, Request)
+    assert_checks(run)  # a return waiting on a closed allocation holds nothing back
+    with pytest.raises(AllocationClosed):
+        pay(run, "MORE", "C", 1, D23)
+    run(lambda s: ops.approve_request(s, request_id=back.id, approved_by="officer"))
+    assert run(lambda s: ops.find_pot(s, "P")).available_pence == 45_000
+    assert_checks(run)
+
+
 # 11. Hand-back -------------------------------------------------------------------------------
 
 
