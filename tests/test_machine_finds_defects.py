@@ -30,8 +30,8 @@ Not found under this seed within 60 runs, and so kept apart in ``BEYOND_BUDGET``
   anyway) and 11's delegated-pot half.
 Earlier versions of this file listed 3 and 9 as found without checking why the machine failed;
 under this seed, before the model was corrected, their runs failed on a false alarm of the
-machine's own model (a closed delegation's past sub-grants, at run 50). Each defect has its own regression test at the door
-where a user meets it (``tests/test_money_rules.py``).
+machine's own model (a closed delegation's past sub-grants, at run 50). Each defect has its own
+regression test at the door where a user meets it (``tests/test_money_rules.py``).
 
 Budget: up to ``COMMONPURSE_MUTANT_EXAMPLES`` runs (default 60) of 30 steps per case; each case
 stops at its first failure.
