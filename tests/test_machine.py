@@ -627,8 +627,8 @@ class Machine(RuleBasedStateMachine):
             return
         refused = approver in REFUSED_NAMES[ALICE] + REFUSED_NAMES[BOB]
         assert not refused, f"{approver!r} is not a name anyone may approve under"
-        if person(approver) == person(entered):
-            self.model.self_approved[subject] += abs(amount)
+        if person(approver) == person(entered):  # what that person entered and approved
+            self.model.self_approved[(*subject, person(entered))] += abs(amount)
 
     def posted(
         self,
