@@ -37,6 +37,9 @@ I14 A pooled contract's commitment per funder is always the exact largest-remain
     below what it has paid, so a contract reduced to about what was paid may hold a share there.
 I15 Carry-forward only between pots the accountable body administers, of one named stream, into
     the next financial year; a hand-back never more than the cash the pot held on its day.
+I16 An award's funding stream is its pot's: a pot is in one stream (named by the award that
+    opens it), and no award in it names another, so carry-forward and the funder's reports
+    read one stream per pot.
 
 Spending is attributed to funders by the awards in force at each movement's date, pro rata to
 what each had awarded by then (``statements.reports.funder_view``), so a closed year's figures per
@@ -66,6 +69,7 @@ from ledger.models import (
     AllocationShare,
     Award,
     Entry,
+    FundingStream,
     Line,
     Organisation,
     Pot,
@@ -109,6 +113,7 @@ def breaches(session: Session) -> list[Breach]:
         _dates,
         _pooled_splits,
         _year_end,
+        _streams,
     ):
         found += rule(session)
     return found
@@ -498,6 +503,24 @@ def _year_end(session: Session) -> Iterator[Breach]:
                 f"handed back more than the {pots[entry.pot_id or 0].name} held on"
                 f" {entry.effective_date:%d/%m/%Y}",
             )
+
+
+def _streams(session: Session) -> Iterator[Breach]:
+    award_stream = aliased(FundingStream)
+    pot_stream = aliased(FundingStream)
+    for reference, named, pot, pot_named in session.execute(
+        select(Award.reference, award_stream.name, Pot.name, pot_stream.name)
+        .join(Pot, Pot.id == Award.pot_id)
+        .join(award_stream, award_stream.id == Award.stream_id)
+        .outerjoin(pot_stream, pot_stream.id == Pot.stream_id)
+        .where((Pot.stream_id.is_(None)) | (Pot.stream_id != Award.stream_id))
+    ):
+        yield Breach(
+            "I16 one stream per pot",
+            f"award {reference}",
+            f"names the funding stream {named}, but its pot {pot} is in"
+            + (f" {pot_named}" if pot_named else " no funding stream"),
+        )
 
 
 __all__ = ["Breach", "breaches", "same_person"]

@@ -35,6 +35,7 @@ def _ledger(s: Session) -> None:
             amount_pence=10_000_000,
             award_date=dt.date(2022, 4, 1),
             memo="award",
+            stream="Whole Family Wellbeing Fund" if pot == "WFWF" else None,
             **who,
         )
     ops.allocate(
@@ -254,3 +255,14 @@ def test_i14_a_pooled_contract_whose_shares_drifted(ledger: None, engine: Engine
 def test_i15_a_hand_back_of_cash_the_pot_never_held(ledger: None, engine: Engine, run: Run) -> None:
     sql(engine, "UPDATE entries SET effective_date = '2023-04-15' WHERE reference = 'CORRA-CASH'")
     names(run, "I15 year-end moves")
+
+
+def test_i16_an_award_moved_into_another_streams_pot(
+    ledger: None, engine: Engine, run: Run
+) -> None:
+    sql(
+        engine,
+        "UPDATE awards SET stream_id = (SELECT stream_id FROM pots WHERE name = 'WFWF')"
+        " WHERE reference = 'AW-CORRA'",
+    )
+    names(run, "I16 one stream per pot")
