@@ -20,13 +20,14 @@ its name): 3 (run 9, a variation on a rejected allocation), 8's year half (8, an
 another year's pot), 9 (54, ``check`` names I14), 16 (10, the machine's history check: a later
 Corra award moved a hand-back dated 01/04/2023 to Corra), 10 (20, ``check`` names I5 and I10),
 5 (47, the model: the intermediary's pot below zero after holds) and 8's dependency half (40, a
-variation dated before its allocation). With the holds probe (``HoldsProbe``): 4's holds half
+variation dated before its allocation) and 11's approval half (seed 5, run 10: a hand-back
+entered alone posted at once). With the holds probe (``HoldsProbe``): 4's holds half
 (4, ``check`` names I6, a reversal taking unpaid money a pending reduction holds).
 
 Not found within 60 runs, and so kept apart in ``BEYOND_BUDGET`` (run them with
 ``COMMONPURSE_MUTANTS_BEYOND_BUDGET=1`` and ``COMMONPURSE_MUTANT_EXAMPLES`` raised): 4's
 status half (a reversal on a closed or rejected allocation; not under Run's seed nor under
-salts 1 to 8), 11's approval half and 11's delegated-pot half. Each defect has its own
+salts 1 to 8) and 11's delegated-pot half. Each defect has its own
 regression test at the door where a user meets it (``tests/test_money_rules.py``).
 
 A seed is a fixed path, not a guarantee: a change to the machine's rules changes every path,
@@ -281,6 +282,11 @@ MUTANTS: dict[str, tuple[Mutant, str]] = {
         _without("require_not_before"),
         "before it was made|before any award|dated .* before",
     ),
+    # 11: the approval half
+    "11 a hand-back needs no approver": (
+        _no_second_person_for("hand-back"),
+        "hand_back waits as|entered and approved by one person|not a name anyone may approve",
+    ),
 }
 
 # Found only after more runs than the default time allows, or not yet found (the docstring).
@@ -288,11 +294,6 @@ BEYOND_BUDGET: dict[str, tuple[Mutant, str]] = {
     "4 a reversal on a closed or rejected allocation": (
         _reversals_ignore_status,
         "reversed an entry on (rejected|closed)|I10 settled",
-    ),
-    # 11: the approval half
-    "11 a hand-back needs no approver": (
-        _no_second_person_for("hand-back"),
-        "hand_back waits as|entered and approved by one person|not a name anyone may approve",
     ),
     # 11: the delegated-pot half (the cash half is 17's)
     "11 a hand-back from a delegated pot": (
@@ -310,6 +311,7 @@ SEEDS: dict[str, str] = {
     "10 closing an allocation strands its pending requests": "6",
     "5 a delegation's pending reduction holds nothing": "1",
     "8 dated before what it depends on": "1",
+    "11 a hand-back needs no approver": "5",
 }
 # Cases the machine finds with its probes at the edge of what pending requests hold.
 PROBED: dict[str, type[Machine]] = {
