@@ -25,9 +25,10 @@ I10 Rejected and closed allocations have nothing unpaid and nothing awaiting app
     a return of money already paid: a closed allocation may still have an underspend sent
     back, and that return waits for its second person like any other.
 I11 Two people: every act that changes what can be spent or paid records an approver (an
-    allocation's own entry, by the allocation's approval), and what one person entered and
-    approved alone adds up, per allocation (per pot for acts on a pot), to no more than the
-    self-approval limit. Names are compared as ``ledger.names`` reads them.
+    allocation's own entry, by the allocation's approval, under which it also counts), and
+    what one person entered and approved alone adds up, per allocation (per pot for acts on a
+    pot), to no more than the self-approval limit. Names are compared as ``ledger.names`` reads
+    them.
 I12 No two pots or organisations look the same: names carry no invisible characters and no
     mixed alphabets, and ``name_key`` is the name's key (unique in the database).
 I13 Dates follow dependencies: nothing on an allocation is dated before it was made, no receipt
