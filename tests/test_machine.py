@@ -1013,6 +1013,10 @@ class Machine(RuleBasedStateMachine):
         confirmed = [r for r, a in m.allocs.items() if a.status == "confirmed"]
         paid_up = [r for r in confirmed if m.unpaid_room(r) == 0]  # what can close
         ref = self.pick(data, paid_up or confirmed, m.allocs, "allocation")
+        self.close_allocation(ref)
+
+    def close_allocation(self, ref: str) -> bool:
+        m = self.model
         new = self.attempt(
             f"close {ref}",
             lambda: self.pair.both(
@@ -1020,12 +1024,13 @@ class Machine(RuleBasedStateMachine):
             ),
         )
         if new is None:
-            return
+            return False
         assert new == ([], [])
         for request in m.pending():
             if request.alloc == ref:
                 request.status = "rejected"
         m.allocs[ref].status = "closed"
+        return True
 
     @precondition(lambda self: any(a.child for a in self.model.allocs.values()))
     @rule(data=st.data())
@@ -1260,10 +1265,23 @@ class Machine(RuleBasedStateMachine):
         pot = self.pick(data, [p for p in m.pots if m.room(p) > 0], m.pots, "pot")
         self.leave(data, "hand_back", pot, None)
 
-    def leave(self, data: st.DataObject, kind: str, pot: str, to_pot: str | None) -> None:
+    def leave(
+        self,
+        data: st.DataObject,
+        kind: str,
+        pot: str,
+        to_pot: str | None,
+        most: int | None = None,
+        after: dt.date = FIRST_DAY,
+    ) -> None:
+        """``most``: the amount is drawn from one penny to it, not from the pot's room, and
+        ``after``: the earliest date drawn (``YearEndProbe``)."""
         m = self.model
-        day = self.day(data)
-        amount = self.amount(data, m.room(pot))
+        day = self.day(data, after)
+        if most is None:
+            amount = self.amount(data, m.room(pot))
+        else:
+            amount = data.draw(st.integers(1, most), label="amount")
         entered, approver = self.people(data)
         reference = self.ref("CF" if to_pot else "HB")
 
@@ -1508,6 +1526,93 @@ class HoldsProbe(Machine):
             self.allocate_from(data, [pot], over_room=True)
 
 
+class YearEndProbe(Machine):
+    """The machine with probes at the year end, where allocations are settled and unspent cash
+    goes back. One pays an allocation up, closes it, and then asks to reverse what was entered
+    on it (a payment, a variation, the allocation itself): a settled allocation takes no
+    correction, so each must be refused. The other hands back between one penny and what a pot
+    both has to spend and holds in cash, whichever pot that is, an intermediary's delegated pot
+    among them: a delegated pot's unspent money goes back through a return on its delegation,
+    so from that pot it must be refused. The plain machine seldom closes an allocation (it must
+    be paid up first) and draws a hand-back from the pot's room, not from the cash it holds."""
+
+    def settled_entries(self) -> list[int]:
+        m = self.model
+        return sorted(
+            entry_id
+            for entry_id, entry in m.entries.items()
+            if entry.kind != "reversal"
+            and not entry.reversed
+            and entry.subject[0] == "alloc"
+            and m.allocs[entry.subject[1]].status in ("closed", "rejected")
+        )
+
+    def pay_up(self, data: st.DataObject, ref: str) -> bool:
+        """Pays what the allocation still has unpaid, approved by a second person."""
+        m = self.model
+        amount = m.unpaid_room(ref)
+        if amount <= 0:
+            return amount == 0
+        day = self.day(data, m.allocs[ref].day)
+        row = {
+            "date": day.isoformat(),
+            "operation": "pay",
+            "reference": self.ref("PAY"),
+            "amount": format_plain(amount),
+            "description": "Final instalment",
+            "allocation_ref": ref,
+        }
+        new = self.attempt(
+            f"pay {amount} on {ref} on {day} (in full)",
+            lambda: self.pair.imported(row, ALICE, BOB),
+        )
+        if new is None:
+            return False
+        self.carry_out(new, "pay", ref, amount, day, ALICE, BOB)
+        return True
+
+    @precondition(lambda self: any(a.status == "confirmed" for a in self.model.allocs.values()))
+    @rule(data=st.data())
+    def settle_then_correct(self, data: st.DataObject) -> None:
+        m = self.model
+        confirmed = sorted(r for r, a in m.allocs.items() if a.status == "confirmed")
+        ref = data.draw(st.sampled_from(confirmed), label="allocation to settle")
+        if not self.pay_up(data, ref) or not self.close_allocation(ref):
+            return
+        settled = self.settled_entries()
+        if settled:
+            entry_id = data.draw(st.sampled_from(settled), label="entry on a settled allocation")
+            self.reverse_entry(entry_id, ALICE, BOB)
+
+    def holding(self) -> dict[str, int]:
+        """What each pot could hand back today: the least of its room and its cash held."""
+        m = self.model
+        fig = m.figures()
+        held = m.held(fig)[0]
+        most = {
+            pot: min(m.available(fig, pot) - held.get(pot, 0), fig.get(("cash", pot), 0))
+            for pot in m.pots
+        }
+        return {pot: amount for pot, amount in most.items() if amount > 0}
+
+    def delegations(self) -> list[str]:
+        m = self.model
+        return sorted(r for r, a in m.allocs.items() if a.status == "confirmed" and a.child)
+
+    @precondition(lambda self: bool(self.delegations() or self.holding()))
+    @rule(data=st.data())
+    def hand_back_cash_held(self, data: st.DataObject) -> None:
+        delegations = self.delegations()
+        if delegations and data.draw(st.booleans(), label="hand a delegation's cash over first"):
+            self.pay_up(data, data.draw(st.sampled_from(delegations), label="delegation"))
+        holding = self.holding()
+        if not holding:
+            return
+        pot = data.draw(st.sampled_from(sorted(holding)), label="a pot holding cash")
+        last = max(self.model.days())  # the cash it holds today, whatever it held before
+        self.leave(data, "hand_back", pot, None, most=holding[pot], after=last)
+
+
 def test_the_whole_machine_keeps_every_rule_on_both_writers(ledger_pairs: LedgerPairs) -> None:
     class Run(Machine):
         pass
@@ -1518,6 +1623,14 @@ def test_the_whole_machine_keeps_every_rule_on_both_writers(ledger_pairs: Ledger
 
 def test_the_machine_with_its_holds_probes_keeps_every_rule(ledger_pairs: LedgerPairs) -> None:
     class Run(HoldsProbe):
+        pass
+
+    Run.ledgers = ledger_pairs
+    run_state_machine_as_test(Run, settings=PROBE_SETTINGS)
+
+
+def test_the_machine_with_its_year_end_probes_keeps_every_rule(ledger_pairs: LedgerPairs) -> None:
+    class Run(YearEndProbe):
         pass
 
     Run.ledgers = ledger_pairs
