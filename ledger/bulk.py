@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from ledger import chain, rules
+from ledger import chain, figures, rules
 from ledger.check import FIGURES
 from ledger.errors import (
     InvalidInput,
@@ -49,6 +49,7 @@ from ledger.errors import (
 from ledger.fy import financial_year_of
 from ledger.journal import (
     FLOOR_OF_KIND,
+    Effects,
     FigureInvariantBroken,
     FloorBreached,
     content_sha256,
@@ -57,8 +58,7 @@ from ledger.journal import (
     later_changes,
     require_balanced,
 )
-from ledger.models import Pot, utcnow
-from ledger.money import format_pence
+from ledger.models import Allocation, AllocationShare, Award, Pot, utcnow
 from ledger.names import check_name, name_key, same_person
 from ledger.operations import (
     ACCOUNTABLE_BODY,
@@ -90,6 +90,9 @@ class AccountState:
     floor: str
     balance: int
     owner: str  # how a refusal names it, e.g. "WFWF 2022-23's available balance"
+    pot_id: int | None = None  # its owner: one of these three
+    award_id: int | None = None
+    share_id: int | None = None
     inserted: bool = True
     dirty: bool = False
     latest: dt.date | None = None  # the last day anything moved it: later days need a look back
@@ -154,6 +157,7 @@ class AwardState:
 @dataclass(slots=True, eq=False)
 class ShareState:
     id: int
+    allocation_id: int
     pot: PotState
     weight: int
     allocated: int
@@ -188,6 +192,76 @@ class OrganisationState:
     id: int
     name: str
     roles: set[str]
+
+
+_COMMITMENT = {"allocated_pence": "allocated", "paid_pence": "paid", "returned_pence": "returned"}
+STATE_FIGURES: dict[type, dict[str, str]] = {
+    Award: {"received_pence": "received"},
+    Allocation: _COMMITMENT,
+    AllocationShare: _COMMITMENT,
+}
+"""Where a figure ``journal.Effects`` moves lives in the working set: the attribute of an award,
+allocation or share state. A pot's figures keep the model's names, in ``PotState.figures``."""
+
+
+@dataclass(slots=True)
+class Meaning:
+    """An entry as ``journal.Effects`` reads it (``journal.Meaning``)."""
+
+    kind: str
+    allocation_id: int | None
+    to_pot_id: int | None
+
+
+class States:
+    """The working set by id: what ``journal.Effects`` asks of pots and allocation shares
+    (``journal.Lookups``), and where the figures it moves are kept."""
+
+    def __init__(self) -> None:
+        self.pots: dict[int, PotState] = {}
+        self.awards: dict[int, AwardState] = {}
+        self.allocations: dict[int, AllocationState] = {}
+        self.shares: dict[int, ShareState] = {}
+        self.of_model: dict[type, dict[int, Any]] = {
+            Pot: self.pots,
+            Award: self.awards,
+            Allocation: self.allocations,
+            AllocationShare: self.shares,
+        }
+
+    def parent_allocation_of(self, pot_id: int) -> int | None:
+        return self.pots[pot_id].parent_allocation_id
+
+    def allocation_of_share(self, share_id: int) -> int:
+        return self.shares[share_id].allocation_id
+
+    def share_of(self, allocation_id: int | None, pot_id: int) -> int:
+        if allocation_id is not None:
+            for share in self.allocations[allocation_id].shares:
+                if share.pot.id == pot_id:
+                    return share.id
+        raise KeyError((allocation_id, pot_id))
+
+    def problem(self, model: type, object_id: int) -> str | None:
+        """What is wrong with this object's figures, in the words ``journal.validate_figures``
+        uses (``ledger.figures``), or None."""
+        if model is Pot:
+            pot = self.pots[object_id]
+            return figures.pot_problem(pot.name, pot.available)
+        if model is Award:
+            award = self.awards[object_id]
+            return figures.award_problem(award.reference, award.received, award.amount)
+        if model is Allocation:
+            allocation = self.allocations[object_id]
+        else:
+            share = self.shares[object_id]
+            allocation = self.allocations[share.allocation_id]
+            return figures.allocation_problem(
+                allocation.reference, share.allocated, share.paid, share.returned
+            )
+        return figures.allocation_problem(
+            allocation.reference, allocation.allocated, allocation.paid, allocation.returned
+        )
 
 
 @dataclass
@@ -363,7 +437,8 @@ class Batch:
         self.days: dict[dt.date, Any] = {}
         self.organisations: dict[str, OrganisationState] = {}
         self.pots: dict[str, PotState] = {}
-        self.pots_by_id: dict[int, PotState] = {}
+        self.states = States()
+        self.pots_by_id = self.states.pots
         self.allocations: dict[str, AllocationState] = {}
         self.dirty: list[Any] = []
         self.known: dict[str, tuple[str, str]] = {}  # reference -> (where, content)
@@ -536,6 +611,7 @@ class Batch:
         )
         receivable.owner = f"what {funder_org.name} still owes on award {reference}"
         self._awards_of(target).append(award)
+        self.states.awards[award_id] = award
         self._post(
             "award",
             [(receivable, amount_pence), (target.available_account, -amount_pence)],
@@ -549,8 +625,6 @@ class Batch:
             award_id=award_id,
         )
         self._counted(approver, ("pot", target.id), amount_pence)
-        self._figure(target, "funded_pence", amount_pence)
-        self._check_pot(target)
         return POSTED
 
     def receive(
@@ -618,16 +692,6 @@ class Batch:
             award_id=parts[0][0].id if parts else None,
         )
         self._counted(approver, ("pot", target.id), amount_pence)
-        self._figure(target, "received_pence", amount_pence)
-        for award, part in parts:
-            award.received += part
-            self._touch(award)
-            if not 0 <= award.received <= award.amount:
-                raise FigureInvariantBroken(
-                    f"This would leave award {award.reference} with"
-                    f" {format_pence(award.received)} received against"
-                    f" {format_pence(award.amount)} awarded"
-                )
         return POSTED
 
     def allocate(
@@ -700,7 +764,7 @@ class Batch:
             share_id,
             f"allocation {reference}'s unpaid commitment from {source.name}",
         )
-        share = ShareState(share_id, source, amount_pence, 0, 0, 0, unpaid)
+        share = ShareState(share_id, allocation_id, source, amount_pence, 0, 0, 0, unpaid)
         self.out.allocation_shares.append(
             (share_id, allocation_id, source.id, amount_pence, 0, 0, 0)
         )
@@ -735,7 +799,7 @@ class Batch:
             allocation.delegated = child
             assert child.due_in_account is not None
             legs += [(child.due_in_account, amount_pence), (child.available_account, -amount_pence)]
-        self.allocations[reference] = allocation
+        self._remember(allocation)
         self.absent_allocations.discard(reference)
         self._post(
             kind,
@@ -751,11 +815,6 @@ class Batch:
             allocation_id=allocation_id,
         )
         self._counted(approver, ("allocation", allocation_id), amount_pence)
-        self._figure(source, "allocated_pence", amount_pence)
-        self._move_share(allocation, share, "allocated", amount_pence)
-        if child is not None:
-            self._figure(child, "funded_pence", amount_pence)
-        self._check_pot(source)
         if approver:
             self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
         return POSTED
@@ -814,14 +873,6 @@ class Batch:
             record=Record(date, reason, approver, reference, content),
         )
         self._counted(approver, ("allocation", target.id), abs(delta_pence))
-        for share, part in zip(target.shares, parts, strict=True):
-            self._figure(share.pot, "allocated_pence", part)
-            self._move_share(target, share, "allocated", part)
-        if child is not None:
-            self._figure(child, "funded_pence", delta_pence)
-            self._check_pot(child)
-        for share in target.shares:
-            self._check_pot(share.pot)
         return POSTED
 
     def pay(
@@ -865,9 +916,6 @@ class Batch:
             record=Record(date, memo, approver, reference, content),
         )
         self._counted(approver, ("allocation", target.id), amount_pence)
-        for share, part in zip(target.shares, parts, strict=True):
-            self._figure(share.pot, "paid_pence", part)
-            self._move_share(target, share, "paid", part)
         return POSTED
 
     def return_unspent(
@@ -916,12 +964,6 @@ class Batch:
             record=Record(date, memo, approver, reference, content),
         )
         self._counted(approver, ("allocation", target.id), amount_pence)
-        for share, part in zip(target.shares, parts, strict=True):
-            self._figure(share.pot, "returned_pence", part)
-            self._move_share(target, share, "returned", part)
-        if child is not None:
-            self._figure(child, "handed_back_pence", amount_pence)
-            self._check_pot(child)
         return POSTED
 
     def allocate_pooled(
@@ -1033,7 +1075,9 @@ class Batch:
                 share_id,
                 f"allocation {reference}'s unpaid commitment from {source.name}",
             )
-            allocation.shares.append(ShareState(share_id, source, part, 0, 0, 0, unpaid))
+            allocation.shares.append(
+                ShareState(share_id, allocation_id, source, part, 0, 0, 0, unpaid)
+            )
             self.out.allocation_shares.append((share_id, allocation_id, source.id, part, 0, 0, 0))
             legs += [(source.available_account, part), (unpaid, -part)]
         child: PotState | None = None
@@ -1049,7 +1093,7 @@ class Batch:
             allocation.delegated = child
             assert child.due_in_account is not None
             legs += [(child.due_in_account, total), (child.available_account, -total)]
-        self.allocations[reference] = allocation
+        self._remember(allocation)
         self.absent_allocations.discard(reference)
         self._post(
             kind,
@@ -1065,13 +1109,6 @@ class Batch:
             allocation_id=allocation_id,
         )
         self._counted(approver, ("allocation", allocation_id), total)
-        for share in allocation.shares:
-            self._figure(share.pot, "allocated_pence", share.weight)
-            self._move_share(allocation, share, "allocated", share.weight)
-        if child is not None:
-            self._figure(child, "funded_pence", total)
-        for source in pots:
-            self._check_pot(source)
         if approver:
             self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
         return POSTED
@@ -1219,12 +1256,6 @@ class Batch:
             return None
         return rules.lowest_from(allocation.paid - allocation.returned, changes, date)
 
-    def _check_pot(self, pot: PotState) -> None:
-        if pot.available < 0:
-            raise FigureInvariantBroken(
-                f"This would leave {pot.name} overspent by {format_pence(-pot.available)}"
-            )
-
     # Posting -------------------------------------------------------------------------------
 
     def _post_on_allocation(
@@ -1361,6 +1392,7 @@ class Batch:
         self.known[reference] = ("entry", content)
         self.looked_up.add(reference)
         self.posted += 1
+        self._move_figures(Meaning(kind, allocation_id, to_pot_id), legs)
 
     def _day(self, date: dt.date) -> Any:
         if self.postgres:
@@ -1370,28 +1402,34 @@ class Batch:
             found = self.days[date] = date.isoformat()
         return found
 
-    def _figure(self, pot: PotState, name: str, delta: int) -> None:
-        pot.figures[name] += delta
-        self._touch(pot)
+    def _move_figures(self, meaning: Meaning, legs: Sequence[tuple[AccountState, int]]) -> None:
+        """Move the figures an entry's lines move, as ``journal.post`` does: what each line
+        means is ``journal.Effects``'s, applied to the working set, then checked in the same
+        order and words as ``journal.validate_figures``."""
+        effects = Effects(self.states)
+        for account, amount in legs:
+            effects.add_line(meaning, account, amount)
+        of_model = self.states.of_model
+        for (model, object_id, figure), delta in effects.deltas.items():
+            if not delta:
+                continue
+            state = of_model[model][object_id]
+            if model is Pot:
+                state.figures[figure] += delta
+            else:
+                name = STATE_FIGURES[model][figure]
+                setattr(state, name, getattr(state, name) + delta)
+            self._touch(state)
+        for model, object_id in effects.objects():
+            problem = self.states.problem(model, object_id)
+            if problem is not None:
+                raise FigureInvariantBroken(problem)
 
-    def _move_share(
-        self, allocation: AllocationState, share: ShareState, name: str, delta: int
-    ) -> None:
-        setattr(share, name, getattr(share, name) + delta)
-        setattr(allocation, name, getattr(allocation, name) + delta)
-        self._touch(share)
-        self._touch(allocation)
-        for obj, ref in ((allocation, allocation.reference), (share, allocation.reference)):
-            if obj.paid > obj.allocated:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} paid {format_pence(obj.paid)}, more"
-                    f" than its {format_pence(obj.allocated)} allocated"
-                )
-            if not 0 <= obj.returned <= obj.paid:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} with {format_pence(obj.returned)}"
-                    f" returned against {format_pence(obj.paid)} paid"
-                )
+    def _remember(self, allocation: AllocationState) -> None:
+        self.allocations[allocation.reference] = allocation
+        self.states.allocations[allocation.id] = allocation
+        for share in allocation.shares:
+            self.states.shares[share.id] = share
 
     def _touch(self, obj: Any) -> None:
         if obj.inserted and not obj.dirty:
@@ -1541,12 +1579,20 @@ class Batch:
         found: dict[int, AccountState] = {}
         for row in self.connection.execute(
             text(
-                f"SELECT id, code, kind, floor, balance_pence, {column} FROM accounts"
-                f" WHERE {column} IN ({marks})"
+                "SELECT id, code, kind, floor, balance_pence, pot_id, award_id, share_id"
+                f" FROM accounts WHERE {column} IN ({marks})"
             )
         ):
             found[row[0]] = AccountState(
-                row[0], row[1], row[2], row[3], int(row[4]), owner.format(kind=row[2])
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                int(row[4]),
+                owner.format(kind=row[2]),
+                pot_id=row[5],
+                award_id=row[6],
+                share_id=row[7],
             )
         if found:
             ids = ", ".join(str(i) for i in found)
@@ -1610,6 +1656,9 @@ class Batch:
             FLOOR_OF_KIND[kind],
             0,
             owner,
+            pot_id=owner_id if owner_kind == "pot" else None,
+            award_id=owner_id if owner_kind == "award" else None,
+            share_id=owner_id if owner_kind == "share" else None,
             inserted=False,
         )
         self.out.accounts.append(account)
@@ -1633,11 +1682,11 @@ class Batch:
                 if isinstance(award_date, str):
                     award_date = dt.date.fromisoformat(award_date)
                 receivable = accounts[f"award:{award_id}:receivable"]
-                pot.awards.append(
-                    AwardState(
-                        award_id, reference, funder_id, award_date, amount, received, receivable
-                    )
+                award = AwardState(
+                    award_id, reference, funder_id, award_date, amount, received, receivable
                 )
+                pot.awards.append(award)
+                self.states.awards[award_id] = award
         return pot.awards
 
     def find_allocation(self, reference: str) -> AllocationState:
@@ -1689,7 +1738,11 @@ class Batch:
             pot = self.pots_by_id[share[1]]
             unpaid = accounts[f"share:{share[0]}:unpaid"]
             unpaid.owner = f"allocation {reference}'s unpaid commitment from {pot.name}"
-            shares.append(ShareState(share[0], pot, share[2], share[3], share[4], share[5], unpaid))
+            shares.append(
+                ShareState(
+                    share[0], allocation_id, pot, share[2], share[3], share[4], share[5], unpaid
+                )
+            )
         found = AllocationState(
             allocation_id,
             reference,
@@ -1711,7 +1764,7 @@ class Batch:
         ).one()
         found.made_on, found.latest = _as_date(dates[0]), _as_date(dates[1])
         found.pending_returns = pending_returns_by_allocation(self.session, allocation_id)
-        self.allocations[reference] = found
+        self._remember(found)
         return found
 
     # Writing -------------------------------------------------------------------------------
@@ -1755,7 +1808,9 @@ class Batch:
                     a.code,
                     a.kind,
                     a.floor,
-                    *_owner_columns(a.code),
+                    a.pot_id,
+                    a.award_id,
+                    a.share_id,
                     a.balance,
                 )
                 for a in accounts
@@ -1770,12 +1825,14 @@ class Batch:
         self.out = Tables()
         # New allocations, shares and awards were written with zero figures; they are updated
         # below with everything else that moved. (Their rows carry no figures in ``out``.)
-        self._write_figures()
+        self._write_changes()
         self.forget_references()
         if len(self.allocations) > ALLOCATION_CACHE_LIMIT:
             self.allocations.clear()
+            self.states.allocations.clear()
+            self.states.shares.clear()
 
-    def _write_figures(self) -> None:
+    def _write_changes(self) -> None:
         pots = []
         accounts = []
         allocations = []
@@ -1794,11 +1851,11 @@ class Batch:
             else:
                 awards.append((obj.received, obj.id))
         self.dirty = []
-        figures = ("allocated_pence", "paid_pence", "returned_pence")
+        columns = ("allocated_pence", "paid_pence", "returned_pence")
         self._update("accounts", ("balance_pence",), accounts)
         self._update("pots", POT_FIGURES, pots)
-        self._update("allocations", figures, allocations)
-        self._update("allocation_shares", figures, shares)
+        self._update("allocations", columns, allocations)
+        self._update("allocation_shares", columns, shares)
         self._update("awards", ("received_pence",), awards)
 
     def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -1899,16 +1956,6 @@ def _as_date(value: Any) -> dt.date | None:
 def _setting(connection: Connection, key: str) -> str | None:
     row = connection.execute(text("SELECT value FROM settings WHERE key = :k"), {"k": key}).first()
     return None if row is None else str(row[0])
-
-
-def _owner_columns(code: str) -> tuple[int | None, int | None, int | None]:
-    owner, owner_id, _ = code.split(":")
-    number = int(owner_id)
-    return (
-        number if owner == "pot" else None,
-        number if owner == "award" else None,
-        number if owner == "share" else None,
-    )
 
 
 __all__ = ["Batch", "LedgerError", "Outcome"]

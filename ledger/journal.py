@@ -31,7 +31,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import chain, rules
+from ledger import chain, figures, rules
 from ledger.errors import InvalidInput, LedgerError, UnbalancedEntry
 from ledger.fy import financial_year_of
 from ledger.models import (
@@ -460,28 +460,18 @@ class FigureInvariantBroken(LedgerError):
 
 
 def validate_figures(session: Session, objects: Iterable[object]) -> None:
-    """The rules the figures obey, checked in code with a plain message before the database's
-    CHECK constraints would refuse them."""
+    """The rules the figures obey (``ledger.figures``), checked in code with a plain message
+    before the database's CHECK constraints would refuse them."""
     for obj in objects:
+        problem: str | None = None
         if isinstance(obj, Pot):
-            if obj.available_pence < 0:
-                raise FigureInvariantBroken(
-                    f"This would leave {obj.name} overspent by {format_pence(-obj.available_pence)}"
-                )
+            problem = figures.pot_problem(obj.name, obj.available_pence)
         elif isinstance(obj, (Allocation, AllocationShare)):
             ref = obj.reference if isinstance(obj, Allocation) else obj.allocation.reference
-            if obj.paid_pence > obj.allocated_pence:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} paid {format_pence(obj.paid_pence)}, more"
-                    f" than its {format_pence(obj.allocated_pence)} allocated"
-                )
-            if not 0 <= obj.returned_pence <= obj.paid_pence:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} with {format_pence(obj.returned_pence)}"
-                    f" returned against {format_pence(obj.paid_pence)} paid"
-                )
-        elif isinstance(obj, Award) and not 0 <= obj.received_pence <= obj.amount_pence:
-            raise FigureInvariantBroken(
-                f"This would leave award {obj.reference} with {format_pence(obj.received_pence)}"
-                f" received against {format_pence(obj.amount_pence)} awarded"
+            problem = figures.allocation_problem(
+                ref, obj.allocated_pence, obj.paid_pence, obj.returned_pence
             )
+        elif isinstance(obj, Award):
+            problem = figures.award_problem(obj.reference, obj.received_pence, obj.amount_pence)
+        if problem is not None:
+            raise FigureInvariantBroken(problem)
