@@ -49,6 +49,8 @@ from ledger.errors import (
 from ledger.fy import financial_year_of
 from ledger.journal import (
     FLOOR_OF_KIND,
+    OWNER,
+    SHARE_ALLOCATION,
     Effects,
     FigureInvariantBroken,
     FloorBreached,
@@ -93,6 +95,7 @@ class AccountState:
     pot_id: int | None = None  # its owner: one of these three
     award_id: int | None = None
     share_id: int | None = None
+    state: Any = None  # the owner's state, found on the first line posted to it
     inserted: bool = True
     dirty: bool = False
     latest: dt.date | None = None  # the last day anything moved it: later days need a look back
@@ -127,6 +130,9 @@ class PotState:
             - f["handed_back_pence"]
         )
 
+    def problem(self) -> str | None:
+        return figures.pot_problem(self.name, self.available)
+
 
 POT_FIGURES = FIGURES[Pot]  # the pot's maintained figures, in check's order
 
@@ -153,6 +159,9 @@ class AwardState:
     inserted: bool = True
     dirty: bool = False
 
+    def problem(self) -> str | None:
+        return figures.award_problem(self.reference, self.received, self.amount)
+
 
 @dataclass(slots=True, eq=False)
 class ShareState:
@@ -164,8 +173,14 @@ class ShareState:
     paid: int
     returned: int
     unpaid_account: AccountState
+    allocation: AllocationState | None = None  # set when the allocation is remembered
     inserted: bool = True
     dirty: bool = False
+
+    def problem(self) -> str | None:
+        assert self.allocation is not None
+        reference = self.allocation.reference
+        return figures.allocation_problem(reference, self.allocated, self.paid, self.returned)
 
 
 @dataclass(slots=True, eq=False)
@@ -186,6 +201,9 @@ class AllocationState:
     inserted: bool = True
     dirty: bool = False
 
+    def problem(self) -> str | None:
+        return figures.allocation_problem(self.reference, self.allocated, self.paid, self.returned)
+
 
 @dataclass(slots=True, eq=False)
 class OrganisationState:
@@ -194,14 +212,23 @@ class OrganisationState:
     roles: set[str]
 
 
-_COMMITMENT = {"allocated_pence": "allocated", "paid_pence": "paid", "returned_pence": "returned"}
-STATE_FIGURES: dict[type, dict[str, str]] = {
-    Award: {"received_pence": "received"},
-    Allocation: _COMMITMENT,
-    AllocationShare: _COMMITMENT,
+STATE_FIGURES: dict[tuple[type, str], str] = {
+    (AwardState, "received_pence"): "received",
+    **{
+        (state, f"{name}_pence"): name
+        for state in (AllocationState, ShareState)
+        for name in ("allocated", "paid", "returned")
+    },
 }
-"""Where a figure ``journal.Effects`` moves lives in the working set: the attribute of an award,
-allocation or share state. A pot's figures keep the model's names, in ``PotState.figures``."""
+"""Where a figure ``journal.Effects`` moves (named as on the model) lives in the working set: the
+attribute of an award, allocation or share state. A pot's figures keep the model's names, in
+``PotState.figures``."""
+MODEL_OF: dict[type, type] = {
+    PotState: Pot,
+    AwardState: Award,
+    AllocationState: Allocation,
+    ShareState: AllocationShare,
+}
 
 
 @dataclass(slots=True)
@@ -242,26 +269,17 @@ class States:
                     return share.id
         raise KeyError((allocation_id, pot_id))
 
-    def problem(self, model: type, object_id: int) -> str | None:
-        """What is wrong with this object's figures, in the words ``journal.validate_figures``
-        uses (``ledger.figures``), or None."""
-        if model is Pot:
-            pot = self.pots[object_id]
-            return figures.pot_problem(pot.name, pot.available)
-        if model is Award:
-            award = self.awards[object_id]
-            return figures.award_problem(award.reference, award.received, award.amount)
-        if model is Allocation:
-            allocation = self.allocations[object_id]
-        else:
-            share = self.shares[object_id]
-            allocation = self.allocations[share.allocation_id]
-            return figures.allocation_problem(
-                allocation.reference, share.allocated, share.paid, share.returned
-            )
-        return figures.allocation_problem(
-            allocation.reference, allocation.allocated, allocation.paid, allocation.returned
-        )
+    def owner_of(self, account: AccountState) -> Any:
+        """The pot, award or share whose account this is."""
+        if account.pot_id is not None:
+            return self.pots[account.pot_id]
+        if account.share_id is not None:
+            return self.shares[account.share_id]
+        return self.awards[account.award_id or 0]
+
+    def at(self, key: tuple[type, int]) -> Any:
+        """The state of the object ``journal.Effects.whose`` names."""
+        return self.of_model[key[0]][key[1]]
 
 
 @dataclass
@@ -373,6 +391,14 @@ class Ids:
         self.free: dict[str, list[int]] = {}
         self.next_id: dict[str, int] = {}
 
+    def take_many(self, table: str, count: int) -> Sequence[int]:
+        """``count`` new ids, as ``count`` calls of ``take`` would give them."""
+        if self.postgres:
+            return [self.take(table) for _ in range(count)]
+        first = self.take(table)
+        self.next_id[table] = first + count - 1
+        return range(first, first + count)
+
     def take(self, table: str) -> int:
         if self.postgres:
             free = self.free.get(table)
@@ -438,6 +464,8 @@ class Batch:
         self.organisations: dict[str, OrganisationState] = {}
         self.pots: dict[str, PotState] = {}
         self.states = States()
+        self.effects = Effects(self.states)  # what each posted line means for the figures
+        self.meaning = Meaning("", None, None)
         self.pots_by_id = self.states.pots
         self.allocations: dict[str, AllocationState] = {}
         self.dirty: list[Any] = []
@@ -1323,30 +1351,36 @@ class Batch:
         for account, amount in legs:
             net[account] = net.get(account, 0) + amount
         for account, delta in net.items():
+            floor = account.floor
             balance = account.balance + delta
-            if crosses_floor(account.floor, balance):
+            if crosses_floor(floor, balance):
                 raise FloorBreached(account.owner, -abs(balance))
-            toward_floor = (account.floor == "credit" and delta > 0) or (
-                account.floor == "debit" and delta < 0
-            )
-            if toward_floor and account.latest is not None and date < account.latest:
-                breach = floor_on_days(account.floor, balance, self._later(account, date), date)
+            latest = account.latest
+            if (
+                latest is not None
+                and date < latest
+                and ((floor == "credit" and delta > 0) or (floor == "debit" and delta < 0))
+            ):  # back-dated, toward the floor: was it crossed on a later day?
+                breach = floor_on_days(floor, balance, self._later(account, date), date)
                 if breach is not None:
                     raise FloorBreached(account.owner, -abs(breach[1]), breach[0])
+        dirty = self.dirty
         for account, delta in net.items():
             account.balance += delta
             if account.latest is None or date > account.latest:
                 account.latest = date
-            self._touch(account)
+            if account.inserted and not account.dirty:  # _touch, inline: a hot loop
+                account.dirty = True
+                dirty.append(account)
         if self.chain_seq is None:
             self.chain_seq, self.chain_tip = chain.lock_head(self.session)
         entry_id = self.ids.take("entries")
         year = financial_year_of(date)
-        lines = []
-        for account, amount in legs:
-            line_id = self.ids.take("lines")
-            self.out.lines.append((line_id, entry_id, account.id, amount))
-            lines.append((account.id, amount))
+        lines = [(account.id, amount) for account, amount in legs]
+        self.out.lines.extend(
+            (line_id, entry_id, *line)
+            for line_id, line in zip(self.ids.take_many("lines", len(lines)), lines, strict=True)
+        )
         self.chain_seq += 1
         digest = chain.entry_digest(
             seq=self.chain_seq,
@@ -1392,7 +1426,9 @@ class Batch:
         self.known[reference] = ("entry", content)
         self.looked_up.add(reference)
         self.posted += 1
-        self._move_figures(Meaning(kind, allocation_id, to_pot_id), legs)
+        meaning = self.meaning  # one, reused: this runs once per entry
+        meaning.kind, meaning.allocation_id, meaning.to_pot_id = kind, allocation_id, to_pot_id
+        self._move_figures(meaning, legs)
 
     def _day(self, date: dt.date) -> Any:
         if self.postgres:
@@ -1404,31 +1440,38 @@ class Batch:
 
     def _move_figures(self, meaning: Meaning, legs: Sequence[tuple[AccountState, int]]) -> None:
         """Move the figures an entry's lines move, as ``journal.post`` does: what each line
-        means is ``journal.Effects``'s, applied to the working set, then checked in the same
-        order and words as ``journal.validate_figures``."""
-        effects = Effects(self.states)
+        means is ``journal.Effects.moves_of``'s, applied to the working set, then checked in
+        the words (and, on a refusal, the order) of ``journal.validate_figures``."""
+        effects = self.effects
+        touched: list[Any] = []
         for account, amount in legs:
-            effects.add_line(meaning, account, amount)
-        of_model = self.states.of_model
-        for (model, object_id, figure), delta in effects.deltas.items():
-            if not delta:
-                continue
-            state = of_model[model][object_id]
-            if model is Pot:
-                state.figures[figure] += delta
-            else:
-                name = STATE_FIGURES[model][figure]
-                setattr(state, name, getattr(state, name) + delta)
-            self._touch(state)
-        for model, object_id in effects.objects():
-            problem = self.states.problem(model, object_id)
-            if problem is not None:
-                raise FigureInvariantBroken(problem)
+            for whose, figure, sign in effects.moves_of(meaning, account):
+                state = account.state
+                if state is None:  # the owner's state, found once
+                    state = account.state = self.states.owner_of(account)
+                if whose == SHARE_ALLOCATION:
+                    state = state.allocation
+                elif whose != OWNER:
+                    state = self.states.at(effects.whose(whose, meaning, account))
+                if state.__class__ is PotState:
+                    state.figures[figure] += sign * amount
+                else:
+                    name = STATE_FIGURES[state.__class__, figure]
+                    setattr(state, name, getattr(state, name) + sign * amount)
+                if state not in touched:
+                    touched.append(state)
+        for state in touched:
+            if state.inserted and not state.dirty:
+                state.dirty = True
+                self.dirty.append(state)
+            if state.problem() is not None:
+                raise FigureInvariantBroken(_first_problem(touched))
 
     def _remember(self, allocation: AllocationState) -> None:
         self.allocations[allocation.reference] = allocation
         self.states.allocations[allocation.id] = allocation
         for share in allocation.shares:
+            share.allocation = allocation
             self.states.shares[share.id] = share
 
     def _touch(self, obj: Any) -> None:
@@ -1930,12 +1973,11 @@ class Record:
     content: str
 
 
+_POT_ACCOUNTS = {kind: f"{kind}_account" for kind in ("available", "cash", "due_in")}
+
+
 def _pot_account(pot: PotState, kind: str) -> AccountState:
-    account = {
-        "available": pot.available_account,
-        "cash": pot.cash_account,
-        "due_in": pot.due_in_account,
-    }[kind]
+    account: AccountState | None = getattr(pot, _POT_ACCOUNTS[kind])
     if account is None:  # pragma: no cover - only delegated pots are moved on due_in
         raise LookupError(f"{pot.name} has no {kind} account")
     return account
@@ -1944,6 +1986,13 @@ def _pot_account(pot: PotState, kind: str) -> AccountState:
 def _share_account(share: ShareState, kind: str) -> AccountState:
     """A share's own unpaid commitment, or the named account of the pot it draws on."""
     return share.unpaid_account if kind == "unpaid" else _pot_account(share.pot, kind)
+
+
+def _first_problem(touched: Sequence[Any]) -> str:
+    """The refusal ``journal.validate_figures`` would give for these states: the first
+    problem in ``journal.Effects.objects``' order (by model name, then id)."""
+    found = [(MODEL_OF[s.__class__].__name__, s.id, s.problem()) for s in touched]
+    return min((f for f in found if f[2] is not None), key=lambda f: f[:2])[2] or ""
 
 
 def _as_date(value: Any) -> dt.date | None:
