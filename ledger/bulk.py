@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from ledger import chain, figures, rules
+from ledger import chain, figures, rules, wording
 from ledger.check import FIGURES
 from ledger.errors import (
     InvalidInput,
@@ -598,16 +598,11 @@ class Batch:
         check_name(funder, "organisation", "counterparty")
         target = self._find_pot(pot)
         if target is not None:
-            if target.parent_allocation_id is not None:
-                raise InvalidInput(
-                    f"{target.name} is a delegated pot: it is funded by its delegation, not by"
-                    " awards",
-                    field="pot",
-                )
+            wording.require_awardable(target.name, target.parent_allocation_id is not None)
             rules.require_award_year(target.name, target.financial_year, year)
         approver = self._approval(
             approved_by,
-            f"award {reference}",
+            wording.act("award", reference),
             amount_pence,
             ("pot", target.id) if target is not None else None,
         )
@@ -618,7 +613,9 @@ class Batch:
                 pot, body.id, stream_id=None, financial_year=year, parent_allocation_id=None
             )
         award_id = self.ids.take("awards")
-        receivable = self._open_account("receivable", "award", award_id, f"award {reference}")
+        receivable = self._open_account(
+            "receivable", "award", award_id, wording.award_account(funder_org.name, reference)
+        )
         award = AwardState(
             award_id, reference, funder_org.id, award_date, amount_pence, 0, receivable
         )
@@ -637,7 +634,6 @@ class Batch:
                 memo,
             )
         )
-        receivable.owner = f"what {funder_org.name} still owes on award {reference}"
         self._awards_of(target).append(award)
         self.states.awards[award_id] = award
         self._post(
@@ -689,14 +685,14 @@ class Batch:
             date,
             min((a.award_date for a in awards), default=None),
             "receipt",
-            f"{funder_org.name}'s first award into {target.name}",
+            wording.first_award(funder_org.name, target.name),
         )
         awards = [a for a in awards if a.award_date <= date]
         outstanding = sum(a.receivable.balance for a in awards)
         if amount_pence > outstanding:
             raise OverReceived(funder_org.name, target.name, outstanding, amount_pence)
         approver = self._approval(
-            approved_by, f"receipt {reference}", amount_pence, ("pot", target.id)
+            approved_by, wording.act("receive", reference), amount_pence, ("pot", target.id)
         )
         legs: list[tuple[AccountState, int]] = [(target.cash_account, amount_pence)]
         remaining = amount_pence
@@ -765,7 +761,7 @@ class Batch:
             what = "allocation"
         self._require_delegation_confirmed(source, what, date)
         self._guard_available(source, amount_pence, what, date)
-        approver = self._approval(approved_by, f"{what} {reference}", amount_pence, None)
+        approver = self._approval(approved_by, wording.act(what, reference), amount_pence, None)
         recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
         allocation_id = self.ids.take("allocations")
         status = "confirmed" if approver else "provisional"
@@ -790,7 +786,7 @@ class Batch:
             "unpaid",
             "share",
             share_id,
-            f"allocation {reference}'s unpaid commitment from {source.name}",
+            wording.share_account(reference, source.name),
         )
         share = ShareState(share_id, allocation_id, source, amount_pence, 0, 0, 0, unpaid)
         self.out.allocation_shares.append(
@@ -833,7 +829,7 @@ class Batch:
             kind,
             legs,
             date=date,
-            memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+            memo=memo or purpose or wording.default_memo(what, recipient_org.name),
             approved_by=approver,
             reference=reference,
             content=content,
@@ -888,7 +884,7 @@ class Batch:
                 if part > 0:
                     self._guard_available(share.pot, part, "variation", date)
         approver = self._approval(
-            approved_by, f"a variation of {allocation}", delta_pence, ("allocation", target.id)
+            approved_by, wording.act("vary", allocation), delta_pence, ("allocation", target.id)
         )
         self._post_on_allocation(
             target,
@@ -931,7 +927,7 @@ class Batch:
         for share, part in zip(target.shares, parts, strict=True):
             self._guard_cash(share.pot, part, "payment", date)
         approver = self._approval(
-            approved_by, f"a payment on {allocation}", amount_pence, ("allocation", target.id)
+            approved_by, wording.act("pay", allocation), amount_pence, ("allocation", target.id)
         )
         self._post_on_allocation(
             target,
@@ -978,7 +974,7 @@ class Batch:
             self._guard_available(child, amount_pence, "return", date)
             self._guard_cash(child, amount_pence, "return", date)
         approver = self._approval(
-            approved_by, f"a return on {allocation}", amount_pence, ("allocation", target.id)
+            approved_by, wording.act("return", allocation), amount_pence, ("allocation", target.id)
         )
         parts = rules.split_return(amount_pence, [s.paid - s.returned for s in target.shares])
         self._post_on_allocation(
@@ -1055,7 +1051,7 @@ class Batch:
             self._require_delegation_confirmed(source, what, date)
         for source, (_, part) in zip(pots, shares, strict=True):
             self._guard_available(source, part, what, date)
-        approver = self._approval(approved_by, f"{what} {reference}", total, None)
+        approver = self._approval(approved_by, wording.act(what, reference), total, None)
         recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
         allocation_id = self.ids.take("allocations")
         status = "confirmed" if approver else "provisional"
@@ -1101,7 +1097,7 @@ class Batch:
                 "unpaid",
                 "share",
                 share_id,
-                f"allocation {reference}'s unpaid commitment from {source.name}",
+                wording.share_account(reference, source.name),
             )
             allocation.shares.append(
                 ShareState(share_id, allocation_id, source, part, 0, 0, 0, unpaid)
@@ -1127,7 +1123,7 @@ class Batch:
             kind,
             legs,
             date=date,
-            memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+            memo=memo or purpose or wording.default_memo(what, recipient_org.name),
             approved_by=approver,
             reference=reference,
             content=content,
@@ -1578,10 +1574,7 @@ class Batch:
             .mappings()
             .one()
         )
-        accounts = {
-            a.kind: a
-            for a in self._load_accounts("pot_id", [pot_id], f"{row['name']}'s {{kind}}").values()
-        }
+        accounts = {a.kind: a for a in self._load_accounts("pot_id", [pot_id]).values()}
         pot = PotState(
             row["id"],
             row["name"],
@@ -1596,10 +1589,8 @@ class Batch:
             held_in_pot(self.session, pot_id),
             self._delegation_facts(row["parent_allocation_id"]),
         )
-        accounts["available"].owner = f"{pot.name}'s available balance"
-        accounts["cash"].owner = f"{pot.name}'s cash"
-        if pot.due_in_account is not None:
-            pot.due_in_account.owner = f"what {pot.name} is still owed by its delegation"
+        for account in accounts.values():
+            account.owner = wording.pot_account(account.kind, pot.name)
         self.pots[pot.name] = pot
         self.pots_by_id[pot.id] = pot
         return pot
@@ -1617,7 +1608,8 @@ class Batch:
         ).one()
         return DelegationFacts(row[0], row[1], _as_date(row[3]), bool(row[2]))
 
-    def _load_accounts(self, column: str, owners: Sequence[int], owner: str) -> dict[int, Any]:
+    def _load_accounts(self, column: str, owners: Sequence[int]) -> dict[int, Any]:
+        """The accounts of these owners; the caller names each (``AccountState.owner``)."""
         marks = ", ".join(str(int(o)) for o in owners)
         found: dict[int, AccountState] = {}
         for row in self.connection.execute(
@@ -1632,7 +1624,7 @@ class Batch:
                 row[2],
                 row[3],
                 int(row[4]),
-                owner.format(kind=row[2]),
+                "",
                 pot_id=row[5],
                 award_id=row[6],
                 share_id=row[7],
@@ -1658,18 +1650,19 @@ class Batch:
         parent_allocation_id: int | None,
     ) -> PotState:
         name = check_name(name, "pot", "pot")
-        if name in self.pots or self._find_pot(name) is not None:
-            raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
+        wording.require_new_pot(name, name in self.pots or self._find_pot(name) is not None)
         self._refuse_look_alike(
             "pots", name, "pot", "to_pot" if parent_allocation_id is not None else "pot"
         )
         pot_id = self.ids.take("pots")
-        available = self._open_account("available", "pot", pot_id, f"{name}'s available balance")
-        cash = self._open_account("cash", "pot", pot_id, f"{name}'s cash")
+        available = self._open_account(
+            "available", "pot", pot_id, wording.pot_account("available", name)
+        )
+        cash = self._open_account("cash", "pot", pot_id, wording.pot_account("cash", name))
         due_in = None
         if parent_allocation_id is not None:
             due_in = self._open_account(
-                "due_in", "pot", pot_id, f"what {name} is still owed by its delegation"
+                "due_in", "pot", pot_id, wording.pot_account("due_in", name)
             )
         pot = PotState(
             pot_id,
@@ -1718,7 +1711,7 @@ class Batch:
             ).all()
             accounts = {
                 a.code: a
-                for a in self._load_accounts("award_id", [r[0] for r in rows] or [0], "").values()
+                for a in self._load_accounts("award_id", [r[0] for r in rows] or [0]).values()
             }
             pot.awards = []
             for award_id, reference, funder_id, award_date, amount, received in rows:
@@ -1764,12 +1757,7 @@ class Batch:
             {"a": allocation_id},
         ).one()
         share_ids = [r[0] for r in share_rows]
-        accounts = {
-            a.code: a
-            for a in self._load_accounts(
-                "share_id", share_ids, f"allocation {reference}'s unpaid commitment"
-            ).values()
-        }
+        accounts = {a.code: a for a in self._load_accounts("share_id", share_ids).values()}
         shares = []
         for share in self.connection.execute(
             text(
@@ -1780,7 +1768,7 @@ class Batch:
         ):
             pot = self.pots_by_id[share[1]]
             unpaid = accounts[f"share:{share[0]}:unpaid"]
-            unpaid.owner = f"allocation {reference}'s unpaid commitment from {pot.name}"
+            unpaid.owner = wording.share_account(reference, pot.name)
             shares.append(
                 ShareState(
                     share[0], allocation_id, pot, share[2], share[3], share[4], share[5], unpaid

@@ -32,7 +32,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import chain, figures, rules
+from ledger import chain, figures, rules, wording
 from ledger.errors import InvalidInput, LedgerError, UnbalancedEntry
 from ledger.fy import financial_year_of
 from ledger.models import (
@@ -154,17 +154,12 @@ def account_of(session: Session, kind: str, **owner: int) -> Account:
 
 def describe_account(session: Session, account: Account) -> str:
     if account.pot_id is not None:
-        pot = session.get_one(Pot, account.pot_id)
-        return {
-            "available": f"{pot.name}'s available balance",
-            "cash": f"{pot.name}'s cash",
-            "due_in": f"what {pot.name} is still owed by its delegation",
-        }[account.kind]
+        return wording.pot_account(account.kind, session.get_one(Pot, account.pot_id).name)
     if account.award_id is not None:
         award = session.get_one(Award, account.award_id)
-        return f"what {award.funder.name} still owes on award {award.reference}"
+        return wording.award_account(award.funder.name, award.reference)
     share = session.get_one(AllocationShare, account.share_id)
-    return f"allocation {share.allocation.reference}'s unpaid commitment from {share.pot.name}"
+    return wording.share_account(share.allocation.reference, share.pot.name)
 
 
 def post(
