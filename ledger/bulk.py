@@ -1372,11 +1372,13 @@ class Batch:
             self.chain_seq, self.chain_tip = chain.lock_head(self.session)
         entry_id = self.ids.take("entries")
         year = financial_year_of(date)
-        lines = [(account.id, amount) for account, amount in legs]
-        self.out.lines.extend(
-            (line_id, entry_id, *line)
-            for line_id, line in zip(self.ids.take_many("lines", len(lines)), lines, strict=True)
-        )
+        lines = []
+        out_lines = self.out.lines
+        for line_id, (account, amount) in zip(
+            self.ids.take_many("lines", len(legs)), legs, strict=True
+        ):
+            out_lines.append((line_id, entry_id, account.id, amount))
+            lines.append((account.id, amount))
         self.chain_seq += 1
         digest = chain.entry_digest(
             seq=self.chain_seq,
@@ -1949,10 +1951,10 @@ class Batch:
 # Helpers -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     """Who approved, when and why, for an entry about to be posted (``entered_by`` is the
-    batch's)."""
+    batch's). Not frozen: a frozen dataclass costs about a microsecond to make, once a row."""
 
     date: dt.date
     memo: str
@@ -1973,7 +1975,10 @@ def _pot_account(pot: PotState, kind: str) -> AccountState:
 
 def _share_account(share: ShareState, kind: str) -> AccountState:
     """A share's own unpaid commitment, or the named account of the pot it draws on."""
-    return share.unpaid_account if kind == "unpaid" else _pot_account(share.pot, kind)
+    if kind == "unpaid":
+        return share.unpaid_account
+    account: AccountState | None = getattr(share.pot, _POT_ACCOUNTS[kind])
+    return account if account is not None else _pot_account(share.pot, kind)  # which raises
 
 
 def _first_problem(touched: Sequence[Any]) -> str:

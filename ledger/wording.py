@@ -48,11 +48,11 @@ def require_awardable(pot_name: str, delegated: bool) -> None:
 
 
 ACTS = {
-    "award": "award {}",
-    "receive": "receipt {}",
-    "vary": "a variation of {}",
-    "pay": "a payment on {}",
-    "return": "a return on {}",
+    "award": "award ",
+    "receive": "receipt ",
+    "vary": "a variation of ",
+    "pay": "a payment on ",
+    "return": "a return on ",
 }
 """How a refusal names an act by its kind: "a payment on WFWF-22-02", "receipt RC-1". Any other
 kind is named by itself: "sub-grant SG-3", "pooled contract PC-1"."""
@@ -60,7 +60,7 @@ kind is named by itself: "sub-grant SG-3", "pooled contract PC-1"."""
 
 def act(kind: str, reference: str) -> str:
     """How a refusal (the self-approval limit, for one) names what is being done."""
-    return ACTS.get(kind, kind + " {}").format(reference)
+    return ACTS.get(kind, kind + " ") + reference
 
 
 def first_award(funder_name: str, pot_name: str) -> str:
