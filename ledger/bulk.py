@@ -10,8 +10,9 @@ operation still
   messages (available money after holds, unpaid commitment, what a funder still owes, the
   self-approval limit, idempotent references);
 * posts exactly one balanced entry, whose accounts never cross their floors;
-* moves the same figures as ``journal.Effects`` would for its lines, so ``commonpurse check``
-  proves them against the journal afterwards;
+* moves the figures its lines move by the journal's one meaning of a line
+  (``journal.Effects.moves_of``), applied to the working set, and checks them in the words of
+  ``ledger.figures``, so ``commonpurse check`` proves them against the journal afterwards;
 * links the entry into the journal's hash chain.
 
 New rows are written in batches with the driver's ``executemany`` (inside the caller's
