@@ -62,8 +62,8 @@ from bench.report import (
 from bench.web import default_workers, run_web
 from ledger import db
 from ledger import operations as ops
-from ledger.models import Award, Entry, Pot
-from ledger.readout import PotBalance, pot_balance, pot_balances
+from ledger.models import Entry, Pot
+from ledger.readout import PotBalance, pot_balances
 
 T = TypeVar("T")
 REPO = Path(__file__).absolute().parent.parent
@@ -152,13 +152,8 @@ def child_env() -> dict[str, str]:
 
 def one_pot_balance(session: Session, name: str) -> PotBalance:
     """One pot's figures, as the web pot page reads them."""
-    pot = ops.find_pot(session, name)
-    assumed = session.scalar(
-        select(func.coalesce(func.sum(Award.amount_pence), 0)).where(
-            Award.pot_id == pot.id, Award.is_assumption.is_(True)
-        )
-    )
-    return pot_balance(pot, int(assumed or 0))
+    (balance,) = pot_balances(session, pot_id=ops.find_pot(session, name).id)
+    return balance
 
 
 class Bench:

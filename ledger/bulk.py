@@ -123,12 +123,12 @@ class PotState:
     @property
     def available(self) -> int:
         f = self.figures
-        return (
-            f["funded_pence"]
-            - f["allocated_pence"]
-            + f["returned_pence"]
-            - f["carried_forward_pence"]
-            - f["handed_back_pence"]
+        return rules.available(
+            f["funded_pence"],
+            f["allocated_pence"],
+            f["returned_pence"],
+            f["carried_forward_pence"],
+            f["handed_back_pence"],
         )
 
     def problem(self) -> str | None:
@@ -1162,9 +1162,20 @@ class Batch:
             or 0
         )
         self.pots.clear()
-        self.pots_by_id.clear()
+        self.pots_by_id.clear()  # the same dict as ``self.states.pots``
         self.allocations.clear()
+        # The figures ``journal.Effects`` moves live in ``self.states``: the act may have moved
+        # any of them, so they are read again with their pot or allocation.
+        self.states.allocations.clear()
+        self.states.shares.clear()
+        self.states.awards.clear()
         self.self_approved.clear()
+        # The act may have opened pots and organisations, or given one a role (an award naming
+        # its stream does).
+        self.organisations.clear()
+        self.absent_pots.clear()
+        self.absent_organisations.clear()
+        self.absent_allocations.clear()
         self.ids.next_id.clear()  # the act's rows took the next ids (SQLite)
         self.ids.free.clear()  # ids from here on come after the act's (PostgreSQL)
         self.forget_references()

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from ledger import database_url
 from ledger.errors import InfrastructureError, LedgerError
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from ledger.readout import PotBalance
 
+T = TypeVar("T")
 PLUGIN_GROUP = "commonpurse.commands"
 # ledger.models.USER_ROLES, spelt out so that --help need not import the models
 # (tests/test_cli_speed.py checks that the two agree).
@@ -68,6 +69,18 @@ def engine_for(args: argparse.Namespace, *, create: bool = True) -> Engine:
     if create:
         db.ensure_schema(engine)
     return engine
+
+
+def in_transaction(args: argparse.Namespace, work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction on the ledger of ``--db`` (its schema at head), tried again
+    while the database is busy; the engine is released after, whatever happened."""
+    from ledger import db
+
+    engine = engine_for(args)
+    try:
+        return db.run_in_transaction(db.session_factory(engine), work)
+    finally:
+        engine.dispose()
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
@@ -181,23 +194,26 @@ def _first_bad_utf8(path: Path) -> tuple[int, int]:
 
 
 def cmd_balances(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db, timeline
+    from ledger import db, years
     from ledger.readout import pot_balances
 
     engine = engine_for(args)
-    with db.reader_factory(engine)() as session:
-        pot_ids: list[int] | None = None
-        if args.pot is None:
-            balances = pot_balances(session)
-        else:
-            from ledger import operations as ops
+    pot_ids: list[int] | None = None
+    if args.pot is not None:
+        from ledger import operations as ops
 
+        with db.reader_factory(engine)() as session:
             pot_ids = [ops.find_pot(session, args.pot).id]  # refuses a pot not in the ledger
-            balances = [b for b in pot_balances(session) if b.name == args.pot]
-        years = timeline.years_json(session, pot_ids) if args.json else None
-        notes = timeline.years_notes(session, pot_ids)
-    if years is not None:
-        json.dump({"pots": [b.as_json() for b in balances], **years}, out, indent=2)
+    # Plain SQL on a read-only connection: no mapped classes are loaded to print the figures.
+    with db.reading(engine).connect() as connection:
+        if pot_ids is None:
+            balances = pot_balances(connection)
+        else:
+            balances = pot_balances(connection, pot_id=pot_ids[0])
+        json_years = years.years_json(connection, pot_ids) if args.json else None
+        notes = years.years_notes(connection, pot_ids)
+    if json_years is not None:
+        json.dump({"pots": [b.as_json() for b in balances], **json_years}, out, indent=2)
         out.write("\n")
     else:
         _print_balances(balances, out)

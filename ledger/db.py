@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 # Re-exported: callers name them as db.ENV_URL, db.default_url and db.resolve_url.
 from ledger.database_url import ENV_URL as ENV_URL
@@ -28,6 +27,7 @@ from ledger.errors import DatabaseUnavailable, LedgerBusy, SchemaError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -180,11 +180,15 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(engine, expire_on_commit=False)
 
 
 def reader_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for read-outs (balances, statements, web pages): never block writers."""
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(reading(engine), expire_on_commit=False)
 
 

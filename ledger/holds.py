@@ -1,20 +1,32 @@
 """Money held by requests awaiting approval, pot by pot.
 
 Kept apart from ``ledger.operations`` so that read-outs (``commonpurse balances``, the dashboard)
-can show what is held without importing every operation, the journal and its hash chain.
-``ledger.operations`` re-exports ``holds_by_pot``.
+can show what is held without importing every operation, the journal and its hash chain, or
+even the mapped classes: its queries are plain SQL over the tables, run on a Session or a
+Connection. ``ledger.operations`` re-exports ``holds_by_pot``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, text
 
 from ledger import rules
-from ledger.models import AllocationShare, Pot, Request
+from ledger.years import Executes, settled
+
+_PENDING = text(
+    "SELECT kind, amount_pence, allocation_id, pot_id FROM requests"
+    " WHERE status = 'pending' AND id <> :excluding"
+)
+_SHARES = text(
+    "SELECT allocation_id, pot_id, weight_pence, allocated_pence, paid_pence"
+    " FROM allocation_shares WHERE allocation_id IN :ids ORDER BY id"
+).bindparams(bindparam("ids", expanding=True))
+_CHILDREN = text(
+    "SELECT parent_allocation_id, id FROM pots WHERE parent_allocation_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
-def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, int]:
+def holds_by_pot(session: Executes, excluding: int | None = None) -> dict[int, int]:
     """For every pot, the money requests awaiting approval (other than ``excluding``) would
     take from its available balance, in a fixed number of queries whatever the ledger's size:
 
@@ -22,11 +34,8 @@ def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, in
     - for a delegated pot, pending reductions of its delegation and pending returns on it
       (the intermediary's money the council means to take back);
     - pending hand-backs and carry-forwards out of the pot."""
-    pending = session.execute(
-        select(Request.kind, Request.amount_pence, Request.allocation_id, Request.pot_id).where(
-            Request.status == "pending", Request.id != (excluding or 0)
-        )
-    ).all()
+    settled(session)
+    pending = session.execute(_PENDING, {"excluding": excluding or 0}).all()
     held: dict[int, int] = {}
 
     def add(pot_id: int, pence: int) -> None:
@@ -36,23 +45,10 @@ def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, in
     shares: dict[int, list[tuple[int, int, int, int]]] = {}
     children: dict[int, int] = {}
     if allocation_ids:
-        for allocation_id, share_pot, weight, allocated, paid in session.execute(
-            select(
-                AllocationShare.allocation_id,
-                AllocationShare.pot_id,
-                AllocationShare.weight_pence,
-                AllocationShare.allocated_pence,
-                AllocationShare.paid_pence,
-            )
-            .where(AllocationShare.allocation_id.in_(allocation_ids))
-            .order_by(AllocationShare.id)
-        ):
+        ids = {"ids": sorted(allocation_ids)}
+        for allocation_id, share_pot, weight, allocated, paid in session.execute(_SHARES, ids):
             shares.setdefault(allocation_id, []).append((share_pot, weight, allocated, paid))
-        for parent, child in session.execute(
-            select(Pot.parent_allocation_id, Pot.id).where(
-                Pot.parent_allocation_id.in_(allocation_ids)
-            )
-        ):
+        for parent, child in session.execute(_CHILDREN, ids):
             if parent is not None:
                 children[parent] = child
     for kind, amount, allocation_id, pot_id in pending:

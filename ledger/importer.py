@@ -1,9 +1,9 @@
 """``commonpurse import FILE.csv``: a spreadsheet of operations, applied as one transaction.
 
 The header is exactly ``date,operation,reference,pot,counterparty,amount,description,
-allocation_ref,to_pot``, optionally followed by ``tags`` and ``shares`` (in either order). Rows
-are streamed, not held. Any bad row stops the import with the row
-number as a spreadsheet shows it (the header is row 1), the column and what was wrong; the caller
+allocation_ref,to_pot``, optionally followed by ``tags``, ``shares`` and ``stream`` (any of them,
+in any order). Rows are streamed, not held. Any bad row stops the import with the row number as
+a spreadsheet shows it (the header is row 1), the column and what was wrong; the caller
 rolls the transaction back, so nothing is written. ``reference`` is the idempotency key: importing
 the same file twice changes nothing.
 
@@ -42,7 +42,7 @@ HEADER = (
     "allocation_ref",
     "to_pot",
 )
-OPTIONAL = ("tags", "shares")
+OPTIONAL = ("tags", "shares", "stream")
 """Columns a file may add after the nine of ``HEADER``; a row without them leaves them blank."""
 COLUMNS = (*HEADER, *OPTIONAL)
 OPERATIONS = (
@@ -111,7 +111,7 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
             1,
             None,
             f"the header must be exactly: {','.join(HEADER)} (found: {shown(found)}){hint};"
-            f" it may add the columns {' and '.join(OPTIONAL)} at the end",
+            f" it may add the columns {', '.join(OPTIONAL)} at the end",
         )
     columns = cleaned
     blank = dict.fromkeys(OPTIONAL, "")
@@ -280,6 +280,10 @@ def check_row(row: dict[str, str], row_number: int) -> tuple[str, dt.date, int, 
         raise ImportRowError(
             row_number, "shares", "only allocate rows take shares (a pooled contract)"
         )
+    if operation != "award" and row["stream"]:
+        raise ImportRowError(
+            row_number, "stream", "only award rows take a stream (the funding stream of the pot)"
+        )
     return operation, day, amount, memo
 
 
@@ -348,7 +352,9 @@ def _apply(
 ) -> Outcome:
     operation, day, amount, memo = check_row(row, row_number)
     reference = row["reference"]
-    if operation in BY_OPERATIONS:
+    # An award that names its funding stream goes through the operations too: the batch opens
+    # pots in no stream.
+    if operation in BY_OPERATIONS or (operation == "award" and row["stream"]):
         with batch.through_operations() as session:
             done = apply_by_operations(
                 session,
@@ -453,10 +459,23 @@ def apply_by_operations(
     entered_by: str,
     approved_by: str,
 ) -> Entry | Request | None:
-    """A year-end or correction row, through ``ledger.operations``: the entry it posted (or
-    found already posted), the request it found waiting, or None for a close."""
+    """A year-end or correction row (or an award naming its stream), through
+    ``ledger.operations``: the entry it posted (or found already posted), the request it found
+    waiting, or None for a close."""
     reference = row["reference"]
     common: dict[str, Any] = {"entered_by": entered_by, "approved_by": approved_by}
+    if operation == "award":
+        return ops.record_award(
+            session,
+            reference=reference,
+            pot=row["pot"],
+            funder=row["counterparty"],
+            amount_pence=amount_pence,
+            award_date=date,
+            memo=memo,
+            stream=row["stream"],
+            **common,
+        )
     if operation == "carry_forward":
         return ops.carry_forward(
             session,

@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from ledger import rules
 from ledger.names import name_key
 
 NAMING_CONVENTION = {
@@ -287,12 +288,12 @@ class Pot(Base):
 
     @property
     def available_pence(self) -> int:
-        return (
-            self.funded_pence
-            - self.allocated_pence
-            + self.returned_pence
-            - self.carried_forward_pence
-            - self.handed_back_pence
+        return rules.available(
+            self.funded_pence,
+            self.allocated_pence,
+            self.returned_pence,
+            self.carried_forward_pence,
+            self.handed_back_pence,
         )
 
 

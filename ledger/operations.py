@@ -538,7 +538,9 @@ def record_award(
     _approving: Request | None = None,
 ) -> Entry | Request:
     """``funder`` awards ``amount_pence`` into ``pot`` (opened if new) for its financial year.
-    Without an approver the award waits for a second person."""
+    ``stream`` names the pot's funding stream: the award that opens a pot names it (a stream not
+    yet in the ledger opens too, funded by ``funder``); a later award may repeat it, not change
+    it. Without an approver the award waits for a second person."""
     check_reference(reference)
     require_positive(amount_pence)
     year = financial_year if financial_year is not None else financial_year_of(award_date)
@@ -561,6 +563,9 @@ def record_award(
     if target is not None:
         wording.require_awardable(target.name, target.parent_allocation_id is not None)
         rules.require_award_year(target.name, target.financial_year, year)
+        rules.require_pot_stream(target.name, target.stream.name if target.stream else None, stream)
+    if stream is not None:
+        check_name(stream, "funding stream", "stream")
     approver = _approval(
         session,
         entered_by,
@@ -583,13 +588,8 @@ def record_award(
             params={**params, "date": award_date.isoformat()},
         )
     funder_org = ensure_organisation(session, funder, ["funder"])
-    stream_row = None
-    if stream is not None:
-        stream_row = session.scalars(
-            select(FundingStream).where(FundingStream.name == stream)
-        ).one_or_none()
-        if stream_row is None:
-            raise NotFound("funding stream", stream, "stream")
+    # A stream not yet in the ledger opens with this award, funded by its funder.
+    stream_row = ensure_stream(session, stream, funder_org) if stream is not None else None
     if target is None:
         target = open_pot(
             session, pot, accountable_body(session), stream=stream_row, financial_year=year
@@ -2036,13 +2036,6 @@ def reduce_award(
         amount_pence=amount_pence,
         pot_id=pot.id,
         award_id=target.id,
-    )
-
-
-def is_award_reduction(entry: Entry) -> bool:
-    """An award entry whose legs run the other way: the funder withdrew part of the award."""
-    return entry.kind == "award" and any(
-        line.account.kind == "receivable" and line.amount_pence < 0 for line in entry.lines
     )
 
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ledger.cli import CliError, engine_for, user_of
+from ledger.cli import CliError, in_transaction, user_of
 
 if TYPE_CHECKING:  # imported where used, so that registering the command stays cheap
     from sqlalchemy.orm import Session
@@ -146,7 +145,7 @@ def cmd_organisation_set(args: argparse.Namespace, out: TextIO) -> int:
     def work(session: Session) -> str:
         return show(set_identifiers(session, args.name, change, actor=user_of(args)))
 
-    out.write(_run(args, work))
+    out.write(in_transaction(args, work))
     return 0
 
 
@@ -164,14 +163,16 @@ def cmd_organisation_import(args: argparse.Namespace, out: TextIO) -> int:
         count = import_identifiers(session, rows, actor=user_of(args), reason=args.reason)
         return f"Updated {count} organisation{'' if count == 1 else 's'} from {path}\n"
 
-    out.write(_run(args, work))
+    out.write(in_transaction(args, work))
     return 0
 
 
 def cmd_organisation_show(args: argparse.Namespace, out: TextIO) -> int:
     from ledger import operations as ops
 
-    out.write(_run(args, lambda s: show(ops.find_organisation(s, args.name, "organisation"))))
+    out.write(
+        in_transaction(args, lambda s: show(ops.find_organisation(s, args.name, "organisation")))
+    )
     return 0
 
 
@@ -207,7 +208,7 @@ def cmd_pot_set(args: argparse.Namespace, out: TextIO) -> int:
         )
         return _describe_pot(pot)
 
-    out.write(_run(args, work))
+    out.write(in_transaction(args, work))
     return 0
 
 
@@ -219,13 +220,3 @@ def _describe_pot(pot: Pot) -> str:
         f"  source document: {pot.source_document or 'not recorded'}\n"
         f"  area:            {area or DEFAULT_AREA}\n"
     )
-
-
-def _run(args: argparse.Namespace, work: Callable[[Session], str]) -> str:
-    from ledger import db
-
-    engine = engine_for(args)
-    try:
-        return db.run_in_transaction(db.session_factory(engine), work)
-    finally:
-        engine.dispose()

@@ -2,15 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from functools import cache
 
-from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Boolean, bindparam, text
 
+from ledger import rules
 from ledger.fy import label
 from ledger.holds import holds_by_pot
-from ledger.models import Account, AllocationShare, Award, FundingStream, Organisation, Pot
+from ledger.years import Executes, settled
+
+ENTRY_WORDS = {
+    "award": "Award",
+    "receive": "Receipt",
+    "allocate": "Allocation",
+    "delegate": "Delegation",
+    "vary": "Variation",
+    "pay": "Payment",
+    "return": "Return",
+    "carry_forward": "Carry-forward",
+    "hand_back": "Hand-back",
+    "reversal": "Reversal",
+}
+"""What each kind of journal entry is called on every page and in every download."""
+
+
+def entry_words(kind: str, reduction: bool = False) -> str:
+    """``carry_forward`` → ``Carry-forward``; an award entry that reduces the award reads as
+    ``Award reduction``, not as another award."""
+    if reduction:
+        return "Award reduction"
+    return ENTRY_WORDS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def signed_amount(amount_pence: int, reduction: bool) -> int:
+    """An entry's amount as a reader expects it: an award reduction takes money away, so it is
+    shown below zero (its entry records the size of the reduction)."""
+    return -amount_pence if reduction else amount_pence
+
+
+def award_reductions(session: Executes, entry_ids: Iterable[int]) -> set[int]:
+    """Which of ``entry_ids`` are award reductions: award entries whose legs run the other way,
+    taking money back from the pot to the award's receivable. One query for a page of entries."""
+    ids = sorted(set(entry_ids))
+    if not ids:
+        return set()
+    return set(session.execute(_REDUCTIONS, {"ids": ids}).scalars())
+
+
+_REDUCTIONS = text(
+    "SELECT DISTINCT e.id FROM entries e"
+    " JOIN lines l ON l.entry_id = e.id JOIN accounts a ON a.id = l.account_id"
+    " WHERE e.id IN :ids AND e.kind = 'award' AND a.kind = 'receivable' AND l.amount_pence < 0"
+).bindparams(bindparam("ids", expanding=True))
 
 
 @dataclass(frozen=True)
@@ -50,112 +94,89 @@ class PotBalance:
         return {**asdict(self), "available_after_holds": self.available_after_holds}
 
 
-def pot_balances(session: Session, *where: ColumnElement[bool]) -> list[PotBalance]:
-    """Every pot's figures (or those of the pots ``where`` selects), in the order the pots were
-    opened. One query, whatever the size of the journal: the figures are maintained on the pots
-    in the same transaction as the entries that move them, never summed here."""
-    return [balance for _, balance in pot_balances_by_id(session, *where)]
+def pot_balances(
+    session: Executes, *, pot_id: int | None = None, administered_by: int | None = None
+) -> list[PotBalance]:
+    """Every pot's figures (or one pot's, or those one organisation administers), in the order
+    the pots were opened. One query, whatever the size of the journal: the figures are
+    maintained on the pots in the same transaction as the entries that move them, never summed
+    here. Plain SQL, so ``commonpurse balances`` answers without loading the mapped classes."""
+    rows = pot_balances_by_id(session, pot_id=pot_id, administered_by=administered_by)
+    return [balance for _, balance in rows]
 
 
 def pot_balances_by_id(
-    session: Session, *where: ColumnElement[bool]
+    session: Executes, *, pot_id: int | None = None, administered_by: int | None = None
 ) -> list[tuple[int, PotBalance]]:
     """``pot_balances`` with each pot's id, for pages that link to the pots."""
-    rows = session.execute(_balances_query().where(*where)).all()
+    settled(session)
+    where: list[str] = []
+    values: dict[str, object] = {"assumption": True}
+    if pot_id is not None:
+        where.append("p.id = :pot_id")
+        values["pot_id"] = pot_id
+    if administered_by is not None:
+        where.append("p.administered_by_id = :administered_by")
+        values["administered_by"] = administered_by
+    sql = _BALANCES.format(where=f"WHERE {' AND '.join(where)}" if where else "")
+    query = text(sql).bindparams(bindparam("assumption", type_=Boolean))
+    rows = session.execute(query, values).all()
     held = holds_by_pot(session) if rows else {}
     return [
         (
-            pot.id,
-            _balance(
-                pot,
-                administered_by,
-                stream,
-                parent,
-                int(assumed_pence),
-                held.get(pot.id, 0),
-                int(cash or 0),
+            row.id,
+            PotBalance(
+                name=row.name,
+                administered_by=row.administered_by,
+                stream=row.stream,
+                financial_year=label(row.financial_year) if row.financial_year else None,
+                parent_pot=row.parent_pot,
+                funded=row.funded_pence,
+                allocated=row.allocated_pence,
+                paid=row.paid_pence,
+                returned=row.returned_pence,
+                available=rules.available(
+                    row.funded_pence,
+                    row.allocated_pence,
+                    row.returned_pence,
+                    row.carried_forward_pence,
+                    row.handed_back_pence,
+                ),
+                received=row.received_pence,
+                carried_forward=row.carried_forward_pence,
+                carried_in=row.carried_in_pence,
+                handed_back=row.handed_back_pence,
+                assumed=int(row.assumed_pence),
+                held=held.get(row.id, 0),
+                cash_held=int(row.cash_pence or 0),
             ),
         )
-        for pot, administered_by, stream, parent, assumed_pence, cash in rows
+        for row in rows
     ]
 
 
-@cache
-def _balances_query() -> Select[tuple[Pot, str, str | None, str | None, int, int]]:
-    """Every pot with the names its figures are shown with and the money awarded to it from a
-    source recorded as an assumption. Built once: a read-out is a hot path of the web app."""
-    administrator = aliased(Organisation)
-    parent_pot = aliased(Pot)
-    first = aliased(AllocationShare)
-    # A delegated pot's parent is the pot its delegation was made from: the delegation's first
-    # (and only) share's.
-    parent_share = (
-        select(func.min(first.id))
-        .where(first.allocation_id == Pot.parent_allocation_id)
-        .correlate(Pot)
-        .scalar_subquery()
-    )
-    assumed = (
-        select(func.coalesce(func.sum(Award.amount_pence), 0))
-        .where(Award.pot_id == Pot.id, Award.is_assumption.is_(True))
-        .correlate(Pot)
-        .scalar_subquery()
-    )
-    cash = (
-        select(Account.balance_pence)
-        .where(Account.pot_id == Pot.id, Account.kind == "cash")
-        .correlate(Pot)
-        .scalar_subquery()
-    )
-    return (
-        select(Pot, administrator.name, FundingStream.name, parent_pot.name, assumed, cash)
-        .join(administrator, administrator.id == Pot.administered_by_id)
-        .outerjoin(FundingStream, FundingStream.id == Pot.stream_id)
-        .outerjoin(AllocationShare, AllocationShare.id == parent_share)
-        .outerjoin(parent_pot, parent_pot.id == AllocationShare.pot_id)
-        .order_by(Pot.id)
-    )
-
-
-def pot_balance(pot: Pot, assumed_pence: int = 0) -> PotBalance:
-    parent = pot.parent_allocation
-    return _balance(
-        pot,
-        administered_by=pot.administered_by.name,
-        stream=pot.stream.name if pot.stream else None,
-        parent_pot=parent.shares[0].pot.name if parent is not None else None,
-        assumed_pence=assumed_pence,
-    )
-
-
-def _balance(
-    pot: Pot,
-    administered_by: str,
-    stream: str | None,
-    parent_pot: str | None,
-    assumed_pence: int,
-    held_pence: int = 0,
-    cash_pence: int = 0,
-) -> PotBalance:
-    return PotBalance(
-        name=pot.name,
-        administered_by=administered_by,
-        stream=stream,
-        financial_year=label(pot.financial_year) if pot.financial_year else None,
-        parent_pot=parent_pot,
-        funded=pot.funded_pence,
-        allocated=pot.allocated_pence,
-        paid=pot.paid_pence,
-        returned=pot.returned_pence,
-        available=pot.available_pence,
-        received=pot.received_pence,
-        carried_forward=pot.carried_forward_pence,
-        carried_in=pot.carried_in_pence,
-        handed_back=pot.handed_back_pence,
-        assumed=assumed_pence,
-        held=held_pence,
-        cash_held=cash_pence,
-    )
+# Every pot with the names its figures are shown with, the money awarded to it from a source
+# recorded as an assumption, and its cash. A delegated pot's parent is the pot its delegation
+# was made from: the delegation's first (and only) share's.
+_BALANCES = """
+SELECT p.id, p.name, administrator.name AS administered_by, stream.name AS stream,
+       p.financial_year, parent.name AS parent_pot,
+       p.funded_pence, p.allocated_pence, p.paid_pence, p.returned_pence, p.received_pence,
+       p.carried_forward_pence, p.carried_in_pence, p.handed_back_pence,
+       (SELECT COALESCE(SUM(a.amount_pence), 0) FROM awards a
+         WHERE a.pot_id = p.id AND a.is_assumption = :assumption) AS assumed_pence,
+       (SELECT c.balance_pence FROM accounts c
+         WHERE c.pot_id = p.id AND c.kind = 'cash') AS cash_pence
+FROM pots p
+JOIN organisations administrator ON administrator.id = p.administered_by_id
+LEFT JOIN funding_streams stream ON stream.id = p.stream_id
+LEFT JOIN allocation_shares delegated ON delegated.id = (
+    SELECT MIN(s1.id) FROM allocation_shares s1
+     WHERE s1.allocation_id = p.parent_allocation_id)
+LEFT JOIN pots parent ON parent.id = delegated.pot_id
+{where}
+ORDER BY p.id
+"""
 
 
 # The balances table, as the CLI and the web app show it ------------------------------------

@@ -157,6 +157,20 @@ def require_award_year(pot: str, pot_year: int | None, award_year: int) -> None:
         )
 
 
+def require_pot_stream(pot: str, pot_stream: str | None, stream: str | None) -> None:
+    """A pot's funding stream is named when the pot opens, by its first award; a later award
+    that names a stream names the pot's own. (Carry-forward between years needs it.)"""
+    if stream is None or stream == pot_stream:
+        return
+    if pot_stream is None:
+        raise InvalidInput(
+            f"{pot} is already open in no funding stream; a pot's stream is named by the award"
+            f" that opens it, so {stream} cannot be added now",
+            field="stream",
+        )
+    raise InvalidInput(f"{pot} is in the funding stream {pot_stream}, not {stream}", field="stream")
+
+
 def lowest_from(
     balance_now: int, later: Iterable[tuple[dt.date, int]], since: dt.date
 ) -> tuple[dt.date, int]:
@@ -346,3 +360,11 @@ def require_funder_of_pot(pot: str, funder: str, funders: Sequence[str]) -> None
             " funder it came from",
             field="counterparty",
         )
+
+
+def available(
+    funded: int, allocated: int, returned: int, carried_forward: int, handed_back: int
+) -> int:
+    """A pot's available money: funded − allocated + returned − carried forward − handed back
+    (before holds). The one formula the pot, the batch and every read-out use."""
+    return funded - allocated + returned - carried_forward - handed_back

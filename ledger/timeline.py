@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,6 @@ from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from ledger.errors import InvalidInput, NotFound, ReferenceConflict, SelfApproval
-from ledger.fy import label
 from ledger.lazy import lazy
 from ledger.models import (
     REQUIREMENT_KINDS,
@@ -43,6 +42,18 @@ from ledger.models import (
     utcnow,
 )
 from ledger.money import format_pence, split_by_ratios
+
+# The read-outs of award years and expected funding live in ledger.years (no mapped classes,
+# so read-only commands stay quick); they are named here too, where callers have found them.
+from ledger.years import AwardYears as AwardYears
+from ledger.years import Expected as Expected
+from ledger.years import as_utc as as_utc
+from ledger.years import award_years as award_years
+from ledger.years import describe_expected as describe_expected
+from ledger.years import describe_phasing as describe_phasing
+from ledger.years import expected_funding as expected_funding
+from ledger.years import years_json as years_json
+from ledger.years import years_notes as years_notes
 
 if TYPE_CHECKING:
     from ledger import operations as ops
@@ -129,13 +140,6 @@ def phasing_of(session: Session, award_id: int) -> list[AwardPhasing]:
     )
 
 
-def describe_phasing(parts: Mapping[int, int]) -> str:
-    """``2022-23 £200,000.00, 2023-24 £137,000.00``, or ``phasing not stated``."""
-    if not parts:
-        return "phasing not stated"
-    return ", ".join(f"{label(y)} {format_pence(a)}" for y, a in sorted(parts.items()))
-
-
 def record_reading(
     session: Session,
     *,
@@ -175,104 +179,6 @@ def record_reading(
     session.add(row)
     session.flush()
     return row
-
-
-@dataclass(frozen=True)
-class AwardYears:
-    """What is known about the years of one award, for headings and read-outs."""
-
-    reference: str
-    financial_year: int
-    amount_pence: int
-    pot_id: int
-    phasing: dict[int, int]
-    readings: tuple[tuple[str, int, int, str], ...]  # source, first year, last year, quote
-
-    @property
-    def multi_year(self) -> bool:
-        years = {self.financial_year} | set(self.phasing)
-        for _, first, last, _ in self.readings:
-            years.update(range(first, last + 1))
-        return len(years) > 1
-
-    @property
-    def phasing_text(self) -> str:
-        """``phased: 2022-23 £X, 2023-24 £Y``, ``phasing not stated`` for an award that may
-        span several years, or ``for 2021-22`` for a one-year award."""
-        if self.phasing:
-            return f"phased: {describe_phasing(self.phasing)}"
-        if self.multi_year:
-            return "phasing not stated"
-        return f"for {label(self.financial_year)}"
-
-    @property
-    def disagreement(self) -> str | None:
-        """A sentence when the documents name different years for the award, else None."""
-        spans = {(first, last) for _, first, last, _ in self.readings}
-        if len(spans) < 2:
-            return None
-        said = "; ".join(
-            f"{source} says {_span(first, last)}" for source, first, last, _ in self.readings
-        )
-        return (
-            f"The documents disagree on the years of the {format_pence(self.amount_pence)}"
-            f" award {self.reference}: {said}."
-        )
-
-    def summary(self) -> str:
-        """``Award X: phasing not stated. The documents disagree ...``"""
-        text = f"Award {self.reference} {format_pence(self.amount_pence)}: {self.phasing_text}."
-        return f"{text} {self.disagreement}" if self.disagreement else text
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones: compare them as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
-def _span(first: int, last: int) -> str:
-    if first == last:
-        return label(first)
-    years = [label(y) for y in range(first, last + 1)]
-    return ", ".join(years[:-1]) + " and " + years[-1]
-
-
-def award_years(
-    session: Session,
-    pot_ids: Iterable[int] | None = None,
-    *,
-    recorded_by: dt.datetime | None = None,
-) -> list[AwardYears]:
-    """The years of every award (or those into ``pot_ids``), in award order: three queries.
-    ``recorded_by`` leaves out phasing and readings recorded after that moment."""
-    query = select(Award).order_by(Award.award_date, Award.id)
-    if pot_ids is not None:
-        query = query.where(Award.pot_id.in_(list(pot_ids)))
-    awards = list(session.scalars(query))
-    ids = [a.id for a in awards]
-    phased: dict[int, dict[int, int]] = defaultdict(dict)
-    for p in session.scalars(select(AwardPhasing).where(AwardPhasing.award_id.in_(ids))):
-        if recorded_by is None or as_utc(p.recorded_at) <= as_utc(recorded_by):
-            phased[p.award_id][p.financial_year] = p.amount_pence
-    readings: dict[int, list[tuple[str, int, int, str]]] = defaultdict(list)
-    for r in session.scalars(
-        select(AwardReading).where(AwardReading.award_id.in_(ids)).order_by(AwardReading.id)
-    ):
-        if recorded_by is not None and as_utc(r.recorded_at) > as_utc(recorded_by):
-            continue
-        readings[r.award_id].append((r.source, r.first_year, r.last_year, r.quote))
-    return [
-        AwardYears(
-            a.reference,
-            a.financial_year,
-            a.amount_pence,
-            a.pot_id,
-            dict(sorted(phased[a.id].items())),
-            tuple(readings[a.id]),
-        )
-        for a in awards
-        if not a.is_assumption
-    ]
 
 
 # Expected funding ---------------------------------------------------------------------------
@@ -961,71 +867,6 @@ def superseded_signoffs(session: Session) -> list[Superseded]:
 
 
 # Read-outs for balances and reconcile --figures ---------------------------------------------
-
-
-def expected_funding(
-    session: Session, pot_ids: Iterable[int] | None = None
-) -> list[ExpectedFunding]:
-    query = (
-        select(ExpectedFunding)
-        .options(joinedload(ExpectedFunding.funder), joinedload(ExpectedFunding.pot))
-        .order_by(ExpectedFunding.expected_date, ExpectedFunding.id)
-    )
-    if pot_ids is not None:
-        query = query.where(ExpectedFunding.pot_id.in_(list(pot_ids)))
-    return list(session.scalars(query))
-
-
-def describe_expected(row: ExpectedFunding) -> str:
-    assumed = " (amount assumed: the documents state none)" if row.amount_is_assumption else ""
-    where = f" into {row.pot.name}" if row.pot is not None else ""
-    return (
-        f"Expected, not awarded: {row.reference} {format_pence(row.amount_pence)}{assumed}"
-        f" from {row.funder.name} for {label(row.financial_year)}{where}, expected"
-        f" {row.expected_date:%d/%m/%Y}. Not counted as funded, available or awarded."
-    )
-
-
-def years_notes(session: Session, pot_ids: Iterable[int] | None = None) -> list[str]:
-    """One line per award on its years (phased or not, and any disagreement between the
-    documents) and one per expected funding, for ``balances`` and ``reconcile --figures``."""
-    ids = list(pot_ids) if pot_ids is not None else None
-    lines = [years.summary() for years in award_years(session, ids)]
-    lines.extend(describe_expected(row) for row in expected_funding(session, ids))
-    return lines
-
-
-def years_json(session: Session, pot_ids: Iterable[int] | None = None) -> dict[str, object]:
-    """The same as ``years_notes`` for machines: amounts in pence, years as ``2022-23``."""
-    ids = list(pot_ids) if pot_ids is not None else None
-    return {
-        "award_years": [
-            {
-                "award": y.reference,
-                "amount": y.amount_pence,
-                "financial_year": label(y.financial_year),
-                "phasing": {label(year): amount for year, amount in y.phasing.items()} or None,
-                "readings": [
-                    {"source": s, "first_year": label(f), "last_year": label(t), "quote": q}
-                    for s, f, t, q in y.readings
-                ],
-                "disagreement": y.disagreement,
-            }
-            for y in award_years(session, ids)
-        ],
-        "expected": [
-            {
-                "reference": e.reference,
-                "funder": e.funder.name,
-                "pot": e.pot.name if e.pot else None,
-                "financial_year": label(e.financial_year),
-                "expected_date": e.expected_date.isoformat(),
-                "amount": e.amount_pence,
-                "amount_is_assumption": e.amount_is_assumption,
-            }
-            for e in expected_funding(session, ids)
-        ],
-    }
 
 
 def pot_schedule_figures(session: Session, pot: str, on: dt.date) -> rules.ScheduleFigures:

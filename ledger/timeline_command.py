@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ledger import schedule as rules
-from ledger.cli import CliError, engine_for, user_of
+from ledger.cli import CliError, engine_for, in_transaction, user_of
 from ledger.errors import InvalidInput, LedgerError
 from ledger.fy import label, parse_date, parse_financial_year
 from ledger.lazy import lazy
@@ -49,14 +49,6 @@ def register(subparsers: Any) -> None:
     _schedule(subparsers)
     _requirement(subparsers)
     _pay(subparsers)
-
-
-def _write_in_transaction(args: argparse.Namespace, work: Any) -> Any:
-    engine = engine_for(args)
-    try:
-        return db.run_in_transaction(db.session_factory(engine), work)
-    finally:
-        engine.dispose()
 
 
 def _today(args: argparse.Namespace) -> dt.date:
@@ -101,7 +93,7 @@ def cmd_phasing(args: argparse.Namespace, out: TextIO) -> int:
         )
         return timeline.describe_phasing(parts)
 
-    out.write(f"Award {args.award} phased: {_write_in_transaction(args, work)}.\n")
+    out.write(f"Award {args.award} phased: {in_transaction(args, work)}.\n")
     return 0
 
 
@@ -145,9 +137,9 @@ def cmd_expect(args: argparse.Namespace, out: TextIO) -> int:
             pot=args.pot,
             amount_is_assumption=args.amount_assumed,
         )
-        return timeline.describe_expected(row)
+        return timeline.Expected.of(row).describe()
 
-    out.write(_write_in_transaction(args, work) + "\n")
+    out.write(in_transaction(args, work) + "\n")
     return 0
 
 
@@ -236,7 +228,7 @@ def cmd_schedule_split(args: argparse.Namespace, out: TextIO) -> int:
             )
         return split
 
-    split = _write_in_transaction(args, work)
+    split = in_transaction(args, work)
     verb = "Proposed" if args.dry_run else "Scheduled"
     out.write(f"{verb} {len(split)} {args.every} instalments on {args.allocation}:\n")
     for day, amount in split:
@@ -271,7 +263,7 @@ def cmd_schedule_receipts(args: argparse.Namespace, out: TextIO) -> int:
         )
         return instalments
 
-    instalments = _write_in_transaction(args, work)
+    instalments = in_transaction(args, work)
     out.write(f"Award {args.award} is to be received in {len(instalments)} instalments:\n")
     for day, amount in instalments:
         out.write(f"  {day:%d/%m/%Y}  {format_pence(amount):>15}\n")
@@ -388,7 +380,7 @@ def cmd_schedule_import(args: argparse.Namespace, out: TextIO) -> int:
                 raise CliError(f"Row {first_row} ({allocation}): {error}") from error
         return sum(len(rows) for rows in grouped.values())
 
-    count = _write_in_transaction(args, work)
+    count = in_transaction(args, work)
     out.write(f"Scheduled {count} instalments on {len(grouped)} allocations from {path.name}.\n")
     return 0
 
@@ -423,14 +415,14 @@ def cmd_schedule_rebalance(args: argparse.Namespace, out: TextIO) -> int:
         )
         return sum(r.amount_pence for r in rows)
 
-    total = _write_in_transaction(args, work)
+    total = in_transaction(args, work)
     out.write(f"Re-balanced {args.allocation}: its instalments add up to {format_pence(total)}.\n")
     return 0
 
 
 def cmd_schedule_move(args: argparse.Namespace, out: TextIO) -> int:
     day = parse_date(args.to, "to")
-    _write_in_transaction(
+    in_transaction(
         args,
         lambda s: timeline.move_instalment(
             s,
@@ -503,7 +495,7 @@ def cmd_requirement_add(args: argparse.Namespace, out: TextIO) -> int:
         )
         return row.id
 
-    requirement_id = _write_in_transaction(args, work)
+    requirement_id = in_transaction(args, work)
     gates = (
         f"; instalment(s) {', '.join(str(i) for i in args.condition_for)} wait for it"
         if args.condition_for
@@ -518,7 +510,7 @@ def cmd_requirement_add(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_requirement_receive(args: argparse.Namespace, out: TextIO) -> int:
     on = parse_date(args.on, "on")
-    _write_in_transaction(
+    in_transaction(
         args,
         lambda s: timeline.receive_requirement(
             s, requirement_id=args.requirement, received_by=user_of(args), received_on=on
@@ -529,7 +521,7 @@ def cmd_requirement_receive(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_requirement_waive(args: argparse.Namespace, out: TextIO) -> int:
-    _write_in_transaction(
+    in_transaction(
         args,
         lambda s: timeline.waive_requirement(
             s,
@@ -545,7 +537,7 @@ def cmd_requirement_waive(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_requirement_move(args: argparse.Namespace, out: TextIO) -> int:
     day = parse_date(args.to, "to")
-    _write_in_transaction(
+    in_transaction(
         args,
         lambda s: timeline.move_requirement(
             s,
@@ -616,7 +608,7 @@ def cmd_pay(args: argparse.Namespace, out: TextIO) -> int:
         )
         return "paid" if isinstance(result, models.Entry) else "awaiting a second person's approval"
 
-    state = _write_in_transaction(args, work)
+    state = in_transaction(args, work)
     out.write(
         f"Payment {args.reference} of {format_pence(amount)} on {args.allocation}: {state}.\n"
     )

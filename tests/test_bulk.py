@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ledger import db
 from ledger import operations as ops
 from ledger.check import check
-from ledger.importer import HEADER, OPTIONAL, ImportRowError, import_rows
+from ledger.importer import HEADER, ImportRowError, import_rows
 from ledger.models import Base, Entry
 from ledger.money import format_plain
 from tests.conftest import LedgerFactory, on_postgres
@@ -276,7 +276,7 @@ def year_end_rows(seed: int, count: int) -> list[list[str]]:
 
 def as_csv(rows: list[list[str]]) -> str:
     out = io.StringIO()
-    header = HEADER if not rows or len(rows[0]) == len(HEADER) else (*HEADER, *OPTIONAL)
+    header = HEADER if not rows or len(rows[0]) == len(HEADER) else (*HEADER, "tags", "shares")
     out.write(",".join(header) + "\n")
     for row in rows:
         out.write(",".join(f'"{value}"' for value in row) + "\n")

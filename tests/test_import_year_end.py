@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.check import check
 from ledger.demo import PROMISE_POT, WFWF_POT, load_demo
-from ledger.importer import HEADER, OPTIONAL, ImportResult, ImportRowError, import_rows
+from ledger.importer import HEADER, ImportResult, ImportRowError, import_rows
 from ledger.models import Allocation, AllocationTag, Award, Entry, Pot, Request
+from ledger.readout import award_reductions
 
 Run = Callable[[Callable[[Session], Any]], Any]
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "import-example.csv"
-HEADER_LINE = ",".join((*HEADER, *OPTIONAL)) + "\n"
+HEADER_LINE = ",".join((*HEADER, "tags", "shares")) + "\n"
 WFWF_NEXT = "WFWF 2023-24"
 
 
@@ -287,7 +288,7 @@ def test_an_award_reduction_entered_without_a_second_person_waits_and_holds_the_
     def approve(session: Session) -> Entry:
         entry = ops.approve_request(session, request_id=request_id, approved_by="finance")
         assert entry is not None
-        assert ops.is_award_reduction(entry)
+        assert award_reductions(session, [entry.id]) == {entry.id}
         award = session.scalars(select(Award).where(Award.reference == "A1")).one()
         assert entry.award_id == award.id
         return entry
@@ -295,3 +296,83 @@ def test_an_award_reduction_entered_without_a_second_person_waits_and_holds_the_
     run(approve)
     assert pot(run, WFWF_POT).funded_pence == 33_710_318 + 600_00
     assert run(check).ok
+
+
+# A ledger built by import alone names its funding streams -----------------------------------
+
+STREAM_HEADER = ",".join((*HEADER, "stream")) + "\n"
+TWO_YEARS = (
+    "2022-04-01,award,SG-22,WFWF 2022-23,Scottish Government,100000.00,Year 1,,,"
+    "Whole Family Wellbeing Fund\n"
+    "2022-05-01,receive,SG-22-CASH,WFWF 2022-23,Scottish Government,100000.00,Year 1 cash,,,\n"
+    "2022-07-01,allocate,AB-1,WFWF 2022-23,Aberlour,60000.00,Intensive support,,,\n"
+    "2023-04-01,award,SG-23,WFWF 2023-24,Scottish Government,100000.00,Year 2,,,"
+    "Whole Family Wellbeing Fund\n"
+    "2023-04-01,carry_forward,CF-1,WFWF 2022-23,,40000.00,Year 1 underspend,,WFWF 2023-24,\n"
+)
+
+
+@pytest.fixture
+def council(run: Run) -> None:
+    """A new ledger, as `commonpurse init --accountable-body` leaves it: no demo, no streams."""
+
+    def setup(session: Session) -> None:
+        ops.ensure_organisation(session, "Clackmannanshire Council", ["accountable_body"])
+        ops.set_setting(session, ops.ACCOUNTABLE_BODY, "Clackmannanshire Council")
+
+    run(setup)
+
+
+def test_award_rows_naming_their_stream_let_a_new_ledger_carry_money_into_the_next_year(
+    run: Run, council: None
+) -> None:
+    """Without a stream column a ledger made by import had no funding streams at all, so no
+    carry-forward could ever pass the same-stream rule."""
+    result = import_text(run, STREAM_HEADER + TWO_YEARS)
+    assert (result.rows, result.new_entries) == (5, 5)
+    year_1, year_2 = pot(run, WFWF_POT), pot(run, WFWF_NEXT)
+    assert year_1.carried_forward_pence == year_2.carried_in_pence == 40_000_00
+    assert year_1.available_pence == 0
+    assert year_2.funded_pence == 140_000_00
+
+    def streams(session: Session) -> list[str | None]:
+        found = session.scalars(select(Pot).where(Pot.name.like("WFWF%")).order_by(Pot.id))
+        return [p.stream.name if p.stream else None for p in found]
+
+    assert run(streams) == ["Whole Family Wellbeing Fund"] * 2
+    again = import_text(run, STREAM_HEADER + TWO_YEARS)
+    assert (again.new_entries, again.already_recorded) == (0, 5)
+    assert run(check).ok
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        pytest.param(
+            "2023-05-01,award,SG-23B,WFWF 2023-24,Scottish Government,1.00,More,,,"
+            "Promise Partnership",
+            "WFWF 2023-24 is in the funding stream Whole Family Wellbeing Fund, not Promise"
+            " Partnership",
+            id="an award naming another stream than its pot's",
+        ),
+        pytest.param(
+            "2023-05-01,receive,SG-23C,WFWF 2023-24,Scottish Government,1.00,More,,,"
+            "Whole Family Wellbeing Fund",
+            "only award rows take a stream (the funding stream of the pot)",
+            id="a stream on a receipt",
+        ),
+        pytest.param(
+            "2023-05-01,award,SG-X,Other 2023-24,Scottish Government,1.00,More,,,"
+            "Whole\u200bFamily Wellbeing Fund",
+            "A funding stream name cannot contain control or invisible characters",
+            id="a stream name with a zero-width space",
+        ),
+    ],
+)
+def test_a_stream_column_is_refused_where_it_would_mislead(
+    run: Run, council: None, row: str, message: str
+) -> None:
+    import_text(run, STREAM_HEADER + TWO_YEARS)
+    error = refusal(run, STREAM_HEADER + row + "\n")
+    assert (error.row, error.column) == (2, "stream")
+    assert message in str(error)

@@ -484,6 +484,18 @@ def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
 
     assert run(app, approve) == 33_710_318 + 60_00
 
+    # Everywhere the journal is read, the reduction reads as one, taking money away: never as a
+    # second £40.00 award.
+    finance = app.test_client()
+    fast_sign_in(app, finance, "finance")
+    wfwf = run(app, lambda session: ops.find_pot(session, WFWF_POT).id)
+    journal = text_of(finance.get(f"/pots/{wfwf}/journal"))
+    assert "Award reduction" in journal and "-£40.00" in journal
+    assert "£40.00" not in journal.replace("-£40.00", "")
+    audit = finance.get("/audit.csv?action=entry:award").get_data(as_text=True)
+    reduction_rows = [row for row in audit.splitlines() if "Award reduction" in row]
+    assert len(reduction_rows) == 1 and "-40.00" in reduction_rows[0]
+
 
 def test_year_end_money_is_carried_forward_and_handed_back_through_the_approvals_queue(
     database_url: str,
@@ -582,6 +594,8 @@ def test_finance_reverses_a_wrong_payment_from_the_journal_and_an_officer_approv
     fast_sign_in(app, finance, "finance")
     journal = text_of(finance.get(f"/pots/{pot_id(app, WFWF_POT)}/journal"))
     assert f'href="/entries/{wrong}/reverse"' in journal
+    page = text_of(finance.get(f"/entries/{wrong}/reverse"))
+    assert "This posts the mirror image of the payment of £25,000.00 dated 01/11/2022" in page
     blank = _form(finance, f"/entries/{wrong}/reverse", reason="")
     response = finance.post(f"/entries/{wrong}/reverse", data=blank)
     assert response.status_code == 422

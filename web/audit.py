@@ -21,6 +21,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, lazyload
 
 from ledger.models import ENTRY_KINDS, Allocation, AuditEvent, Entry, Organisation, Pot
 from ledger.models import Request as LedgerRequest
+from ledger.readout import award_reductions, entry_words, signed_amount
 from statements.render.csv_safe import Amount, write_csv
 from web import db
 from web.forms import AuditFilterForm
@@ -32,18 +33,6 @@ bp = Blueprint("audit", __name__)
 ColumnText = QueryableAttribute[str] | QueryableAttribute[str | None]
 PAGE_SIZE = 50
 MAX_CSV_ROWS = 100_000
-ENTRY_WORDS = {
-    "award": "Award",
-    "receive": "Receipt",
-    "allocate": "Allocation",
-    "delegate": "Delegation",
-    "vary": "Variation",
-    "pay": "Payment",
-    "return": "Return",
-    "carry_forward": "Carry-forward",
-    "hand_back": "Hand-back",
-    "reversal": "Reversal",
-}
 EVENT_WORDS = {
     "approve": "Approved",
     "reject": "Rejected",
@@ -101,7 +90,7 @@ def _form_and_filters(session: Session) -> tuple[AuditFilterForm, Filters, bool]
     events = sorted(set(session.scalars(select(AuditEvent.action).distinct())))
     form.action.choices = [
         ("", "Anything"),
-        *((f"entry:{k}", f"{ENTRY_WORDS[k]} (journal)") for k in ENTRY_KINDS),
+        *((f"entry:{k}", f"{entry_words(k)} (journal)") for k in ENTRY_KINDS),
         *((f"event:{a}", event_words(a)) for a in events),
     ]
     asked = {k for k in request.args if k != "page"}
@@ -284,21 +273,23 @@ def _events_query(f: Filters) -> Select[tuple[AuditEvent]] | None:
 
 def _entry_records(session: Session, query: Select[tuple[Entry]]) -> list[Record]:
     names = dict(session.execute(select(Pot.id, Pot.name)).tuples().all())
+    entries = session.scalars(query.options(lazyload(Entry.lines))).all()
+    reductions = award_reductions(session, (e.id for e in entries))
     return [
         Record(
             at=e.posted_at,
             who=e.entered_by,
             approved_by=e.approved_by,
-            what=ENTRY_WORDS.get(e.kind, e.kind),
+            what=entry_words(e.kind, e.id in reductions),
             subject=" → ".join(
                 p for p in (names.get(e.pot_id or 0), names.get(e.to_pot_id or 0)) if p
             )
             + (f" ({e.reference})" if e.reference else ""),
             why=e.memo,
-            amount_pence=e.amount_pence,
+            amount_pence=signed_amount(e.amount_pence, e.id in reductions),
             transaction_date=e.effective_date,
         )
-        for e in session.scalars(query.options(lazyload(Entry.lines)))
+        for e in entries
     ]
 
 

@@ -34,6 +34,7 @@ from ledger.models import (
     Pot,
 )
 from ledger.money import split_by_ratios
+from ledger.readout import award_reductions, entry_words
 from ledger.schedule import PaymentConditionUnmet
 from statements.render.formatting import money
 from web import db
@@ -379,7 +380,8 @@ def reversal(entry_id: int) -> ResponseReturnValue:
         abort(404)
     guard_submitted_pot(session, user, str(target.pot_id) if target.pot_id else None)
     form = ReversalForm()
-    what = target.kind.replace("_", " ")
+    reduction = target.id in award_reductions(session, [target.id])
+    what = entry_words(target.kind, reduction).lower()
     page = Page(
         f"Reverse entry {target.reference or target.id}",
         f"This posts the mirror image of the {what} of {money(target.amount_pence)} dated"

@@ -159,8 +159,14 @@ def require_allocation(user: CurrentUser, allocation: Allocation) -> None:
         abort(403)
 
 
+def scope_organisation(user: CurrentUser) -> int | None:
+    """The organisation whose pots are all this person may see, or None for every pot."""
+    return user.organisation_id if user.scoped else None
+
+
 def pots_in_scope(user: CurrentUser) -> ColumnElement[bool]:
     """A WHERE clause limiting a query on ``Pot`` to what this person may see."""
-    if user.scoped:
-        return Pot.administered_by_id == user.organisation_id
+    organisation = scope_organisation(user)
+    if organisation is not None:
+        return Pot.administered_by_id == organisation
     return true()

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, lazyload, selectinload
 
 from ledger import timeline
 from ledger.models import Allocation, AllocationShare, Award, Organisation, Pot, Request
-from ledger.readout import balances_layout, pot_balances, pot_balances_by_id
+from ledger.readout import award_reductions, balances_layout, pot_balances, pot_balances_by_id
 from statements.render.formatting import money
 from statements.reports.my_entries import unacknowledged_rejections
 from web import db
 from web.lookups import journal_for, pending_requests, pot_or_404, provisional_allocations
-from web.permissions import pots_in_scope, requires, signed_in_user
+from web.permissions import pots_in_scope, requires, scope_organisation, signed_in_user
 
 bp = Blueprint("pots", __name__)
 RECENT_ENTRIES = 15
@@ -46,7 +46,7 @@ def _amounts() -> dict[str, object]:
 def dashboard() -> str:
     user = signed_in_user()
     session = db.session()
-    rows = pot_balances_by_id(session, pots_in_scope(user))
+    rows = pot_balances_by_id(session, administered_by=scope_organisation(user))
     ids = {balance.name: pot_id for pot_id, balance in rows}
     balances = [balance for _, balance in rows]
     waiting = (
@@ -108,7 +108,7 @@ def pot(pot_id: int) -> str:
     user = signed_in_user()
     session = db.session()
     found = pot_or_404(session, user, pot_id)
-    (balance,) = pot_balances(session, Pot.id == found.id)
+    (balance,) = pot_balances(session, pot_id=found.id)
     awards = session.scalars(
         select(Award)
         .where(Award.pot_id == found.id)
@@ -157,8 +157,8 @@ def pot(pot_id: int) -> str:
         requests=requests,
         parent=parent,
         parent_pot=parent.shares[0].pot if parent is not None else None,
-        entries=journal_for(session, found, RECENT_ENTRIES + 1),
         recent=RECENT_ENTRIES,
+        **_journal(session, found, RECENT_ENTRIES + 1),
     )
 
 
@@ -168,4 +168,14 @@ def journal(pot_id: int) -> str:
     user = signed_in_user()
     session = db.session()
     found = pot_or_404(session, user, pot_id)
-    return render_template("pots/journal.html", pot=found, entries=journal_for(session, found))
+    return render_template("pots/journal.html", pot=found, **_journal(session, found))
+
+
+def _journal(session: Session, pot: Pot, limit: int | None = None) -> dict[str, object]:
+    """The pot's entries for ``pots/_entries.html``, with which of them are award reductions
+    (shown as such, below zero) found in one query."""
+    entries = journal_for(session, pot, limit)
+    return {
+        "entries": entries,
+        "reductions": award_reductions(session, (e.id for e in entries)),
+    }

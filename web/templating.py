@@ -11,6 +11,7 @@ from wtforms import Field, Form  # type: ignore[import-untyped, unused-ignore]
 
 from ledger.fy import label
 from ledger.models import utcnow
+from ledger.readout import entry_words, signed_amount
 from statements.render.formatting import day, moment, money
 from statements.reports.awaiting import waited
 from statements.reports.report_document import shown
@@ -28,7 +29,7 @@ def register_templating(app: Flask) -> None:
         cell=shown,
         waited=lambda since: waited(since, utcnow()) if since is not None else "",
     )
-    app.jinja_env.globals.update(can=can)
+    app.jinja_env.globals.update(can=can, entry_words=entry_words, signed_amount=signed_amount)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.context_processor(_context)

@@ -159,9 +159,8 @@ def _resolve(session: Any, ref: str) -> tuple[str, Any]:
 
 
 def cmd_approve(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db
     from ledger import operations as ops
-    from ledger.cli import engine_for, user_of
+    from ledger.cli import in_transaction, user_of
     from statements.render.formatting import money
 
     actor = user_of(args)
@@ -179,19 +178,13 @@ def cmd_approve(args: argparse.Namespace, out: TextIO) -> int:
             return f"Approved request {args.ref}: the import's rows are recorded.\n"
         return f"Approved request {args.ref}: {money(entry.amount_pence)} is recorded.\n"
 
-    engine = engine_for(args)
-    try:
-        message = db.run_in_transaction(db.session_factory(engine), work)
-    finally:
-        engine.dispose()
-    out.write(message)
+    out.write(in_transaction(args, work))
     return 0
 
 
 def cmd_reject(args: argparse.Namespace, out: TextIO) -> int:
-    from ledger import db
     from ledger import operations as ops
-    from ledger.cli import engine_for, user_of
+    from ledger.cli import in_transaction, user_of
     from ledger.fy import parse_date
 
     actor = user_of(args)
@@ -211,21 +204,15 @@ def cmd_reject(args: argparse.Namespace, out: TextIO) -> int:
         ops.reject_request(session, request_id=key, rejected_by=actor, note=args.reason)
         return f"Rejected request {args.ref}. Its money is no longer held.\n"
 
-    engine = engine_for(args)
-    try:
-        message = db.run_in_transaction(db.session_factory(engine), work)
-    finally:
-        engine.dispose()
-    out.write(message)
+    out.write(in_transaction(args, work))
     return 0
 
 
 def cmd_reverse(args: argparse.Namespace, out: TextIO) -> int:
     from sqlalchemy import select
 
-    from ledger import db
     from ledger import operations as ops
-    from ledger.cli import engine_for, user_of
+    from ledger.cli import in_transaction, user_of
     from ledger.errors import NotFound
     from ledger.fy import parse_date
     from ledger.models import Entry, Request
@@ -260,10 +247,5 @@ def cmd_reverse(args: argparse.Namespace, out: TextIO) -> int:
             f" {entry.id}, dated {entry.effective_date.isoformat()}.\n"
         )
 
-    engine = engine_for(args)
-    try:
-        message = db.run_in_transaction(db.session_factory(engine), work)
-    finally:
-        engine.dispose()
-    out.write(message)
+    out.write(in_transaction(args, work))
     return 0

@@ -10,6 +10,10 @@ The template is a string in this module (no package data) and Jinja2 autoescapin
 anything a person typed is escaped: ``render_html(statement, standalone=False)`` returns a fragment
 the web UI can put straight into its own page. ``standalone=True`` wraps it in a minimal
 ``<!doctype html>`` page with a small stylesheet and no scripts.
+
+The wide tables carry the design system's ``ds_table`` class and ``data-smallscreen="scrolling"``:
+in the web UI, on a narrow screen, they scroll within themselves with the first column kept in
+view, instead of pushing the whole page sideways. The standalone page ignores both.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ date were recorded after this statement was signed:
 {%- endfor %}
 {%- endif %}
 {%- if section.awards %}
-<table class="awards">
+<table class="awards ds_table" data-smallscreen="scrolling">
 <caption>Awards to {{ section.pot }}</caption>
 <thead><tr>
 {%- for head in award_header %}
@@ -93,7 +97,7 @@ date were recorded after this statement was signed:
 </tbody>
 </table>
 {%- endif %}
-<table class="allocations">
+<table class="allocations ds_table" data-smallscreen="scrolling">
 <caption>Allocations from {{ section.pot }}</caption>
 <thead><tr>
 {%- for head in allocation_header %}
@@ -138,7 +142,7 @@ date were recorded after this statement was signed:
 {%- endfor %}
 {%- if s.since %}
 <section class="movements">
-<table class="movements">
+<table class="movements ds_table" data-smallscreen="scrolling">
 <caption>Movements after {{ s.since | day }} up to {{ s.as_at | day }}</caption>
 <thead><tr>
 {%- for head in movement_header %}

@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session
 from ledger.errors import NotFound
 from ledger.models import Allocation, Organisation
 from statements.render.formatting import day, money
-from statements.reports.funder_view import build_funder_view, funder_of, ultimate_source
+from statements.reports.funder_view import (
+    FunderTotal,
+    build_funder_view,
+    funder_of,
+    ultimate_source,
+)
 from statements.reports.recipient_view import name_key
 
 DIRECT = "direct"
@@ -53,24 +58,12 @@ class FunderRow:
 
 
 @dataclass(frozen=True)
-class FunderTotals:
-    funder: str
-    allocated_pence: int
-    paid_pence: int
-    returned_pence: int
-
-    @property
-    def unpaid_pence(self) -> int:
-        return self.allocated_pence - self.paid_pence
-
-
-@dataclass(frozen=True)
 class FunderReport:
     as_at: dt.date
     by_source: bool
     funder: str | None  # the funder asked for, or None for every funder
     rows: tuple[FunderRow, ...]
-    totals: tuple[FunderTotals, ...]
+    totals: tuple[FunderTotal, ...]
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -178,7 +171,7 @@ def _intermediary(allocation: Allocation) -> str | None:
     return None
 
 
-def _totals(rows: Iterable[FunderRow]) -> tuple[FunderTotals, ...]:
+def _totals(rows: Iterable[FunderRow]) -> tuple[FunderTotal, ...]:
     sums: dict[str, list[int]] = {}
     for row in rows:
         figures = sums.setdefault(row.funder, [0, 0, 0])
@@ -186,7 +179,7 @@ def _totals(rows: Iterable[FunderRow]) -> tuple[FunderTotals, ...]:
             figures[0] += row.allocated_pence
             figures[1] += row.paid_pence
             figures[2] += row.returned_pence
-    return tuple(FunderTotals(name, *figures) for name, figures in sums.items())
+    return tuple(FunderTotal(name, *figures) for name, figures in sums.items())
 
 
 def render_text(report: FunderReport) -> str:
