@@ -467,6 +467,7 @@ class Batch:
         self.states = States()
         self.effects = Effects(self.states)  # what each posted line means for the figures
         self.meaning = Meaning("", None, None)
+        self.touched: list[Any] = []  # the states an entry moved, see _move_figures
         self.pots_by_id = self.states.pots
         self.allocations: dict[str, AllocationState] = {}
         self.dirty: list[Any] = []
@@ -1453,7 +1454,8 @@ class Batch:
         means is ``journal.Effects.moves_of``'s, applied to the working set, then checked in
         the words (and, on a refusal, the order) of ``journal.validate_figures``."""
         effects = self.effects
-        touched: list[Any] = []
+        touched = self.touched  # one list, reused: this runs once per entry
+        touched.clear()
         for account, amount in legs:
             for whose, figure, sign in effects.moves_of(meaning, account):
                 state = account.state
@@ -1470,10 +1472,11 @@ class Batch:
                     setattr(state, name, getattr(state, name) + sign * amount)
                 if state not in touched:
                     touched.append(state)
+        dirty = self.dirty
         for state in touched:
             if state.inserted and not state.dirty:
                 state.dirty = True
-                self.dirty.append(state)
+                dirty.append(state)
             if state.problem() is not None:
                 raise FigureInvariantBroken(_first_problem(touched))
 
