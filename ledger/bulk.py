@@ -467,7 +467,7 @@ class Batch:
         self.states = States()
         self.effects = Effects(self.states)  # what each posted line means for the figures
         self.meaning = Meaning("", None, None)
-        self.touched: list[Any] = []  # the states an entry moved, see _move_figures
+        self.touched: list[Any] = []  # the states an entry moved, see _replay_lines
         self.pots_by_id = self.states.pots
         self.allocations: dict[str, AllocationState] = {}
         self.dirty: list[Any] = []
@@ -1439,7 +1439,7 @@ class Batch:
         self.posted += 1
         meaning = self.meaning  # one, reused: this runs once per entry
         meaning.kind, meaning.allocation_id, meaning.to_pot_id = kind, allocation_id, to_pot_id
-        self._move_figures(meaning, legs)
+        self._replay_lines(meaning, legs)
 
     def _day(self, date: dt.date) -> Any:
         if self.postgres:
@@ -1449,10 +1449,10 @@ class Batch:
             found = self.days[date] = date.isoformat()
         return found
 
-    def _move_figures(self, meaning: Meaning, legs: Sequence[tuple[AccountState, int]]) -> None:
+    def _replay_lines(self, meaning: Meaning, legs: Sequence[tuple[AccountState, int]]) -> None:
         """Move the figures an entry's lines move, as ``journal.post`` does: what each line
         means is ``journal.Effects.moves_of``'s, applied to the working set, then checked in
-        the words (and, on a refusal, the order) of ``journal.validate_figures``."""
+        the words (and, on a refusal, the order) of ``journal.Effects.apply``."""
         effects = self.effects
         touched = self.touched  # one list, reused: this runs once per entry
         touched.clear()
@@ -1997,7 +1997,7 @@ def _share_account(share: ShareState, kind: str) -> AccountState:
 
 
 def _first_problem(touched: Sequence[Any]) -> str:
-    """The refusal ``journal.validate_figures`` would give for these states: the first
+    """The refusal ``journal.Effects.apply`` would give for these states: the first
     problem in ``journal.Effects.objects``' order (by model name, then id)."""
     found = [(MODEL_OF[s.__class__].__name__, s.id, s.problem()) for s in touched]
     return min((f for f in found if f[2] is not None), key=lambda f: f[:2])[2] or ""
