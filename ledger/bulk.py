@@ -481,6 +481,7 @@ class Batch:
         self.taken_keys: dict[tuple[str, str], str] = {}
         self.free_keys: dict[str, set[str]] = {}
         self.self_approved: dict[tuple[str, int], int] = {}  # running totals, see _approval
+        self.hand_backs: dict[int, list[dt.date]] | None = None  # pot id -> days it handed back
         self.posted = 0
         self.chain_seq: int | None = None
         self.chain_tip = ""
@@ -1171,6 +1172,7 @@ class Batch:
         self.states.shares.clear()
         self.states.awards.clear()
         self.self_approved.clear()
+        self.hand_backs = None  # the act may have been a hand-back
         # The act may have opened pots and organisations, or given one a role (an award naming
         # its stream does).
         self.organisations.clear()
@@ -1263,13 +1265,26 @@ class Batch:
 
     def _guard_cash(self, pot: PotState, needed: int, what: str, date: dt.date) -> None:
         """An intermediary pays only from cash handed over, unless its delegation allows
-        advances (``operations._pays_from_cash_held``)."""
-        if pot.delegation is None or pot.delegation.allows_advances:
-            return
+        advances, and no pot is left holding less than nothing on a day it handed money back
+        (``operations._guard_cash``)."""
         cash = pot.cash_account
-        later = self._later(cash, date)
-        lowest = rules.lowest_from(cash.balance, later, date)[1] if later else cash.balance
-        rules.require_cash(pot.name, lowest, needed, what, date)
+        if pot.delegation is not None and not pot.delegation.allows_advances:
+            later = self._later(cash, date)
+            lowest = rules.lowest_from(cash.balance, later, date)[1] if later else cash.balance
+            rules.require_cash(pot.name, lowest, needed, what, date)
+        if self.hand_backs is None:
+            self.hand_backs = {}
+            for pot_id, day in self.connection.execute(
+                text("SELECT DISTINCT pot_id, effective_date FROM entries WHERE kind = 'hand_back'")
+            ):
+                handed_back_on = _as_date(day)
+                if handed_back_on is not None:
+                    self.hand_backs.setdefault(int(pot_id), []).append(handed_back_on)
+        days = [day for day in self.hand_backs.get(pot.id, ()) if day >= date]
+        if days:
+            rules.require_cash_at_hand_backs(
+                pot.name, cash.balance, self._later(cash, date), date, days, needed, what
+            )
 
     def _lowest_returnable(
         self, allocation: AllocationState, date: dt.date

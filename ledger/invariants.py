@@ -21,7 +21,9 @@ I8  A delegated pot is funded by its delegation alone: its funding equals the de
     net amount, and it never commits more than that.
 I9  Nothing is given out of a delegated pot while its delegation awaits approval, or after it
     was rejected, so a provisional delegation can always be rejected whole.
-I10 Rejected and closed allocations have nothing unpaid and nothing awaiting approval.
+I10 Rejected and closed allocations have nothing unpaid and nothing awaiting approval, but for
+    a return of money already paid: a closed allocation may still have an underspend sent
+    back, and that return waits for its second person like any other.
 I11 Two people: every act that changes what can be spent or paid records an approver (an
     allocation's own entry, by the allocation's approval), and what one person entered and
     approved alone adds up, per allocation (per pot for acts on a pot), to no more than the
@@ -35,6 +37,9 @@ I14 A pooled contract's commitment per funder is always the exact largest-remain
     below what it has paid, so a contract reduced to about what was paid may hold a share there.
 I15 Carry-forward only between pots the accountable body administers, of one named stream, into
     the next financial year; a hand-back never more than the cash the pot held on its day.
+I16 An award's funding stream is its pot's: a pot is in one stream (named by the award that
+    opens it), and no award in it names another, so carry-forward and the funder's reports
+    read one stream per pot.
 
 Spending is attributed to funders by the awards in force at each movement's date, pro rata to
 what each had awarded by then (``statements.reports.funder_view``), so a closed year's figures per
@@ -64,6 +69,7 @@ from ledger.models import (
     AllocationShare,
     Award,
     Entry,
+    FundingStream,
     Line,
     Organisation,
     Pot,
@@ -107,6 +113,7 @@ def breaches(session: Session) -> list[Breach]:
         _dates,
         _pooled_splits,
         _year_end,
+        _streams,
     ):
         found += rule(session)
     return found
@@ -311,7 +318,11 @@ def _settled_allocations(session: Session) -> Iterator[Breach]:
     for reference, status, kind in session.execute(
         select(Allocation.reference, Allocation.status, Request.kind)
         .join(Request, Request.allocation_id == Allocation.id)
-        .where(settled, Request.status == "pending")
+        .where(
+            settled,
+            Request.status == "pending",
+            ~((Allocation.status == "closed") & (Request.kind == "return")),
+        )
     ):
         yield Breach(
             "I10 settled allocations hold nothing",
@@ -328,6 +339,12 @@ def _two_people(session: Session) -> Iterator[Breach]:
     rejected = set(
         session.scalars(select(Allocation.id).where(Allocation.status == "rejected")).all()
     )
+    confirmed_by: dict[int, str | None] = {
+        allocation_id: approved
+        for allocation_id, approved in session.execute(
+            select(Allocation.id, Allocation.approved_by).where(Allocation.approved_by.is_not(None))
+        )
+    }
     running: dict[tuple[str, int], int] = defaultdict(int)
     rows = session.execute(
         select(
@@ -345,6 +362,8 @@ def _two_people(session: Session) -> Iterator[Breach]:
         if allocation_id in rejected:
             continue  # a rejected allocation's money all went back: nothing was given
         where = f"entry {entry_id}" + (f" ({reference})" if reference else "")
+        if approved is None and kind in rules.MADE_BY_ALLOCATION:
+            approved = confirmed_by.get(allocation_id)  # approved by confirming the allocation
         if kind in NEEDS_APPROVER and approved is None:
             yield Breach("I11 two people", where, f"a {kind} with no approver")
             continue
@@ -484,6 +503,24 @@ def _year_end(session: Session) -> Iterator[Breach]:
                 f"handed back more than the {pots[entry.pot_id or 0].name} held on"
                 f" {entry.effective_date:%d/%m/%Y}",
             )
+
+
+def _streams(session: Session) -> Iterator[Breach]:
+    award_stream = aliased(FundingStream)
+    pot_stream = aliased(FundingStream)
+    for reference, named, pot, pot_named in session.execute(
+        select(Award.reference, award_stream.name, Pot.name, pot_stream.name)
+        .join(Pot, Pot.id == Award.pot_id)
+        .join(award_stream, award_stream.id == Award.stream_id)
+        .outerjoin(pot_stream, pot_stream.id == Pot.stream_id)
+        .where((Pot.stream_id.is_(None)) | (Pot.stream_id != Award.stream_id))
+    ):
+        yield Breach(
+            "I16 one stream per pot",
+            f"award {reference}",
+            f"names the funding stream {named}, but its pot {pot} is in"
+            + (f" {pot_named}" if pot_named else " no funding stream"),
+        )
 
 
 __all__ = ["Breach", "breaches", "same_person"]

@@ -87,6 +87,21 @@ def later_changes(
     return [(day, int(total)) for day, total in rows if total]
 
 
+def hand_back_days(session: Session, pot_id: int, since: dt.date) -> list[dt.date]:
+    """The days from ``since`` on when the pot handed money back to its funder."""
+    return list(
+        session.scalars(
+            select(Entry.effective_date)
+            .where(
+                Entry.kind == "hand_back",
+                Entry.pot_id == pot_id,
+                Entry.effective_date >= since,
+            )
+            .distinct()
+        )
+    )
+
+
 def floor_on_days(
     floor: str, balance_after: int, later: Sequence[tuple[dt.date, int]], since: dt.date
 ) -> tuple[dt.date, int] | None:

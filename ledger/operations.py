@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ledger import promise, rules, wording
@@ -41,7 +41,15 @@ from ledger.errors import (
 )
 from ledger.fy import financial_year_of
 from ledger.holds import holds_by_pot as holds_by_pot
-from ledger.journal import Leg, account_of, content_sha256, later_changes, open_account, post
+from ledger.journal import (
+    Leg,
+    account_of,
+    content_sha256,
+    hand_back_days,
+    later_changes,
+    open_account,
+    post,
+)
 from ledger.models import (
     Account,
     Allocation,
@@ -297,18 +305,36 @@ def self_approved_pence(
     session: Session, *, allocation_id: int | None = None, pot_id: int | None = None
 ) -> int:
     """What has been entered and approved by one person on this allocation (or, for acts on
-    a pot itself, this pot): the running total the self-approval limit counts."""
+    a pot itself, this pot): the running total the self-approval limit counts. An allocation
+    made provisionally and confirmed later is approved by its confirmation, so its own entry
+    counts under the allocation's approver."""
     if allocation_id is not None:
         where = Entry.allocation_id == allocation_id
     else:
         where = (Entry.allocation_id.is_(None)) & (Entry.pot_id == pot_id)
+    approver = func.coalesce(
+        Entry.approved_by,
+        case((Entry.kind.in_(rules.MADE_BY_ALLOCATION), Allocation.approved_by), else_=None),
+    )
     rows = session.execute(
-        select(Entry.entered_by, Entry.approved_by, Entry.amount_pence).where(
-            where, Entry.approved_by.is_not(None)
-        )
+        select(Entry.entered_by, approver, Entry.amount_pence)
+        .outerjoin(Allocation, Allocation.id == Entry.allocation_id)
+        .where(where, approver.is_not(None))
     ).all()
     return sum(
         amount for entered, approved, amount in rows if rules.self_approved(entered, approved)
+    )
+
+
+def made_pence(session: Session, allocation_id: int) -> int:
+    """The amount an allocation was made for (before any variation)."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Entry.amount_pence), 0)).where(
+                Entry.allocation_id == allocation_id, Entry.kind.in_(rules.MADE_BY_ALLOCATION)
+            )
+        )
+        or 0
     )
 
 
@@ -509,6 +535,38 @@ def _cash_on(session: Session, pot: Pot, date: dt.date, lowest: bool) -> int:
     if lowest:
         return rules.lowest_from(account.balance_pence, changes, date)[1]
     return account.balance_pence - sum(c for _, c in changes)
+
+
+def _guard_cash(
+    session: Session, pot: Pot, needed: int, what: str, date: dt.date, *, handing_back: bool = False
+) -> None:
+    """Cash leaving ``pot`` on ``date``: an intermediary's pot pays only from cash handed over
+    (unless its delegation allows advances), and no pot is left, on a day it handed money back,
+    holding less than nothing. ``handing_back``: the movement is itself a hand-back."""
+    if _pays_from_cash_held(session, pot):
+        rules.require_cash(pot.name, _cash_on(session, pot, date, lowest=True), needed, what, date)
+    _guard_hand_backs(session, pot, needed, what, date, handing_back=handing_back)
+
+
+def _guard_hand_backs(
+    session: Session, pot: Pot, needed: int, what: str, date: dt.date, *, handing_back: bool = False
+) -> None:
+    """Cash leaving ``pot`` on ``date`` leaves it holding no less than nothing on every day from
+    then on when it handed money back (``rules.require_cash_at_hand_backs``)."""
+    days = hand_back_days(session, pot.id, date)
+    if handing_back:
+        days.append(date)
+    if days:
+        account = account_of(session, "cash", pot_id=pot.id)
+        rules.require_cash_at_hand_backs(
+            pot.name,
+            account.balance_pence,
+            later_changes(session, [account.id], date),
+            date,
+            days,
+            needed,
+            what,
+        )
 
 
 def _pays_from_cash_held(session: Session, pot: Pot) -> bool:
@@ -929,7 +987,8 @@ def approve_allocation(session: Session, *, reference: str, approved_by: str) ->
         allocation.entered_by,
         approved_by,
         f"allocation {reference}",
-        allocation.allocated_pence,
+        made_pence(session, allocation.id),
+        allocation_id=allocation.id,
     )
     allocation.status = "confirmed"
     allocation.approved_by = approved_by
@@ -1352,9 +1411,7 @@ def _guard_payment(
         amount_pence, [s.allocated_pence - s.paid_pence for s in allocation.shares]
     )
     for share, part in zip(allocation.shares, parts, strict=True):
-        if _pays_from_cash_held(session, share.pot):
-            cash = _cash_on(session, share.pot, date, lowest=True)
-            rules.require_cash(share.pot.name, cash, part, "payment", date)
+        _guard_cash(session, share.pot, part, "payment", date)
 
 
 def _post_payment(
@@ -1422,9 +1479,7 @@ def return_unspent(
     child = target.delegated_pot
     if child is not None:
         _guard_available(session, child, amount_pence, "return", excluding, date)
-        rules.require_cash(
-            child.name, _cash_on(session, child, date, lowest=True), amount_pence, "return", date
-        )
+        _guard_cash(session, child, amount_pence, "return", date)
     approver = _approval(
         session,
         entered_by,
@@ -1806,6 +1861,7 @@ def carry_forward(
     lock_pots(session, [source.id, target.id])
     excluding = _approving.id if _approving is not None else None
     _guard_available(session, source, amount_pence, "carry-forward", excluding, date)
+    _guard_hand_backs(session, source, amount_pence, "carry-forward", date)
     approver = _approval(
         session,
         entered_by,
@@ -1879,6 +1935,7 @@ def hand_back(
     rules.require_cash(
         source.name, _cash_on(session, source, date, lowest=False), amount_pence, "hand-back", date
     )
+    _guard_cash(session, source, amount_pence, "hand-back", date, handing_back=True)
     approver = _approval(
         session, entered_by, approved_by, f"hand-back {reference}", amount_pence, pot_id=source.id
     )
@@ -2040,17 +2097,25 @@ def reduce_award(
 
 
 def _guard_reversal(
-    session: Session, target: Entry, allocation: Allocation | None, excluding: int | None
+    session: Session,
+    target: Entry,
+    allocation: Allocation | None,
+    excluding: int | None,
+    date: dt.date,
 ) -> None:
     """A reversal may not take money that is held for changes awaiting approval: what it takes
     from each pot's available money, and from the allocation's unpaid commitment, must be
-    free after holds."""
+    free after holds. Cash it takes from a pot must not leave the pot holding less than
+    nothing on a day it handed money back."""
     taken: dict[int, int] = {}
+    cash_taken: dict[int, int] = {}
     unpaid_taken = 0
     for line in target.lines:
         account = line.account
         if account.kind == "available" and account.pot_id is not None:
             taken[account.pot_id] = taken.get(account.pot_id, 0) - line.amount_pence
+        elif account.kind == "cash" and account.pot_id is not None:
+            cash_taken[account.pot_id] = cash_taken.get(account.pot_id, 0) + line.amount_pence
         elif account.kind == "unpaid":
             unpaid_taken -= line.amount_pence
     for pot_id, needed in sorted(taken.items()):
@@ -2066,6 +2131,9 @@ def _guard_reversal(
             unpaid_taken,
             "reversal",
         )
+    for pot_id, needed in sorted(cash_taken.items()):
+        if needed > 0:
+            _guard_hand_backs(session, session.get_one(Pot, pot_id), needed, "reversal", date)
 
 
 def reverse(
@@ -2136,7 +2204,7 @@ def reverse(
         )
     pot_ids = {line.account.pot_id for line in target.lines if line.account.pot_id}
     lock_pots(session, [pid for pid in pot_ids if pid is not None])
-    _guard_reversal(session, target, allocation, _approving.id if _approving else None)
+    _guard_reversal(session, target, allocation, _approving.id if _approving else None, when)
     legs = [Leg(line.account, -line.amount_pence) for line in target.lines]
     entry = post(
         session,

@@ -120,6 +120,33 @@ def require_cash(pot: str, cash_pence: int, needed_pence: int, what: str, on: dt
         )
 
 
+def require_cash_at_hand_backs(
+    pot: str,
+    cash_now: int,
+    later: Iterable[tuple[dt.date, int]],
+    since: dt.date,
+    hand_back_days: Iterable[dt.date],
+    needed_pence: int,
+    what: str,
+) -> None:
+    """A pot never hands back more cash than it holds on the day, so cash that leaves it on a
+    day (``since``) must still leave it holding no less than nothing on every day from then on
+    when it handed money back. ``cash_now`` is today's cash before this movement; ``later``
+    holds the cash movements dated after ``since``."""
+    moves = [(day, change) for day, change in later if day > since]
+    for day in sorted({day for day in hand_back_days if day >= since}):
+        cash = cash_now - sum(change for moved, change in moves if moved > day)
+        if needed_pence > cash:
+            raise InsufficientFunds(
+                pot,
+                max(cash, 0),
+                needed_pence,
+                what=what,
+                as_at=day,
+                figure="cash held after money was handed back",
+            )
+
+
 # Dates ---------------------------------------------------------------------------------------
 
 
@@ -209,6 +236,11 @@ def returnable_changes(
 
 
 # Who may approve -----------------------------------------------------------------------------
+
+
+MADE_BY_ALLOCATION = ("allocate", "delegate")
+"""The entries an allocation is made by. An allocation made provisionally is approved when it is
+confirmed, so its own entry counts, for the self-approval limit, under the allocation's approver."""
 
 
 def approver(

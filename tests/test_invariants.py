@@ -35,6 +35,7 @@ def _ledger(s: Session) -> None:
             amount_pence=10_000_000,
             award_date=dt.date(2022, 4, 1),
             memo="award",
+            stream="Whole Family Wellbeing Fund" if pot == "WFWF" else None,
             **who,
         )
     ops.allocate(
@@ -204,6 +205,26 @@ def test_i11_a_payment_with_no_approver(ledger: None, engine: Engine, run: Run) 
     names(run, "I11 two people")
 
 
+def test_i11_an_allocation_confirmed_by_the_person_who_entered_it(
+    ledger: None, engine: Engine, run: Run
+) -> None:
+    run(
+        lambda s: ops.allocate(
+            s,
+            reference="LATER",
+            pot="WFWF",
+            recipient="Aberlour",
+            amount_pence=100_000,
+            date=D,
+            entered_by="officer",
+        )
+    )
+    run(lambda s: ops.approve_allocation(s, reference="LATER", approved_by="finance"))
+    assert run(check).ok
+    sql(engine, "UPDATE allocations SET approved_by = 'Officer' WHERE reference = 'LATER'")
+    names(run, "I11 two people")
+
+
 def test_i12_a_pot_renamed_with_a_zero_width_space(ledger: None, engine: Engine, run: Run) -> None:
     sql(engine, "UPDATE pots SET name = :name WHERE name = 'CORRA'", name="CORRA\u200b")
     names(run, "I12 names cannot pass for one another")
@@ -234,3 +255,14 @@ def test_i14_a_pooled_contract_whose_shares_drifted(ledger: None, engine: Engine
 def test_i15_a_hand_back_of_cash_the_pot_never_held(ledger: None, engine: Engine, run: Run) -> None:
     sql(engine, "UPDATE entries SET effective_date = '2023-04-15' WHERE reference = 'CORRA-CASH'")
     names(run, "I15 year-end moves")
+
+
+def test_i16_an_award_moved_into_another_streams_pot(
+    ledger: None, engine: Engine, run: Run
+) -> None:
+    sql(
+        engine,
+        "UPDATE awards SET stream_id = (SELECT stream_id FROM pots WHERE name = 'WFWF')"
+        " WHERE reference = 'AW-CORRA'",
+    )
+    names(run, "I16 one stream per pot")

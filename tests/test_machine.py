@@ -28,6 +28,10 @@
 * A rule replays the distribution statement of every pot as at a random date: no negative
   available, no negative unpaid, no more returned than paid, and the same totals the model has
   for that date.
+* History stands: after every step that posts, each funder's part of every pot movement dated
+  before the earliest entry just posted (attributed by the reports' own rule,
+  ``statements.reports.funder_view``) is what it was before the step, so a later award never
+  moves past spending from one funder to another.
 
 Budget: ``COMMONPURSE_HYPOTHESIS_EXAMPLES`` runs (default 12) of ``COMMONPURSE_HYPOTHESIS_STEPS``
 steps (default 30); a nightly run raises both.
@@ -66,6 +70,7 @@ from ledger.importer import HEADER, ImportRowError, import_rows
 from ledger.models import Allocation, AllocationShare, Entry, Pot, Request
 from ledger.money import format_plain, split_by_ratios
 from statements.reports.distribution import build_statement
+from statements.reports.funder_view import ATTRIBUTED, Attribution, replay
 from tests.conftest import LedgerPairs
 from tests.import_oracle import import_rows_one_by_one
 from tests.test_bulk import NAMED_ENTRY, dump
@@ -320,13 +325,18 @@ class Model:
             if unpaid - amount < 0:
                 out.append(f"{ref}: unpaid after holds {unpaid - amount}")
         waiting = {r.alloc for r in self.pending()}
+        # A closed allocation may still have money paid come back: a return may wait on it.
+        waiting_not_return = {r.alloc for r in self.pending() if r.kind != "return"}
         for ref, alloc in self.allocs.items():
             unpaid = today[("alloc", ref, "allocated")] - today[("alloc", ref, "paid")]
-            if alloc.status in ("rejected", "closed") and (unpaid or ref in waiting):
+            held = waiting if alloc.status == "rejected" else waiting_not_return
+            if alloc.status in ("rejected", "closed") and (unpaid or ref in held):
                 out.append(f"{ref} is {alloc.status} with {unpaid} unpaid or a request waiting")
             if alloc.status == "provisional" and today[("alloc", ref, "paid")]:
                 out.append(f"{ref} is provisional and paid")
-            if alloc.child is not None and alloc.status != "confirmed":
+            # A closed delegation keeps what its pot gave out while it was confirmed; new
+            # sub-grants on a closed one are refused (``delegation_confirmed``).
+            if alloc.child is not None and alloc.status in ("provisional", "rejected"):
                 given = today.get(("pot", alloc.child, "allocated"), 0)
                 confirmed = [
                     a.ref
@@ -516,6 +526,27 @@ def ledger_figures(session: Session) -> tuple[dict[Key, int], dict[str, str], di
     return fig, statuses, requests
 
 
+History = dict[tuple[str, str, str, dt.date], int]
+
+
+def funder_history(session: Session, since_entry: int) -> tuple[History, dt.date | None]:
+    """Each funder's part of each pot's movements (allocated, paid, returned...) by the day they
+    are dated, attributed by the reports' own rule (``statements.reports.funder_view``); and
+    the earliest date of the entries posted after entry ``since_entry`` (None if there are none).
+    """
+    effects = replay(session, LAST_DAY)
+    attribution = Attribution(session, effects, LAST_DAY)
+    pots = {p.id: p.name for p in session.scalars(select(Pot))}
+    history: History = defaultdict(int)
+    for effect in effects:
+        for (pot_id, figure), _ in effect.pots.items():
+            if figure in ATTRIBUTED:
+                for funder, part in attribution.parts(effect.entry_id, pot_id, figure).items():
+                    history[(pots[pot_id], funder, figure, effect.effective_date)] += part
+    newest = session.scalar(select(func.min(Entry.effective_date)).where(Entry.id > since_entry))
+    return dict(history), newest
+
+
 # The state machine ---------------------------------------------------------------------------
 
 
@@ -528,6 +559,8 @@ class Machine(RuleBasedStateMachine):
         self.model = Model()
         self.counter = 0
         self.pair.both(setup_ledger)
+        self.history: History = {}
+        self.last_entry = 0
 
     def teardown(self) -> None:
         self.pair.close()
@@ -597,8 +630,8 @@ class Machine(RuleBasedStateMachine):
             return
         refused = approver in REFUSED_NAMES[ALICE] + REFUSED_NAMES[BOB]
         assert not refused, f"{approver!r} is not a name anyone may approve under"
-        if person(approver) == person(entered):
-            self.model.self_approved[subject] += abs(amount)
+        if person(approver) == person(entered):  # what that person entered and approved
+            self.model.self_approved[(*subject, person(entered))] += abs(amount)
 
     def posted(
         self,
@@ -825,6 +858,7 @@ class Machine(RuleBasedStateMachine):
         new = self.attempt(what, act)
         if new is None:
             return
+        self.delegation_confirmed(pots, word)
         status = "confirmed" if approver else "provisional"
         m.allocs[ref] = AllocM(
             ref, list(pots), [a for _, a in shares], day, status, entered, to_pot
@@ -836,6 +870,15 @@ class Machine(RuleBasedStateMachine):
         self.approval(entered, approver, ("alloc", ref), sum(a for _, a in shares))
         deltas = m.allocation_deltas(ref, [a for _, a in shares])
         self.posted(new, "allocate", day, deltas, ("alloc", ref))
+
+    def delegation_confirmed(self, pots: Iterable[str], what: str) -> None:
+        """A sub-grant is made or approved only while its pot's delegation is confirmed."""
+        m = self.model
+        for pot in pots:
+            delegation = m.pots[pot].delegation
+            if delegation is not None:
+                status = m.allocs[delegation].status
+                assert status == "confirmed", f"{what} from {pot} while {delegation} is {status}"
 
     @rule(data=st.data())
     def allocate(self, data: st.DataObject) -> None:
@@ -902,6 +945,7 @@ class Machine(RuleBasedStateMachine):
             return
         assert new == ([], []), f"approving {ref} wrote {new}"
         assert info.status == "provisional", f"{ref} was {info.status} and got approved"
+        self.delegation_confirmed(info.pots, f"approve {ref}")
         info.status = "confirmed"
         self.approval(
             info.entered, approver, ("alloc", ref), m.figures()[("alloc", ref, "allocated")]
@@ -1353,10 +1397,30 @@ class Machine(RuleBasedStateMachine):
         model = self.model.figures()
         wrong = {k: (v, model.get(k, 0)) for k, v in fig.items() if v != model.get(k, 0)}
         assert not wrong, f"ledger vs model (ledger, model): {wrong}"
-        assert statuses == {r: a.status for r, a in self.model.allocs.items()}
-        assert requests == {i: r.status for i, r in self.model.requests.items()}
+        model_statuses = {r: a.status for r, a in self.model.allocs.items()}
+        assert statuses == model_statuses, f"allocation statuses: ledger {statuses}"
+        model_requests = {i: r.status for i, r in self.model.requests.items()}
+        assert requests == model_requests, f"request statuses: ledger {requests}"
         violations = self.model.violations()
         assert not violations, violations
+        self.history_stands()
+
+    def history_stands(self) -> None:
+        """What each funder's money did before the earliest entry just posted is as it was:
+        a later award (or any later movement) never moves past spending between funders."""
+        last = self.pair.read(last_ids)[0]
+        if last == self.last_entry:
+            return
+        history, since = self.pair.read(lambda s: funder_history(s, self.last_entry))
+        assert since is not None
+        keys = {k for k in (*self.history, *history) if k[3] < since}
+        moved = {
+            k: (self.history.get(k, 0), history.get(k, 0))
+            for k in sorted(keys)
+            if self.history.get(k, 0) != history.get(k, 0)
+        }
+        assert not moved, f"figures dated before {since} changed (before, after): {moved}"
+        self.history, self.last_entry = history, last
 
 
 def test_the_whole_machine_keeps_every_rule_on_both_writers(ledger_pairs: LedgerPairs) -> None:

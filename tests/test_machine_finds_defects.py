@@ -3,26 +3,45 @@
 Each case below removes one fix, the way the defect stood on the old main (a guard that let the
 act through, a split of each variation on its own, a limit counted per row...), and runs the
 whole machine of ``tests/test_machine.py`` over it, with a fixed seed and no shrinking. The
-machine must fail: its independent model, ``check`` or the comparison of the two writers
-catches the breach. A case whose fix the machine could not see would make this test fail, so
-the list says which review defects (numbered as in the review) the machine is proven to find.
+machine must fail, and for the right reason: each case names what the machine must say (its
+independent model, ``check`` naming the invariant, the comparison of the two writers, or the
+funder history), so a run that fails for another reason does not count. A case whose fix the
+machine could not see would make this test fail, so the list says which review defects
+(numbered as in the review) the machine is proven to find.
 
-Found by the machine with its fix removed: defects 1, 2, 3, 6, 7, 9, 15 and 17 (and 11's cash
-half, through 17: a hand-back with no cash held). Found under some seeds but not reliably within
-this budget, and so not listed: 8 (dates before what they depend on) and 10 (closing or
-rejecting strands a pending request). Not found: 4 (a reversal while a request holds the
-money) and 11's delegated-pot half. Each has its own regression test at the door where a user
-meets it (``tests/test_money_rules.py``).
-5 and 16 are not mutations of one rule.
+Found by the machine with its fix removed, under the fixed seed, within the default budget (the
+run it failed in, and what it said): 1 carry-forward (run 8, "across streams"), 2 a delegation
+nobody approved (6, a sub-grant from a provisional delegation's pot), 4 reversals with no
+approval rule (6, a Cyrillic look-alike approver let through), 6 the limit per row (6, ``check``
+names I11), 7 look-alike names (4), 15 back-dated rows (4, ``check`` names I7) and 17 an
+intermediary paying cash it never received (11; it is also 11's cash half: a hand-back with no
+cash held).
+
+Not found under this seed within 60 runs, and so kept apart in ``BEYOND_BUDGET`` (run them with
+``COMMONPURSE_MUTANTS_BEYOND_BUDGET=1`` and ``COMMONPURSE_MUTANT_EXAMPLES`` raised):
+- found for the right reason under other seeds tried while building this list, within 60 runs:
+  3 (a reversal request kept on a closed allocation, run 8, ``check`` names I10), 8's year half
+  (an award dated in another year's pot, run 6), 9 (pooled drift, run 11, I14), 16 (a later
+  Corra award moved £7.20 of Scottish Government spending dated 01/04/2023 to Corra, run 6, by
+  the machine's history check), 4's status half (runs 8 and 55) and 10 (run 55, I10);
+- not found under any seed tried: 4's holds half (a reversal takes money a request holds), 5 (a
+  delegation's pending reduction holds nothing in the intermediary's pot), 8's dependency half
+  (a row dated before what it depends on: 15's at-every-date guards refuse most such rows
+  anyway) and 11's delegated-pot half.
+Earlier versions of this file listed 3 and 9 as found without checking why the machine failed;
+under this seed, before the model was corrected, their runs failed on a false alarm of the
+machine's own model (a closed delegation's past sub-grants, at run 50). Each defect has its own
+regression test at the door where a user meets it (``tests/test_money_rules.py``).
 
 Budget: up to ``COMMONPURSE_MUTANT_EXAMPLES`` runs (default 60) of 30 steps per case; each case
-stops at its first failure, which most reach in a few runs.
+stops at its first failure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,9 +49,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger import rules
+from ledger.models import Pot, Request
 from ledger.money import split_by_ratios
 from tests.conftest import LedgerPairs, on_postgres
 from tests.test_machine import Machine
@@ -101,6 +123,89 @@ def _names_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "same_person", same_person)
 
 
+def _reversals_ignore_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 4, status: a reversal on a rejected or closed allocation let through."""
+    original = rules.require_open
+
+    def require_open(reference: str, status: str, operation: str) -> None:
+        if operation != "reversal":
+            original(reference, status, operation)
+
+    monkeypatch.setattr(rules, "require_open", require_open)
+
+
+def _reversals_ignore_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 4, holds: a reversal takes money that requests awaiting approval hold."""
+    available, unpaid = rules.require_available, rules.require_unpaid
+
+    def require_available(
+        pot: str, available_pence: int, held_pence: int, needed_pence: int, what: str, **kw: Any
+    ) -> None:
+        held = 0 if what == "reversal" else held_pence
+        available(pot, available_pence, held, needed_pence, what, **kw)
+
+    def require_unpaid(
+        reference: str, unpaid_pence: int, pending_pence: int, needed_pence: int, what: str
+    ) -> None:
+        pending = 0 if what == "reversal" else pending_pence
+        unpaid(reference, unpaid_pence, pending, needed_pence, what)
+
+    monkeypatch.setattr(rules, "require_available", require_available)
+    monkeypatch.setattr(rules, "require_unpaid", require_unpaid)
+
+
+def _reversals_need_no_second_person(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 4, approval: a reversal posted at once under whatever approver was typed (or its
+    own enterer), with no approval rule at all."""
+    original = rules.approver
+
+    def approver(entered_by: str, approved_by: str | None, what: str, *args: int) -> str | None:
+        if what.startswith("a reversal"):
+            return approved_by or entered_by
+        return original(entered_by, approved_by, what, *args)
+
+    monkeypatch.setattr(rules, "approver", approver)
+
+
+def _reduction_holds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 5: a delegation's pending reduction holds nothing in the delegated pot."""
+    original = ops.holds_by_pot
+
+    def holds_by_pot(session: Session, excluding: int | None = None) -> dict[int, int]:
+        held = original(session, excluding)
+        reductions = session.execute(
+            select(Pot.id, Request.amount_pence)
+            .join(Request, Request.allocation_id == Pot.parent_allocation_id)
+            .where(
+                Request.status == "pending",
+                Request.kind == "vary",
+                Request.amount_pence < 0,
+                Request.id != (excluding or 0),
+            )
+        )
+        for pot_id, amount in reductions:
+            held[pot_id] = held.get(pot_id, 0) + amount
+        return {pot_id: pence for pot_id, pence in held.items() if pence}
+
+    monkeypatch.setattr(ops, "holds_by_pot", holds_by_pot)
+
+
+def _pending_left_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 10: closing (or rejecting) an allocation leaves its pending requests waiting."""
+    monkeypatch.setattr(ops, "_reject_pending", _nothing)
+
+
+def _pro_rata_over_every_award(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 16: spending attributed pro rata to every award up to the report date, including
+    awards made after the spending."""
+    from statements.reports import funder_view
+
+    def weights(self: Any, pot_id: int, on: dt.date | None = None) -> dict[str, int]:
+        return self._compute_weights(pot_id, self._as_at, depth=0)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(funder_view.Attribution, "weights", weights)
+
+
 def _without(*names: str, module: Any = rules) -> Callable[[pytest.MonkeyPatch], None]:
     def remove(monkeypatch: pytest.MonkeyPatch) -> None:
         for name in names:
@@ -109,20 +214,88 @@ def _without(*names: str, module: Any = rules) -> Callable[[pytest.MonkeyPatch],
     return remove
 
 
-MUTANTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+Mutant = Callable[[pytest.MonkeyPatch], None]
+
+# Each review defect (numbered as in the review), with its fix taken out, and what the machine
+# must say when it finds it: so a run that fails for another reason does not count.
+MUTANTS: dict[str, tuple[Mutant, str]] = {
     # 1: carry-forward from or into a delegated pot, across streams, not into the next year
-    "1 carry-forward spends money twice": _without("require_carry_forward"),
+    "1 carry-forward spends money twice": (
+        _without("require_carry_forward"),
+        "delegated pot|across streams|carried from",
+    ),
     # 2: a provisional delegation's pot sub-granted and paid
-    "2 paid out of a delegation nobody approved": _without("require_delegation_confirmed"),
-    # 3: variations, payments and reversals on rejected or closed allocations
-    "3 a rejected allocation comes back to life": _without("require_open"),
-    "6 the self-approval limit applies per row": _per_row_limit,
-    "7 look-alike names pass as another person": _names_as_typed,
-    "9 pooled variations drift": _each_variation_split_alone,
-    "15 back-dated rows guarded by today's balance": _todays_balance_only,
+    "2 paid out of a delegation nobody approved": (
+        _without("require_delegation_confirmed"),
+        "gave out money under|I9|while AL-[0-9]+ is provisional",
+    ),
+    "4 a reversal needs no approval": (
+        _reversals_need_no_second_person,
+        "reverse waits as|entered and approved by one person|not a name anyone may approve",
+    ),
+    "6 the self-approval limit applies per row": (
+        _per_row_limit,
+        "entered and approved by one person|I11 two people",
+    ),
+    "7 look-alike names pass as another person": (
+        _names_as_typed,
+        "not a name anyone may approve|looks like a pot|by one person alone",
+    ),
+    "15 back-dated rows guarded by today's balance": (
+        _todays_balance_only,
+        "available -?[0-9]+ on|as at|I7",
+    ),
     # 17: an intermediary pays out cash the council has not handed over
-    "17 an intermediary pays with cash it never received": _without("require_cash"),
+    "17 an intermediary pays with cash it never received": (
+        _without("require_cash", "require_cash_at_hand_backs"),
+        "cash",
+    ),
 }
+
+# Found only after more runs than the default time allows, or not yet found (the docstring).
+BEYOND_BUDGET: dict[str, tuple[Mutant, str]] = {
+    # 3: variations, payments and reversals on rejected or closed allocations
+    "3 a rejected allocation comes back to life": (
+        _without("require_open"),
+        "on (rejected|closed)|is (rejected|closed) with",
+    ),
+    "8 an award dated in another year's pot": (
+        _without("require_award_year"),
+        "award went into the",
+    ),
+    "9 pooled variations drift": (_each_variation_split_alone, "not the exact split"),
+    "16 a funder's past figures change when a later award arrives": (
+        _pro_rata_over_every_award,
+        "figures dated before",
+    ),
+    "4 a reversal on a closed or rejected allocation": (
+        _reversals_ignore_status,
+        "reversed an entry on (rejected|closed)|I10 settled",
+    ),
+    "4 a reversal takes money a request holds": (_reversals_ignore_holds, "after holds"),
+    "5 a delegation's pending reduction holds nothing": (_reduction_holds_nothing, "after holds"),
+    "8 dated before what it depends on": (
+        _without("require_not_before"),
+        "before it was made|before any award|dated .* before",
+    ),
+    "10 closing an allocation strands its pending requests": (
+        _pending_left_on_close,
+        "request statuses|I10",
+    ),
+    # 11: the delegated-pot half (the cash half is 17's)
+    "11 a hand-back from a delegated pot": (
+        _without("require_hand_back"),
+        "from the delegated pot",
+    ),
+}
+BEYOND = os.environ.get("COMMONPURSE_MUTANTS_BEYOND_BUDGET", "").strip() == "1"
+CASES = [
+    *MUTANTS,
+    *(
+        pytest.param(name, marks=pytest.mark.skipif(not BEYOND, reason="beyond the time budget"))
+        for name in BEYOND_BUDGET
+    ),
+]
 
 
 @pytest.mark.skipif(
@@ -130,12 +303,22 @@ MUTANTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     reason="what the machine can find does not depend on the engine; the machine itself runs on"
     " PostgreSQL in tests/test_machine.py",
 )
-@pytest.mark.parametrize("defect", list(MUTANTS))
+@pytest.mark.parametrize("defect", CASES)
 def test_the_machine_finds_the_defect_when_its_fix_is_removed(
     defect: str, ledger_pairs: LedgerPairs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    MUTANTS[defect](monkeypatch)
+    mutant, says = {**MUTANTS, **BEYOND_BUDGET}[defect]
+    mutant(monkeypatch)
+    runs: list[None] = []
+    start = Machine.__init__
 
+    def counted(machine: Machine) -> None:
+        runs.append(None)
+        start(machine)
+
+    monkeypatch.setattr(Machine, "__init__", counted)
+
+    # The source text of Run seeds the runs (hypothesis hashes it): keep it exactly as it is.
     class Run(Machine):
         pass
 
@@ -152,3 +335,6 @@ def test_the_machine_finds_the_defect_when_its_fix_is_removed(
     with pytest.raises(Exception) as caught:
         run_state_machine_as_test(Run, settings=found)
     assert not isinstance(caught.value, Flaky), caught.value
+    found_it = f"run {len(runs)}: {caught.value}"
+    print(found_it)
+    assert re.search(says, str(caught.value)), f"the machine failed for another reason: {found_it}"

@@ -434,6 +434,31 @@ def test_closing_an_allocation_rejects_its_pending_increase(run: Run, council: N
     assert_checks(run)
 
 
+def test_a_closed_allocation_may_still_have_an_underspend_returned(run: Run, council: None) -> None:
+    award(run, "P", 100_000, dt.date(2022, 4, 1), "A")
+    allocate(run, "C", "P", 60_000, D22)
+    pay(run, "PAY", "C", 60_000, D22)
+    run(lambda s: ops.close_allocation(s, reference="C", closed_by="finance", reason="done"))
+    back = run(
+        lambda s: ops.return_unspent(
+            s,
+            reference="RET",
+            allocation="C",
+            amount_pence=5_000,
+            date=D23,
+            entered_by="finance",
+            memo="underspend in the final report",
+        )
+    )
+    assert isinstance(back, Request)
+    assert_checks(run)  # a return waiting on a closed allocation holds nothing back
+    with pytest.raises(AllocationClosed):
+        pay(run, "MORE", "C", 1, D23)
+    run(lambda s: ops.approve_request(s, request_id=back.id, approved_by="officer"))
+    assert run(lambda s: ops.find_pot(s, "P")).available_pence == 45_000
+    assert_checks(run)
+
+
 # 11. Hand-back -------------------------------------------------------------------------------
 
 
@@ -467,6 +492,118 @@ def test_a_hand_back_needs_a_second_person_and_the_cash(run: Run, council: None)
     assert run(lambda s: ops.find_pot(s, "P")).handed_back_pence == 0
     run(lambda s: ops.approve_request(s, request_id=waiting.id, approved_by="officer"))
     assert run(lambda s: ops.find_pot(s, "P")).handed_back_pence == 5_000_000
+    assert_checks(run)
+
+
+def _cash_in(run: Run, pot: str, pence: int, day: dt.date, reference: str) -> Any:
+    return run(
+        lambda s: ops.record_receipt(
+            s,
+            reference=reference,
+            pot=pot,
+            funder=SG,
+            amount_pence=pence,
+            date=day,
+            entered_by="finance",
+            approved_by="officer",
+            memo="BACS",
+        )
+    )
+
+
+def _hand_back(run: Run, reference: str, pence: int, day: dt.date) -> Any:
+    return run(
+        lambda s: ops.hand_back(
+            s,
+            reference=reference,
+            pot="P",
+            amount_pence=pence,
+            date=day,
+            entered_by="finance",
+            approved_by="officer",
+            memo="unspent",
+        )
+    )
+
+
+HANDED_BACK = "P has £0.00 cash held after money was handed back on 02/07/2024"
+
+
+def test_an_earlier_dated_hand_back_cannot_take_cash_a_later_one_already_handed_back(
+    run: Run, council: None
+) -> None:
+    award(run, "P", 10_000, dt.date(2024, 4, 1), "A")
+    _cash_in(run, "P", 2_114, dt.date(2024, 5, 1), "CASH")
+    _hand_back(run, "HB1", 2_114, dt.date(2024, 7, 2))
+    # On 11/06/2024 the pot held £21.14 of the £100.00 awarded, but all of that cash went back
+    # on 02/07/2024.
+    with pytest.raises(InsufficientFunds, match=re.escape(HANDED_BACK)):
+        _hand_back(run, "HB2", 794, dt.date(2024, 6, 11))
+    assert run(lambda s: ops.find_pot(s, "P")).handed_back_pence == 2_114
+    assert_checks(run)
+
+
+def test_a_receipt_cannot_be_reversed_from_under_a_hand_back(run: Run, council: None) -> None:
+    award(run, "P", 2_114, dt.date(2024, 4, 1), "A")
+    cash = _cash_in(run, "P", 2_114, dt.date(2024, 5, 1), "CASH")
+    _hand_back(run, "HB", 2_114, dt.date(2024, 7, 2))
+    waiting = run(
+        lambda s: ops.reverse(s, entry_id=cash.id, reason="bounced", entered_by="finance")
+    )
+    with pytest.raises(InsufficientFunds, match=re.escape(HANDED_BACK)):
+        run(lambda s: ops.approve_request(s, request_id=waiting.id, approved_by="officer"))
+    assert run(lambda s: ops.find_pot(s, "P")).received_pence == 2_114
+    assert_checks(run)
+
+
+def test_a_payment_dated_before_a_hand_back_cannot_take_the_cash_it_handed_back(
+    database_url: str, tmp_path: Path, run: Run
+) -> None:
+    assert _cli(database_url, "init", "--accountable-body", "Council")[0] == 0
+    award(run, "P", 100_000, dt.date(2024, 4, 1), "A")
+    _cash_in(run, "P", 50_000, dt.date(2024, 5, 1), "CASH")
+    allocate(run, "C", "P", 60_000, dt.date(2024, 5, 2))
+    # The council may pay ahead of the funder's cash, but not with cash it has handed back:
+    # £400.00 unallocated went back on 02/07/2024, leaving £100.00 of cash in the pot.
+    _hand_back(run, "HB", 40_000, dt.date(2024, 7, 2))
+    short = "P has £100.00 cash held after money was handed back on 02/07/2024; this payment"
+    rows = tmp_path / "pay.csv"
+    rows.write_text(HEADER + "01/06/2024,pay,PAY1,,,200.00,instalment,C,\n")
+    code, err = _cli(
+        database_url, "--user", "finance", "import", str(rows), "--approved-by", "officer"
+    )
+    assert code == 1
+    assert "Row 2" in err and short in err and "(short by £100.00)" in err
+    with pytest.raises(InsufficientFunds, match=re.escape(short)):
+        pay(run, "PAY1", "C", 20_000, dt.date(2024, 6, 1))
+    rows.write_text(HEADER + "01/06/2024,pay,PAY1,,,100.00,instalment,C,\n")
+    assert (
+        _cli(database_url, "--user", "finance", "import", str(rows), "--approved-by", "officer")[0]
+        == 0
+    )
+    pay(run, "PAY2", "C", 50_000, dt.date(2024, 7, 3))  # after the hand-back: paid ahead
+    assert run(lambda s: ops.find_allocation(s, "C")).paid_pence == 60_000
+    assert_checks(run)
+
+
+def test_approving_ones_own_allocation_counts_towards_the_self_approval_limit(
+    run: Run, council: None
+) -> None:
+    run(lambda s: ops.set_setting(s, ops.SELF_APPROVAL_LIMIT, "50000"))
+    award(run, "P", 100_000, dt.date(2024, 4, 1), "A")
+    allocate(run, "C", "P", 30_766, dt.date(2024, 5, 1), entered_by="alice", approved_by=None)
+    run(lambda s: ops.approve_allocation(s, reference="C", approved_by="alice"))
+    made = run(lambda s: s.scalars(select(Entry).where(Entry.kind == "allocate")).one())
+    with pytest.raises(SelfApproval, match=re.escape("on top of £307.66 they have already")):
+        run(
+            lambda s: ops.reverse(
+                s, entry_id=made.id, reason="undo", entered_by="alice", approved_by="alice"
+            )
+        )
+    with pytest.raises(SelfApproval):
+        vary(run, "UP", "C", 20_000, dt.date(2024, 5, 2), entered_by="alice", approved_by="alice")
+    vary(run, "UP", "C", 19_234, dt.date(2024, 5, 2), entered_by="alice", approved_by="alice")
+    assert run(lambda s: ops.find_allocation(s, "C")).allocated_pence == 50_000
     assert_checks(run)
 
 

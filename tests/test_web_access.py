@@ -22,6 +22,7 @@ from tests.web_helpers import PEOPLE, counts, demo_app, fast_sign_in, pot_id, ru
 
 EVERYONE = frozenset(PEOPLE)
 ADMIN = frozenset({"admin"})
+ENTERERS = EVERYONE - {"viewer"}  # a viewer enters nothing, so has no entries of their own
 OFFICERS = frozenset({"admin", "officer"})
 FINANCE = frozenset({"admin", "finance"})
 COUNCIL_READERS = frozenset({"admin", "officer", "finance", "viewer"})
@@ -131,11 +132,11 @@ ROUTES = (
     Route("GET", "/pots/{other_ctsi}/return.pdf", COUNCIL_READERS),
     Route("GET", "/pots/{other_ctsi}/return.csv", COUNCIL_READERS),
     # What each person entered, and acknowledging a rejection of their own.
-    Route("GET", "/my-entries", EVERYONE),
+    Route("GET", "/my-entries", ENTERERS),
     Route(
         "POST",
         "/my-entries/acknowledge",
-        EVERYONE,
+        ENTERERS,
         (("kind", "allocation"), ("item", "WFWF-22-03")),
     ),
     Route("GET", "/organisations", ADMIN),

@@ -162,6 +162,13 @@ def test_a_closure_without_a_reason_is_a_form_error(app: Flask) -> None:
 
 
 def test_an_unpaid_allocation_is_refused_with_the_way_forward(app: Flask) -> None:
+    form = text_of(_client(app, "officer").get("/allocations/WFWF-22-02/close"))
+    assert (
+        "It still has £100,000.00 committed and unpaid, so it cannot close yet: vary it down to"
+        " what was paid first."
+    ) in form
+    paid_up = text_of(_client(app, "officer").get(f"/allocations/{POST}/close"))
+    assert "cannot close yet" not in paid_up
     response = _client(app, "officer").post(
         "/allocations/WFWF-22-02/close", data={"reason": "Project finished"}
     )

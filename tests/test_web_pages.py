@@ -138,3 +138,12 @@ def test_every_page_is_well_formed_and_labelled(database_url: str, username: str
     )
     found["refused form"] = check(text_of(refused))
     assert not {path: problems for path, problems in found.items() if problems}
+
+
+def test_a_viewer_is_not_offered_entries_of_their_own(database_url: str) -> None:
+    app = demo_app(database_url)
+    for username, offered in (("viewer", False), ("officer", True)):
+        client = app.test_client()
+        fast_sign_in(app, client, username)
+        page = text_of(client.get("/"))
+        assert ("My entries" in page) is offered, username

@@ -416,12 +416,19 @@ def close(allocation_ref: str) -> ResponseReturnValue:
     allocation = allocation_or_404(db.session(), user, allocation_ref)
     reference = allocation.reference
     form = CloseForm()
+    unpaid = allocation.unpaid_pence
+    first = (
+        f" It still has {money(unpaid)} committed and unpaid, so it cannot close yet: vary it"
+        " down to what was paid first."
+        if unpaid
+        else ""
+    )
     page = Page(
         f"Close allocation {reference}",
         f"{allocation.recipient.name}: {allocation.purpose}. Committed"
         f" {money(allocation.allocated_pence)}, paid {money(allocation.paid_pence)}. Once"
         " closed it takes no payment, variation or reversal, and anything still waiting on it"
-        " is rejected.",
+        f" is rejected.{first}",
         "Request the closure",
     )
 

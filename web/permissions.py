@@ -52,8 +52,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Reports over every organisation's money, and exports of the whole ledger: the council's.
     "view_reports": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
     "export": frozenset({ADMIN, OFFICER, FINANCE, VIEWER}),
-    # What the signed-in person entered, and what became of it.
-    "view_own_entries": EVERYONE,
+    # What the signed-in person entered, and what became of it (a viewer enters nothing).
+    "view_own_entries": EVERYONE - {VIEWER},
     "manage_organisations": frozenset({ADMIN}),
     "manage_people": frozenset({ADMIN}),
     "change_own_password": EVERYONE,
