@@ -10,8 +10,9 @@ operation still
   messages (available money after holds, unpaid commitment, what a funder still owes, the
   self-approval limit, idempotent references);
 * posts exactly one balanced entry, whose accounts never cross their floors;
-* moves the same figures as ``journal.Effects`` would for its lines, so ``commonpurse check``
-  proves them against the journal afterwards;
+* moves the figures its lines move by the journal's one meaning of a line
+  (``journal.Effects.moves_of``), applied to the working set, and checks them in the words of
+  ``ledger.figures``, so ``commonpurse check`` proves them against the journal afterwards;
 * links the entry into the journal's hash chain.
 
 New rows are written in batches with the driver's ``executemany`` (inside the caller's
@@ -37,7 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from ledger import chain, rules
+from ledger import chain, figures, rules, wording
 from ledger.check import FIGURES
 from ledger.errors import (
     InvalidInput,
@@ -49,6 +50,9 @@ from ledger.errors import (
 from ledger.fy import financial_year_of
 from ledger.journal import (
     FLOOR_OF_KIND,
+    OWNER,
+    SHARE_ALLOCATION,
+    Effects,
     FigureInvariantBroken,
     FloorBreached,
     content_sha256,
@@ -57,8 +61,7 @@ from ledger.journal import (
     later_changes,
     require_balanced,
 )
-from ledger.models import Pot, utcnow
-from ledger.money import format_pence
+from ledger.models import Allocation, AllocationShare, Award, Pot, utcnow
 from ledger.names import check_name, name_key, same_person
 from ledger.operations import (
     ACCOUNTABLE_BODY,
@@ -90,6 +93,10 @@ class AccountState:
     floor: str
     balance: int
     owner: str  # how a refusal names it, e.g. "WFWF 2022-23's available balance"
+    pot_id: int | None = None  # its owner: one of these three
+    award_id: int | None = None
+    share_id: int | None = None
+    state: Any = None  # the owner's state, found on the first line posted to it
     inserted: bool = True
     dirty: bool = False
     latest: dt.date | None = None  # the last day anything moved it: later days need a look back
@@ -124,6 +131,9 @@ class PotState:
             f["handed_back_pence"],
         )
 
+    def problem(self) -> str | None:
+        return figures.pot_problem(self.name, self.available)
+
 
 POT_FIGURES = FIGURES[Pot]  # the pot's maintained figures, in check's order
 
@@ -150,18 +160,28 @@ class AwardState:
     inserted: bool = True
     dirty: bool = False
 
+    def problem(self) -> str | None:
+        return figures.award_problem(self.reference, self.received, self.amount)
+
 
 @dataclass(slots=True, eq=False)
 class ShareState:
     id: int
+    allocation_id: int
     pot: PotState
     weight: int
     allocated: int
     paid: int
     returned: int
     unpaid_account: AccountState
+    allocation: AllocationState | None = None  # set when the allocation is remembered
     inserted: bool = True
     dirty: bool = False
+
+    def problem(self) -> str | None:
+        assert self.allocation is not None
+        reference = self.allocation.reference
+        return figures.allocation_problem(reference, self.allocated, self.paid, self.returned)
 
 
 @dataclass(slots=True, eq=False)
@@ -182,12 +202,85 @@ class AllocationState:
     inserted: bool = True
     dirty: bool = False
 
+    def problem(self) -> str | None:
+        return figures.allocation_problem(self.reference, self.allocated, self.paid, self.returned)
+
 
 @dataclass(slots=True, eq=False)
 class OrganisationState:
     id: int
     name: str
     roles: set[str]
+
+
+STATE_FIGURES: dict[tuple[type, str], str] = {
+    (AwardState, "received_pence"): "received",
+    **{
+        (state, f"{name}_pence"): name
+        for state in (AllocationState, ShareState)
+        for name in ("allocated", "paid", "returned")
+    },
+}
+"""Where a figure ``journal.Effects`` moves (named as on the model) lives in the working set: the
+attribute of an award, allocation or share state. A pot's figures keep the model's names, in
+``PotState.figures``."""
+MODEL_OF: dict[type, type] = {
+    PotState: Pot,
+    AwardState: Award,
+    AllocationState: Allocation,
+    ShareState: AllocationShare,
+}
+
+
+@dataclass(slots=True)
+class Meaning:
+    """An entry as ``journal.Effects`` reads it (``journal.Meaning``)."""
+
+    kind: str
+    allocation_id: int | None
+    to_pot_id: int | None
+
+
+class States:
+    """The working set by id: what ``journal.Effects`` asks of pots and allocation shares
+    (``journal.Lookups``), and where the figures it moves are kept."""
+
+    def __init__(self) -> None:
+        self.pots: dict[int, PotState] = {}
+        self.awards: dict[int, AwardState] = {}
+        self.allocations: dict[int, AllocationState] = {}
+        self.shares: dict[int, ShareState] = {}
+        self.of_model: dict[type, dict[int, Any]] = {
+            Pot: self.pots,
+            Award: self.awards,
+            Allocation: self.allocations,
+            AllocationShare: self.shares,
+        }
+
+    def parent_allocation_of(self, pot_id: int) -> int | None:
+        return self.pots[pot_id].parent_allocation_id
+
+    def allocation_of_share(self, share_id: int) -> int:
+        return self.shares[share_id].allocation_id
+
+    def share_of(self, allocation_id: int | None, pot_id: int) -> int:
+        if allocation_id is not None:
+            for share in self.allocations[allocation_id].shares:
+                if share.pot.id == pot_id:
+                    return share.id
+        raise KeyError((allocation_id, pot_id))
+
+    def owner_of(self, account: AccountState) -> Any:
+        """The pot, award or share whose account this is."""
+        if account.pot_id is not None:
+            return self.pots[account.pot_id]
+        if account.share_id is not None:
+            return self.shares[account.share_id]
+        return self.awards[account.award_id or 0]
+
+    def at(self, key: tuple[type, int]) -> Any:
+        """The state of the object ``journal.Effects.whose`` names."""
+        return self.of_model[key[0]][key[1]]
 
 
 @dataclass
@@ -299,6 +392,14 @@ class Ids:
         self.free: dict[str, list[int]] = {}
         self.next_id: dict[str, int] = {}
 
+    def take_many(self, table: str, count: int) -> Sequence[int]:
+        """``count`` new ids, as ``count`` calls of ``take`` would give them."""
+        if self.postgres:
+            return [self.take(table) for _ in range(count)]
+        first = self.take(table)
+        self.next_id[table] = first + count - 1
+        return range(first, first + count)
+
     def take(self, table: str) -> int:
         if self.postgres:
             free = self.free.get(table)
@@ -363,7 +464,11 @@ class Batch:
         self.days: dict[dt.date, Any] = {}
         self.organisations: dict[str, OrganisationState] = {}
         self.pots: dict[str, PotState] = {}
-        self.pots_by_id: dict[int, PotState] = {}
+        self.states = States()
+        self.effects = Effects(self.states)  # what each posted line means for the figures
+        self.meaning = Meaning("", None, None)
+        self.touched: list[Any] = []  # the states an entry moved, see _replay_lines
+        self.pots_by_id = self.states.pots
         self.allocations: dict[str, AllocationState] = {}
         self.dirty: list[Any] = []
         self.known: dict[str, tuple[str, str]] = {}  # reference -> (where, content)
@@ -496,16 +601,11 @@ class Batch:
         check_name(funder, "organisation", "counterparty")
         target = self._find_pot(pot)
         if target is not None:
-            if target.parent_allocation_id is not None:
-                raise InvalidInput(
-                    f"{target.name} is a delegated pot: it is funded by its delegation, not by"
-                    " awards",
-                    field="pot",
-                )
+            wording.require_awardable(target.name, target.parent_allocation_id is not None)
             rules.require_award_year(target.name, target.financial_year, year)
         approver = self._approval(
             approved_by,
-            f"award {reference}",
+            wording.act("award", reference),
             amount_pence,
             ("pot", target.id) if target is not None else None,
         )
@@ -516,7 +616,9 @@ class Batch:
                 pot, body.id, stream_id=None, financial_year=year, parent_allocation_id=None
             )
         award_id = self.ids.take("awards")
-        receivable = self._open_account("receivable", "award", award_id, f"award {reference}")
+        receivable = self._open_account(
+            "receivable", "award", award_id, wording.award_account(funder_org.name, reference)
+        )
         award = AwardState(
             award_id, reference, funder_org.id, award_date, amount_pence, 0, receivable
         )
@@ -535,8 +637,8 @@ class Batch:
                 memo,
             )
         )
-        receivable.owner = f"what {funder_org.name} still owes on award {reference}"
         self._awards_of(target).append(award)
+        self.states.awards[award_id] = award
         self._post(
             "award",
             [(receivable, amount_pence), (target.available_account, -amount_pence)],
@@ -550,8 +652,6 @@ class Batch:
             award_id=award_id,
         )
         self._counted(approver, ("pot", target.id), amount_pence)
-        self._figure(target, "funded_pence", amount_pence)
-        self._check_pot(target)
         return POSTED
 
     def receive(
@@ -588,14 +688,14 @@ class Batch:
             date,
             min((a.award_date for a in awards), default=None),
             "receipt",
-            f"{funder_org.name}'s first award into {target.name}",
+            wording.first_award(funder_org.name, target.name),
         )
         awards = [a for a in awards if a.award_date <= date]
         outstanding = sum(a.receivable.balance for a in awards)
         if amount_pence > outstanding:
             raise OverReceived(funder_org.name, target.name, outstanding, amount_pence)
         approver = self._approval(
-            approved_by, f"receipt {reference}", amount_pence, ("pot", target.id)
+            approved_by, wording.act("receive", reference), amount_pence, ("pot", target.id)
         )
         legs: list[tuple[AccountState, int]] = [(target.cash_account, amount_pence)]
         remaining = amount_pence
@@ -619,16 +719,6 @@ class Batch:
             award_id=parts[0][0].id if parts else None,
         )
         self._counted(approver, ("pot", target.id), amount_pence)
-        self._figure(target, "received_pence", amount_pence)
-        for award, part in parts:
-            award.received += part
-            self._touch(award)
-            if not 0 <= award.received <= award.amount:
-                raise FigureInvariantBroken(
-                    f"This would leave award {award.reference} with"
-                    f" {format_pence(award.received)} received against"
-                    f" {format_pence(award.amount)} awarded"
-                )
         return POSTED
 
     def allocate(
@@ -674,7 +764,7 @@ class Batch:
             what = "allocation"
         self._require_delegation_confirmed(source, what, date)
         self._guard_available(source, amount_pence, what, date)
-        approver = self._approval(approved_by, f"{what} {reference}", amount_pence, None)
+        approver = self._approval(approved_by, wording.act(what, reference), amount_pence, None)
         recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
         allocation_id = self.ids.take("allocations")
         status = "confirmed" if approver else "provisional"
@@ -699,9 +789,9 @@ class Batch:
             "unpaid",
             "share",
             share_id,
-            f"allocation {reference}'s unpaid commitment from {source.name}",
+            wording.share_account(reference, source.name),
         )
-        share = ShareState(share_id, source, amount_pence, 0, 0, 0, unpaid)
+        share = ShareState(share_id, allocation_id, source, amount_pence, 0, 0, 0, unpaid)
         self.out.allocation_shares.append(
             (share_id, allocation_id, source.id, amount_pence, 0, 0, 0)
         )
@@ -736,13 +826,13 @@ class Batch:
             allocation.delegated = child
             assert child.due_in_account is not None
             legs += [(child.due_in_account, amount_pence), (child.available_account, -amount_pence)]
-        self.allocations[reference] = allocation
+        self._remember(allocation)
         self.absent_allocations.discard(reference)
         self._post(
             kind,
             legs,
             date=date,
-            memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+            memo=memo or purpose or wording.default_memo(what, recipient_org.name),
             approved_by=approver,
             reference=reference,
             content=content,
@@ -752,11 +842,6 @@ class Batch:
             allocation_id=allocation_id,
         )
         self._counted(approver, ("allocation", allocation_id), amount_pence)
-        self._figure(source, "allocated_pence", amount_pence)
-        self._move_share(allocation, share, "allocated", amount_pence)
-        if child is not None:
-            self._figure(child, "funded_pence", amount_pence)
-        self._check_pot(source)
         if approver:
             self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
         return POSTED
@@ -802,7 +887,7 @@ class Batch:
                 if part > 0:
                     self._guard_available(share.pot, part, "variation", date)
         approver = self._approval(
-            approved_by, f"a variation of {allocation}", delta_pence, ("allocation", target.id)
+            approved_by, wording.act("vary", allocation), delta_pence, ("allocation", target.id)
         )
         self._post_on_allocation(
             target,
@@ -815,14 +900,6 @@ class Batch:
             record=Record(date, reason, approver, reference, content),
         )
         self._counted(approver, ("allocation", target.id), abs(delta_pence))
-        for share, part in zip(target.shares, parts, strict=True):
-            self._figure(share.pot, "allocated_pence", part)
-            self._move_share(target, share, "allocated", part)
-        if child is not None:
-            self._figure(child, "funded_pence", delta_pence)
-            self._check_pot(child)
-        for share in target.shares:
-            self._check_pot(share.pot)
         return POSTED
 
     def pay(
@@ -853,7 +930,7 @@ class Batch:
         for share, part in zip(target.shares, parts, strict=True):
             self._guard_cash(share.pot, part, "payment", date)
         approver = self._approval(
-            approved_by, f"a payment on {allocation}", amount_pence, ("allocation", target.id)
+            approved_by, wording.act("pay", allocation), amount_pence, ("allocation", target.id)
         )
         self._post_on_allocation(
             target,
@@ -866,9 +943,6 @@ class Batch:
             record=Record(date, memo, approver, reference, content),
         )
         self._counted(approver, ("allocation", target.id), amount_pence)
-        for share, part in zip(target.shares, parts, strict=True):
-            self._figure(share.pot, "paid_pence", part)
-            self._move_share(target, share, "paid", part)
         return POSTED
 
     def return_unspent(
@@ -903,7 +977,7 @@ class Batch:
             self._guard_available(child, amount_pence, "return", date)
             self._guard_cash(child, amount_pence, "return", date)
         approver = self._approval(
-            approved_by, f"a return on {allocation}", amount_pence, ("allocation", target.id)
+            approved_by, wording.act("return", allocation), amount_pence, ("allocation", target.id)
         )
         parts = rules.split_return(amount_pence, [s.paid - s.returned for s in target.shares])
         self._post_on_allocation(
@@ -917,12 +991,6 @@ class Batch:
             record=Record(date, memo, approver, reference, content),
         )
         self._counted(approver, ("allocation", target.id), amount_pence)
-        for share, part in zip(target.shares, parts, strict=True):
-            self._figure(share.pot, "returned_pence", part)
-            self._move_share(target, share, "returned", part)
-        if child is not None:
-            self._figure(child, "handed_back_pence", amount_pence)
-            self._check_pot(child)
         return POSTED
 
     def allocate_pooled(
@@ -986,7 +1054,7 @@ class Batch:
             self._require_delegation_confirmed(source, what, date)
         for source, (_, part) in zip(pots, shares, strict=True):
             self._guard_available(source, part, what, date)
-        approver = self._approval(approved_by, f"{what} {reference}", total, None)
+        approver = self._approval(approved_by, wording.act(what, reference), total, None)
         recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
         allocation_id = self.ids.take("allocations")
         status = "confirmed" if approver else "provisional"
@@ -1032,9 +1100,11 @@ class Batch:
                 "unpaid",
                 "share",
                 share_id,
-                f"allocation {reference}'s unpaid commitment from {source.name}",
+                wording.share_account(reference, source.name),
             )
-            allocation.shares.append(ShareState(share_id, source, part, 0, 0, 0, unpaid))
+            allocation.shares.append(
+                ShareState(share_id, allocation_id, source, part, 0, 0, 0, unpaid)
+            )
             self.out.allocation_shares.append((share_id, allocation_id, source.id, part, 0, 0, 0))
             legs += [(source.available_account, part), (unpaid, -part)]
         child: PotState | None = None
@@ -1050,13 +1120,13 @@ class Batch:
             allocation.delegated = child
             assert child.due_in_account is not None
             legs += [(child.due_in_account, total), (child.available_account, -total)]
-        self.allocations[reference] = allocation
+        self._remember(allocation)
         self.absent_allocations.discard(reference)
         self._post(
             kind,
             legs,
             date=date,
-            memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+            memo=memo or purpose or wording.default_memo(what, recipient_org.name),
             approved_by=approver,
             reference=reference,
             content=content,
@@ -1066,13 +1136,6 @@ class Batch:
             allocation_id=allocation_id,
         )
         self._counted(approver, ("allocation", allocation_id), total)
-        for share in allocation.shares:
-            self._figure(share.pot, "allocated_pence", share.weight)
-            self._move_share(allocation, share, "allocated", share.weight)
-        if child is not None:
-            self._figure(child, "funded_pence", total)
-        for source in pots:
-            self._check_pot(source)
         if approver:
             self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
         return POSTED
@@ -1101,8 +1164,13 @@ class Batch:
             or 0
         )
         self.pots.clear()
-        self.pots_by_id.clear()
+        self.pots_by_id.clear()  # the same dict as ``self.states.pots``
         self.allocations.clear()
+        # The figures ``journal.Effects`` moves live in ``self.states``: the act may have moved
+        # any of them, so they are read again with their pot or allocation.
+        self.states.allocations.clear()
+        self.states.shares.clear()
+        self.states.awards.clear()
         self.self_approved.clear()
         self.hand_backs = None  # the act may have been a hand-back
         # The act may have opened pots and organisations, or given one a role (an award naming
@@ -1240,12 +1308,6 @@ class Batch:
             return None
         return rules.lowest_from(allocation.paid - allocation.returned, changes, date)
 
-    def _check_pot(self, pot: PotState) -> None:
-        if pot.available < 0:
-            raise FigureInvariantBroken(
-                f"This would leave {pot.name} overspent by {format_pence(-pot.available)}"
-            )
-
     # Posting -------------------------------------------------------------------------------
 
     def _post_on_allocation(
@@ -1313,29 +1375,37 @@ class Batch:
         for account, amount in legs:
             net[account] = net.get(account, 0) + amount
         for account, delta in net.items():
+            floor = account.floor
             balance = account.balance + delta
-            if crosses_floor(account.floor, balance):
+            if crosses_floor(floor, balance):
                 raise FloorBreached(account.owner, -abs(balance))
-            toward_floor = (account.floor == "credit" and delta > 0) or (
-                account.floor == "debit" and delta < 0
-            )
-            if toward_floor and account.latest is not None and date < account.latest:
-                breach = floor_on_days(account.floor, balance, self._later(account, date), date)
+            latest = account.latest
+            if (
+                latest is not None
+                and date < latest
+                and ((floor == "credit" and delta > 0) or (floor == "debit" and delta < 0))
+            ):  # back-dated, toward the floor: was it crossed on a later day?
+                breach = floor_on_days(floor, balance, self._later(account, date), date)
                 if breach is not None:
                     raise FloorBreached(account.owner, -abs(breach[1]), breach[0])
+        dirty = self.dirty
         for account, delta in net.items():
             account.balance += delta
             if account.latest is None or date > account.latest:
                 account.latest = date
-            self._touch(account)
+            if account.inserted and not account.dirty:  # _touch, inline: a hot loop
+                account.dirty = True
+                dirty.append(account)
         if self.chain_seq is None:
             self.chain_seq, self.chain_tip = chain.lock_head(self.session)
         entry_id = self.ids.take("entries")
         year = financial_year_of(date)
         lines = []
-        for account, amount in legs:
-            line_id = self.ids.take("lines")
-            self.out.lines.append((line_id, entry_id, account.id, amount))
+        out_lines = self.out.lines
+        for line_id, (account, amount) in zip(
+            self.ids.take_many("lines", len(legs)), legs, strict=True
+        ):
+            out_lines.append((line_id, entry_id, account.id, amount))
             lines.append((account.id, amount))
         self.chain_seq += 1
         digest = chain.entry_digest(
@@ -1382,6 +1452,9 @@ class Batch:
         self.known[reference] = ("entry", content)
         self.looked_up.add(reference)
         self.posted += 1
+        meaning = self.meaning  # one, reused: this runs once per entry
+        meaning.kind, meaning.allocation_id, meaning.to_pot_id = kind, allocation_id, to_pot_id
+        self._replay_lines(meaning, legs)
 
     def _day(self, date: dt.date) -> Any:
         if self.postgres:
@@ -1391,28 +1464,43 @@ class Batch:
             found = self.days[date] = date.isoformat()
         return found
 
-    def _figure(self, pot: PotState, name: str, delta: int) -> None:
-        pot.figures[name] += delta
-        self._touch(pot)
+    def _replay_lines(self, meaning: Meaning, legs: Sequence[tuple[AccountState, int]]) -> None:
+        """Move the figures an entry's lines move, as ``journal.post`` does: what each line
+        means is ``journal.Effects.moves_of``'s, applied to the working set, then checked in
+        the words (and, on a refusal, the order) of ``journal.Effects.apply``."""
+        effects = self.effects
+        touched = self.touched  # one list, reused: this runs once per entry
+        touched.clear()
+        for account, amount in legs:
+            for whose, figure, sign in effects.moves_of(meaning, account):
+                state = account.state
+                if state is None:  # the owner's state, found once
+                    state = account.state = self.states.owner_of(account)
+                if whose == SHARE_ALLOCATION:
+                    state = state.allocation
+                elif whose != OWNER:
+                    state = self.states.at(effects.whose(whose, meaning, account))
+                if state.__class__ is PotState:
+                    state.figures[figure] += sign * amount
+                else:
+                    name = STATE_FIGURES[state.__class__, figure]
+                    setattr(state, name, getattr(state, name) + sign * amount)
+                if state not in touched:
+                    touched.append(state)
+        dirty = self.dirty
+        for state in touched:
+            if state.inserted and not state.dirty:
+                state.dirty = True
+                dirty.append(state)
+            if state.problem() is not None:
+                raise FigureInvariantBroken(_first_problem(touched))
 
-    def _move_share(
-        self, allocation: AllocationState, share: ShareState, name: str, delta: int
-    ) -> None:
-        setattr(share, name, getattr(share, name) + delta)
-        setattr(allocation, name, getattr(allocation, name) + delta)
-        self._touch(share)
-        self._touch(allocation)
-        for obj, ref in ((allocation, allocation.reference), (share, allocation.reference)):
-            if obj.paid > obj.allocated:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} paid {format_pence(obj.paid)}, more"
-                    f" than its {format_pence(obj.allocated)} allocated"
-                )
-            if not 0 <= obj.returned <= obj.paid:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} with {format_pence(obj.returned)}"
-                    f" returned against {format_pence(obj.paid)} paid"
-                )
+    def _remember(self, allocation: AllocationState) -> None:
+        self.allocations[allocation.reference] = allocation
+        self.states.allocations[allocation.id] = allocation
+        for share in allocation.shares:
+            share.allocation = allocation
+            self.states.shares[share.id] = share
 
     def _touch(self, obj: Any) -> None:
         if obj.inserted and not obj.dirty:
@@ -1518,10 +1606,7 @@ class Batch:
             .mappings()
             .one()
         )
-        accounts = {
-            a.kind: a
-            for a in self._load_accounts("pot_id", [pot_id], f"{row['name']}'s {{kind}}").values()
-        }
+        accounts = {a.kind: a for a in self._load_accounts("pot_id", [pot_id]).values()}
         pot = PotState(
             row["id"],
             row["name"],
@@ -1536,10 +1621,8 @@ class Batch:
             held_in_pot(self.session, pot_id),
             self._delegation_facts(row["parent_allocation_id"]),
         )
-        accounts["available"].owner = f"{pot.name}'s available balance"
-        accounts["cash"].owner = f"{pot.name}'s cash"
-        if pot.due_in_account is not None:
-            pot.due_in_account.owner = f"what {pot.name} is still owed by its delegation"
+        for account in accounts.values():
+            account.owner = wording.pot_account(account.kind, pot.name)
         self.pots[pot.name] = pot
         self.pots_by_id[pot.id] = pot
         return pot
@@ -1557,17 +1640,26 @@ class Batch:
         ).one()
         return DelegationFacts(row[0], row[1], _as_date(row[3]), bool(row[2]))
 
-    def _load_accounts(self, column: str, owners: Sequence[int], owner: str) -> dict[int, Any]:
+    def _load_accounts(self, column: str, owners: Sequence[int]) -> dict[int, Any]:
+        """The accounts of these owners; the caller names each (``AccountState.owner``)."""
         marks = ", ".join(str(int(o)) for o in owners)
         found: dict[int, AccountState] = {}
         for row in self.connection.execute(
             text(
-                f"SELECT id, code, kind, floor, balance_pence, {column} FROM accounts"
-                f" WHERE {column} IN ({marks})"
+                "SELECT id, code, kind, floor, balance_pence, pot_id, award_id, share_id"
+                f" FROM accounts WHERE {column} IN ({marks})"
             )
         ):
             found[row[0]] = AccountState(
-                row[0], row[1], row[2], row[3], int(row[4]), owner.format(kind=row[2])
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                int(row[4]),
+                "",
+                pot_id=row[5],
+                award_id=row[6],
+                share_id=row[7],
             )
         if found:
             ids = ", ".join(str(i) for i in found)
@@ -1590,18 +1682,19 @@ class Batch:
         parent_allocation_id: int | None,
     ) -> PotState:
         name = check_name(name, "pot", "pot")
-        if name in self.pots or self._find_pot(name) is not None:
-            raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
+        wording.require_new_pot(name, name in self.pots or self._find_pot(name) is not None)
         self._refuse_look_alike(
             "pots", name, "pot", "to_pot" if parent_allocation_id is not None else "pot"
         )
         pot_id = self.ids.take("pots")
-        available = self._open_account("available", "pot", pot_id, f"{name}'s available balance")
-        cash = self._open_account("cash", "pot", pot_id, f"{name}'s cash")
+        available = self._open_account(
+            "available", "pot", pot_id, wording.pot_account("available", name)
+        )
+        cash = self._open_account("cash", "pot", pot_id, wording.pot_account("cash", name))
         due_in = None
         if parent_allocation_id is not None:
             due_in = self._open_account(
-                "due_in", "pot", pot_id, f"what {name} is still owed by its delegation"
+                "due_in", "pot", pot_id, wording.pot_account("due_in", name)
             )
         pot = PotState(
             pot_id,
@@ -1631,6 +1724,9 @@ class Batch:
             FLOOR_OF_KIND[kind],
             0,
             owner,
+            pot_id=owner_id if owner_kind == "pot" else None,
+            award_id=owner_id if owner_kind == "award" else None,
+            share_id=owner_id if owner_kind == "share" else None,
             inserted=False,
         )
         self.out.accounts.append(account)
@@ -1647,18 +1743,18 @@ class Batch:
             ).all()
             accounts = {
                 a.code: a
-                for a in self._load_accounts("award_id", [r[0] for r in rows] or [0], "").values()
+                for a in self._load_accounts("award_id", [r[0] for r in rows] or [0]).values()
             }
             pot.awards = []
             for award_id, reference, funder_id, award_date, amount, received in rows:
                 if isinstance(award_date, str):
                     award_date = dt.date.fromisoformat(award_date)
                 receivable = accounts[f"award:{award_id}:receivable"]
-                pot.awards.append(
-                    AwardState(
-                        award_id, reference, funder_id, award_date, amount, received, receivable
-                    )
+                award = AwardState(
+                    award_id, reference, funder_id, award_date, amount, received, receivable
                 )
+                pot.awards.append(award)
+                self.states.awards[award_id] = award
         return pot.awards
 
     def find_allocation(self, reference: str) -> AllocationState:
@@ -1693,12 +1789,7 @@ class Batch:
             {"a": allocation_id},
         ).one()
         share_ids = [r[0] for r in share_rows]
-        accounts = {
-            a.code: a
-            for a in self._load_accounts(
-                "share_id", share_ids, f"allocation {reference}'s unpaid commitment"
-            ).values()
-        }
+        accounts = {a.code: a for a in self._load_accounts("share_id", share_ids).values()}
         shares = []
         for share in self.connection.execute(
             text(
@@ -1709,8 +1800,12 @@ class Batch:
         ):
             pot = self.pots_by_id[share[1]]
             unpaid = accounts[f"share:{share[0]}:unpaid"]
-            unpaid.owner = f"allocation {reference}'s unpaid commitment from {pot.name}"
-            shares.append(ShareState(share[0], pot, share[2], share[3], share[4], share[5], unpaid))
+            unpaid.owner = wording.share_account(reference, pot.name)
+            shares.append(
+                ShareState(
+                    share[0], allocation_id, pot, share[2], share[3], share[4], share[5], unpaid
+                )
+            )
         found = AllocationState(
             allocation_id,
             reference,
@@ -1732,7 +1827,7 @@ class Batch:
         ).one()
         found.made_on, found.latest = _as_date(dates[0]), _as_date(dates[1])
         found.pending_returns = pending_returns_by_allocation(self.session, allocation_id)
-        self.allocations[reference] = found
+        self._remember(found)
         return found
 
     # Writing -------------------------------------------------------------------------------
@@ -1776,7 +1871,9 @@ class Batch:
                     a.code,
                     a.kind,
                     a.floor,
-                    *_owner_columns(a.code),
+                    a.pot_id,
+                    a.award_id,
+                    a.share_id,
                     a.balance,
                 )
                 for a in accounts
@@ -1791,12 +1888,14 @@ class Batch:
         self.out = Tables()
         # New allocations, shares and awards were written with zero figures; they are updated
         # below with everything else that moved. (Their rows carry no figures in ``out``.)
-        self._write_figures()
+        self._write_changes()
         self.forget_references()
         if len(self.allocations) > ALLOCATION_CACHE_LIMIT:
             self.allocations.clear()
+            self.states.allocations.clear()
+            self.states.shares.clear()
 
-    def _write_figures(self) -> None:
+    def _write_changes(self) -> None:
         pots = []
         accounts = []
         allocations = []
@@ -1815,11 +1914,11 @@ class Batch:
             else:
                 awards.append((obj.received, obj.id))
         self.dirty = []
-        figures = ("allocated_pence", "paid_pence", "returned_pence")
+        columns = ("allocated_pence", "paid_pence", "returned_pence")
         self._update("accounts", ("balance_pence",), accounts)
         self._update("pots", POT_FIGURES, pots)
-        self._update("allocations", figures, allocations)
-        self._update("allocation_shares", figures, shares)
+        self._update("allocations", columns, allocations)
+        self._update("allocation_shares", columns, shares)
         self._update("awards", ("received_pence",), awards)
 
     def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -1882,10 +1981,10 @@ class Batch:
 # Helpers -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     """Who approved, when and why, for an entry about to be posted (``entered_by`` is the
-    batch's)."""
+    batch's). Not frozen: a frozen dataclass costs about a microsecond to make, once a row."""
 
     date: dt.date
     memo: str
@@ -1894,12 +1993,11 @@ class Record:
     content: str
 
 
+_POT_ACCOUNTS = {kind: f"{kind}_account" for kind in ("available", "cash", "due_in")}
+
+
 def _pot_account(pot: PotState, kind: str) -> AccountState:
-    account = {
-        "available": pot.available_account,
-        "cash": pot.cash_account,
-        "due_in": pot.due_in_account,
-    }[kind]
+    account: AccountState | None = getattr(pot, _POT_ACCOUNTS[kind])
     if account is None:  # pragma: no cover - only delegated pots are moved on due_in
         raise LookupError(f"{pot.name} has no {kind} account")
     return account
@@ -1907,7 +2005,17 @@ def _pot_account(pot: PotState, kind: str) -> AccountState:
 
 def _share_account(share: ShareState, kind: str) -> AccountState:
     """A share's own unpaid commitment, or the named account of the pot it draws on."""
-    return share.unpaid_account if kind == "unpaid" else _pot_account(share.pot, kind)
+    if kind == "unpaid":
+        return share.unpaid_account
+    account: AccountState | None = getattr(share.pot, _POT_ACCOUNTS[kind])
+    return account if account is not None else _pot_account(share.pot, kind)  # which raises
+
+
+def _first_problem(touched: Sequence[Any]) -> str:
+    """The refusal ``journal.Effects.apply`` would give for these states: the first
+    problem in ``journal.Effects.objects``' order (by model name, then id)."""
+    found = [(MODEL_OF[s.__class__].__name__, s.id, s.problem()) for s in touched]
+    return min((f for f in found if f[2] is not None), key=lambda f: f[:2])[2] or ""
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -1920,16 +2028,6 @@ def _as_date(value: Any) -> dt.date | None:
 def _setting(connection: Connection, key: str) -> str | None:
     row = connection.execute(text("SELECT value FROM settings WHERE key = :k"), {"k": key}).first()
     return None if row is None else str(row[0])
-
-
-def _owner_columns(code: str) -> tuple[int | None, int | None, int | None]:
-    owner, owner_id, _ = code.split(":")
-    number = int(owner_id)
-    return (
-        number if owner == "pot" else None,
-        number if owner == "award" else None,
-        number if owner == "share" else None,
-    )
 
 
 __all__ = ["Batch", "LedgerError", "Outcome"]

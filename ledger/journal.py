@@ -2,7 +2,7 @@
 
 Every operation ends here, in ``post``: its legs must balance to the penny, no account may cross
 its floor, and the figures people read (a pot's funded, allocated, paid...) are moved by
-``figure_effects`` — the one place that says what each kind of line means. ``ledger.check``
+``line_moves`` — the one place that says what each kind of line means. ``ledger.check``
 replays the same function over the whole journal and compares.
 
 Accounts (balance = debits − credits):
@@ -21,6 +21,7 @@ unpaid        share     committed to a recipient and not yet paid (credit)     c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -31,7 +32,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import chain, rules
+from ledger import chain, figures, rules, wording
 from ledger.errors import InvalidInput, LedgerError, UnbalancedEntry
 from ledger.fy import financial_year_of
 from ledger.models import (
@@ -168,17 +169,12 @@ def account_of(session: Session, kind: str, **owner: int) -> Account:
 
 def describe_account(session: Session, account: Account) -> str:
     if account.pot_id is not None:
-        pot = session.get_one(Pot, account.pot_id)
-        return {
-            "available": f"{pot.name}'s available balance",
-            "cash": f"{pot.name}'s cash",
-            "due_in": f"what {pot.name} is still owed by its delegation",
-        }[account.kind]
+        return wording.pot_account(account.kind, session.get_one(Pot, account.pot_id).name)
     if account.award_id is not None:
         award = session.get_one(Award, account.award_id)
-        return f"what {award.funder.name} still owes on award {award.reference}"
+        return wording.award_account(award.funder.name, award.reference)
     share = session.get_one(AllocationShare, account.share_id)
-    return f"allocation {share.allocation.reference}'s unpaid commitment from {share.pot.name}"
+    return wording.share_account(share.allocation.reference, share.pot.name)
 
 
 def post(
@@ -364,6 +360,68 @@ class SessionLookups:
         ).one()
 
 
+OWNER = "owner"
+"""The pot, award or allocation share whose account the line is on."""
+SHARE_ALLOCATION = "share's allocation"
+"""The allocation of the share whose account the line is on."""
+RETURNING_SHARE = "returning share"
+"""The entry's allocation's share in the pot whose account the line is on."""
+RETURNING_ALLOCATION = "returning share's allocation"
+
+Move = tuple[str, str, int]
+"""(whose figure, which figure, sign): the figure moves by sign × the line's amount."""
+
+POT_ACCOUNTS = ("available", "cash", "due_in")
+COMMITTING = ("allocate", "delegate", "vary")
+
+
+@functools.cache
+def line_moves(kind: str, account_kind: str, delegated: bool, carried_in: bool) -> tuple[Move, ...]:
+    """The one meaning of a journal line for the maintained figures.
+
+    ``kind`` is the kind of the line's entry (for a reversal, of the entry it reverses: the
+    moves are then negated by the reversal's own amounts); ``account_kind`` the kind of its
+    account; ``delegated`` whether that account is a pot's that the entry's allocation
+    delegated to (it is funded, not spent); ``carried_in`` whether the pot is the target of a
+    carry-forward. Amounts are debits positive, so money leaving ``available`` (a credit) funds.
+    """
+    if account_kind == "available":
+        if kind == "award":
+            return ((OWNER, "funded_pence", -1),)
+        if kind in COMMITTING:
+            if delegated:
+                return ((OWNER, "funded_pence", -1),)
+            return ((OWNER, "allocated_pence", 1),)
+        if kind == "return":
+            if delegated:
+                return ((OWNER, "handed_back_pence", 1),)
+            return (
+                (OWNER, "returned_pence", -1),
+                (RETURNING_SHARE, "returned_pence", -1),
+                (RETURNING_ALLOCATION, "returned_pence", -1),
+            )
+        if kind == "carry_forward":
+            if carried_in:
+                return ((OWNER, "funded_pence", -1), (OWNER, "carried_in_pence", -1))
+            return ((OWNER, "carried_forward_pence", 1),)
+        if kind == "hand_back":
+            return ((OWNER, "handed_back_pence", 1),)
+    elif account_kind == "cash":
+        if kind == "receive":
+            return ((OWNER, "received_pence", 1),)
+        if kind == "pay" and not delegated:
+            return ((OWNER, "paid_pence", -1),)
+    elif account_kind == "receivable":
+        if kind == "receive":
+            return ((OWNER, "received_pence", -1),)
+    elif account_kind == "unpaid":
+        if kind in COMMITTING:
+            return ((OWNER, "allocated_pence", -1), (SHARE_ALLOCATION, "allocated_pence", -1))
+        if kind == "pay":
+            return ((OWNER, "paid_pence", 1), (SHARE_ALLOCATION, "paid_pence", 1))
+    return ()
+
+
 class Effects:
     """Accumulates figure changes (class, id, attribute) → pence, from journal lines.
 
@@ -395,63 +453,48 @@ class Effects:
             self.add_line(meaning, line.account, line.amount_pence)
 
     def add_line(self, meaning: Meaning, account: AccountView, amount: int) -> None:
-        kind = meaning.kind
-        if account.kind == "available" and account.pot_id is not None:
-            self._available(meaning, account.pot_id, amount)
-        elif account.kind == "cash" and account.pot_id is not None:
-            if kind == "receive":
-                self.add(Pot, account.pot_id, "received_pence", amount)
-            elif kind == "pay" and not self._is_child(account.pot_id, meaning):
-                self.add(Pot, account.pot_id, "paid_pence", -amount)
-        elif account.kind == "receivable" and account.award_id is not None:
-            if kind == "receive":
-                self.add(Award, account.award_id, "received_pence", -amount)
-        elif account.kind == "unpaid" and account.share_id is not None:
-            share_id = account.share_id
-            allocation_id = self.lookups.allocation_of_share(share_id)
-            if kind in ("allocate", "delegate", "vary"):
-                self.add(AllocationShare, share_id, "allocated_pence", -amount)
-                self.add(Allocation, allocation_id, "allocated_pence", -amount)
-            elif kind == "pay":
-                self.add(AllocationShare, share_id, "paid_pence", amount)
-                self.add(Allocation, allocation_id, "paid_pence", amount)
+        for whose, figure, sign in self.moves_of(meaning, account):
+            model, object_id = self.whose(whose, meaning, account)
+            self.add(model, object_id, figure, sign * amount)
 
-    def _available(self, meaning: Meaning, pot_id: int, amount: int) -> None:
+    def moves_of(self, meaning: Meaning, account: AccountView) -> tuple[Move, ...]:
+        """What a line of ``meaning`` on ``account`` moves (``line_moves``), asking the lookups
+        only whether the account's pot is the one the entry's allocation delegated to."""
         kind = meaning.kind
-        child = self._is_child(pot_id, meaning)
-        if kind == "award":
-            self.add(Pot, pot_id, "funded_pence", -amount)
-        elif kind in ("allocate", "delegate", "vary"):
-            if child:
-                self.add(Pot, pot_id, "funded_pence", -amount)
-            else:
-                self.add(Pot, pot_id, "allocated_pence", amount)
-        elif kind == "return":
-            if child:
-                self.add(Pot, pot_id, "handed_back_pence", amount)
-            else:
-                self.add(Pot, pot_id, "returned_pence", -amount)
-                share_id = self.lookups.share_of(meaning.allocation_id, pot_id)
-                self.add(AllocationShare, share_id, "returned_pence", -amount)
-                self.add(
-                    Allocation,
-                    self.lookups.allocation_of_share(share_id),
-                    "returned_pence",
-                    -amount,
-                )
-        elif kind == "carry_forward":
-            if pot_id == meaning.to_pot_id:
-                self.add(Pot, pot_id, "funded_pence", -amount)
-                self.add(Pot, pot_id, "carried_in_pence", -amount)
-            else:
-                self.add(Pot, pot_id, "carried_forward_pence", amount)
-        elif kind == "hand_back":
-            self.add(Pot, pot_id, "handed_back_pence", amount)
+        account_kind = account.kind
+        pot_id = account.pot_id
+        delegated = carried_in = False
+        if pot_id is not None:
+            if account_kind == "available" or (account_kind == "cash" and kind == "pay"):
+                allocation_id = meaning.allocation_id
+                if allocation_id is not None:
+                    lookups = self._lookups or self.lookups  # the property raises if none
+                    delegated = lookups.parent_allocation_of(pot_id) == allocation_id
+            carried_in = kind == "carry_forward" and pot_id == meaning.to_pot_id
+        elif (
+            account_kind in POT_ACCOUNTS
+            or (account.award_id if account_kind == "receivable" else account.share_id) is None
+        ):
+            return ()
+        return line_moves(kind, account_kind, delegated, carried_in)
 
-    def _is_child(self, pot_id: int, meaning: Meaning) -> bool:
-        if meaning.allocation_id is None:
-            return False
-        return self.lookups.parent_allocation_of(pot_id) == meaning.allocation_id
+    def whose(self, whose: str, meaning: Meaning, account: AccountView) -> tuple[type, int]:
+        """The object (class, id) whose figure a move names, for a line on ``account``."""
+        if whose == OWNER:
+            if account.pot_id is not None:
+                return Pot, account.pot_id
+            if account.award_id is not None:
+                return Award, account.award_id
+            assert account.share_id is not None
+            return AllocationShare, account.share_id
+        if whose == SHARE_ALLOCATION:
+            assert account.share_id is not None
+            return Allocation, self.lookups.allocation_of_share(account.share_id)
+        assert account.pot_id is not None
+        share_id = self.lookups.share_of(meaning.allocation_id, account.pot_id)
+        if whose == RETURNING_SHARE:
+            return AllocationShare, share_id
+        return Allocation, self.lookups.allocation_of_share(share_id)
 
     def apply(self, session: Session) -> None:
         # No flush until every figure has moved and been checked: a half-applied entry would
@@ -475,28 +518,18 @@ class FigureInvariantBroken(LedgerError):
 
 
 def validate_figures(session: Session, objects: Iterable[object]) -> None:
-    """The rules the figures obey, checked in code with a plain message before the database's
-    CHECK constraints would refuse them."""
+    """The rules the figures obey (``ledger.figures``), checked in code with a plain message
+    before the database's CHECK constraints would refuse them."""
     for obj in objects:
+        problem: str | None = None
         if isinstance(obj, Pot):
-            if obj.available_pence < 0:
-                raise FigureInvariantBroken(
-                    f"This would leave {obj.name} overspent by {format_pence(-obj.available_pence)}"
-                )
+            problem = figures.pot_problem(obj.name, obj.available_pence)
         elif isinstance(obj, (Allocation, AllocationShare)):
             ref = obj.reference if isinstance(obj, Allocation) else obj.allocation.reference
-            if obj.paid_pence > obj.allocated_pence:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} paid {format_pence(obj.paid_pence)}, more"
-                    f" than its {format_pence(obj.allocated_pence)} allocated"
-                )
-            if not 0 <= obj.returned_pence <= obj.paid_pence:
-                raise FigureInvariantBroken(
-                    f"This would leave allocation {ref} with {format_pence(obj.returned_pence)}"
-                    f" returned against {format_pence(obj.paid_pence)} paid"
-                )
-        elif isinstance(obj, Award) and not 0 <= obj.received_pence <= obj.amount_pence:
-            raise FigureInvariantBroken(
-                f"This would leave award {obj.reference} with {format_pence(obj.received_pence)}"
-                f" received against {format_pence(obj.amount_pence)} awarded"
+            problem = figures.allocation_problem(
+                ref, obj.allocated_pence, obj.paid_pence, obj.returned_pence
             )
+        elif isinstance(obj, Award):
+            problem = figures.award_problem(obj.reference, obj.received_pence, obj.amount_pence)
+        if problem is not None:
+            raise FigureInvariantBroken(problem)

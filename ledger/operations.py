@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ledger import promise, rules
+from ledger import promise, rules, wording
 from ledger.errors import (
     AllocationClosed,
     AlreadyDecided,
@@ -208,8 +208,9 @@ def open_pot(
     parent_allocation: Allocation | None = None,
 ) -> Pot:
     name = check_name(name, "pot", "pot")
-    if session.scalars(select(Pot.id).where(Pot.name == name)).first() is not None:
-        raise InvalidInput(f"There is already a pot called '{name}'", field="to_pot")
+    wording.require_new_pot(
+        name, session.scalars(select(Pot.id).where(Pot.name == name)).first() is not None
+    )
     _refuse_look_alike(session, Pot, name, "pot", "to_pot" if parent_allocation else "pot")
     pot = Pot(
         name=name,
@@ -618,11 +619,7 @@ def record_award(
     check_name(funder, "organisation", "counterparty")
     target = session.scalars(select(Pot).where(Pot.name == pot)).one_or_none()
     if target is not None:
-        if target.parent_allocation_id is not None:
-            raise InvalidInput(
-                f"{target.name} is a delegated pot: it is funded by its delegation, not by awards",
-                field="pot",
-            )
+        wording.require_awardable(target.name, target.parent_allocation_id is not None)
         rules.require_award_year(target.name, target.financial_year, year)
         rules.require_pot_stream(target.name, target.stream.name if target.stream else None, stream)
     if stream is not None:
@@ -631,7 +628,7 @@ def record_award(
         session,
         entered_by,
         approved_by,
-        f"award {reference}",
+        wording.act("award", reference),
         amount_pence,
         pot_id=target.id if target is not None else None,
     )
@@ -727,7 +724,7 @@ def record_receipt(
         date,
         min((a.award_date for a in awards), default=None),
         "receipt",
-        f"{funder_org.name}'s first award into {target.name}",
+        wording.first_award(funder_org.name, target.name),
     )
     # What is still owed is the award's receivable balance: a reversed award owes nothing.
     outstanding = [
@@ -739,7 +736,12 @@ def record_receipt(
     if amount_pence > total_outstanding:
         raise OverReceived(funder_org.name, target.name, total_outstanding, amount_pence)
     approver = _approval(
-        session, entered_by, approved_by, f"receipt {reference}", amount_pence, pot_id=target.id
+        session,
+        entered_by,
+        approved_by,
+        wording.act("receive", reference),
+        amount_pence,
+        pot_id=target.id,
     )
     if approver is None:
         return _request(
@@ -877,7 +879,7 @@ def allocate_pooled(
             _require_after_allocation(session, delegation, date, what)
     for source, (_, part) in zip(pots, shares, strict=True):
         _guard_available(session, source, part, what, date=date)
-    approver = _approval(session, entered_by, approved_by, f"{what} {reference}", total)
+    approver = _approval(session, entered_by, approved_by, wording.act(what, reference), total)
     recipient_org = ensure_organisation(
         session, recipient, ["intermediary"] if to_pot else ["provider"]
     )
@@ -926,7 +928,7 @@ def allocate_pooled(
         kind=kind,
         legs=legs,
         effective_date=date,
-        memo=memo or purpose or f"{what.capitalize()} to {recipient_org.name}",
+        memo=memo or purpose or wording.default_memo(what, recipient_org.name),
         entered_by=entered_by,
         approved_by=approver,
         reference=reference,
@@ -1155,7 +1157,7 @@ def vary(
         session,
         entered_by,
         approved_by,
-        f"a variation of {allocation}",
+        wording.act("vary", allocation),
         delta_pence,
         allocation_id=target.id,
     )
@@ -1355,7 +1357,7 @@ def pay(
         session,
         entered_by,
         approved_by,
-        f"a payment on {allocation}",
+        wording.act("pay", allocation),
         amount_pence,
         allocation_id=target.id,
     )
@@ -1482,7 +1484,7 @@ def return_unspent(
         session,
         entered_by,
         approved_by,
-        f"a return on {allocation}",
+        wording.act("return", allocation),
         amount_pence,
         allocation_id=target.id,
     )

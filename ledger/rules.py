@@ -159,8 +159,10 @@ def require_not_before(date: dt.date, earliest: dt.date | None, what: str, depen
 def require_after_making(
     date: dt.date, made_on: dt.date | None, what: str, reference: str, kind: str = "allocation"
 ) -> None:
-    """Nothing is dated before the allocation (or delegation) it acts on was made."""
-    require_not_before(date, made_on, what, f"{kind} {reference} was made")
+    """Nothing is dated before the allocation (or delegation) it acts on was made. (The words
+    are made only for a refusal: this runs on every payment an import makes.)"""
+    if made_on is not None and date < made_on:
+        require_not_before(date, made_on, what, f"{kind} {reference} was made")
 
 
 def require_distinct_name(name: str, existing: str | None, what: str, field: str) -> None:
