@@ -66,10 +66,14 @@ from ledger.names import check_name, name_key, same_person
 from ledger.operations import (
     ACCOUNTABLE_BODY,
     _normalise_tags,
+    allocation_content,
+    allocation_kind,
     check_reference,
+    check_shares,
     held_in_pot,
     pending_reduction_by_allocation,
     pending_returns_by_allocation,
+    require_one_pot_for_delegation,
     require_positive,
     self_approval_limit_pence,
     self_approved_pence,
@@ -734,21 +738,16 @@ class Batch:
         approved_by: str | None,
         to_pot: str | None,
     ) -> Outcome:
-        check_reference(reference)
-        require_positive(amount_pence)
-        kind = "delegate" if to_pot else "allocate"
-        content = content_sha256(
-            kind,
-            {
-                "shares": [(pot, amount_pence)],
-                "recipient": recipient,
-                "date": date,
-                "purpose": purpose,
-                "period": [None, None],
-                "tags": [],
-                "to_pot": to_pot,
-                "memo": memo,
-            },
+        check_shares(reference, [(pot, amount_pence)])
+        content = allocation_content(
+            shares=[(pot, amount_pence)],
+            recipient=recipient,
+            date=date,
+            purpose=purpose,
+            period=(None, None),
+            tags=[],
+            to_pot=to_pot,
+            memo=memo,
         )
         replay = self._replayed(reference, content)
         if replay is not None:
@@ -756,12 +755,7 @@ class Batch:
         source = self._find_pot(pot)
         if source is None:
             raise NotFound("pot", pot, "pot")
-        if to_pot:
-            what = "delegation"
-        elif source.parent_allocation_id is not None:
-            what = "sub-grant"
-        else:
-            what = "allocation"
+        what = wording.allocation_word([source.parent_allocation_id is not None], to_pot)
         self._require_delegation_confirmed(source, what, date)
         self._guard_available(source, amount_pence, what, date)
         approver = self._approval(approved_by, wording.act(what, reference), amount_pence, None)
@@ -829,7 +823,7 @@ class Batch:
         self._remember(allocation)
         self.absent_allocations.discard(reference)
         self._post(
-            kind,
+            allocation_kind(to_pot),
             legs,
             date=date,
             memo=memo or purpose or wording.default_memo(what, recipient_org.name),
@@ -843,7 +837,7 @@ class Batch:
         )
         self._counted(approver, ("allocation", allocation_id), amount_pence)
         if approver:
-            self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
+            self._audit(approver, *wording.approved_on_entry(reference))
         return POSTED
 
     def vary(
@@ -1009,47 +1003,29 @@ class Batch:
         """``operations.allocate_pooled`` for the batch: an allocation (or delegation) with
         Promise tags, or a pooled contract funded from several pots, each share (pot, pence)
         already split exactly by the caller. The same checks in the same order as there."""
-        check_reference(reference)
-        if not shares:
-            raise InvalidInput("An allocation needs at least one pot", field="pot")
-        pot_names = [name for name, _ in shares]
-        if len(set(pot_names)) != len(pot_names):
-            raise InvalidInput("Each pot can fund a pooled contract only once", field="pot")
-        for _, part in shares:
-            require_positive(part)
-        total = sum(part for _, part in shares)
+        pot_names, total = check_shares(reference, shares)
         normalised_tags = _normalise_tags(tags)
-        kind = "delegate" if to_pot else "allocate"
-        content = content_sha256(
-            kind,
-            {
-                "shares": list(shares),
-                "recipient": recipient,
-                "date": date,
-                "purpose": purpose,
-                "period": [None, None],
-                "tags": normalised_tags,
-                "to_pot": to_pot,
-                "memo": memo,
-            },
+        content = allocation_content(
+            shares=shares,
+            recipient=recipient,
+            date=date,
+            purpose=purpose,
+            period=(None, None),
+            tags=normalised_tags,
+            to_pot=to_pot,
+            memo=memo,
         )
         replay = self._replayed(reference, content)
         if replay is not None:
             return REPLAYED if not replay.awaiting else replay
-        if to_pot and len(shares) > 1:
-            raise InvalidInput("A delegation is funded from one pot", field="to_pot")
+        require_one_pot_for_delegation(to_pot, shares)
         pots: list[PotState] = []
         for name in pot_names:
             found = self._find_pot(name)
             if found is None:
                 raise NotFound("pot", name, "pot")
             pots.append(found)
-        if to_pot:
-            what = "delegation"
-        elif any(p.parent_allocation_id is not None for p in pots):
-            what = "sub-grant"
-        else:
-            what = "pooled contract" if len(pots) > 1 else "allocation"
+        what = wording.allocation_word([p.parent_allocation_id is not None for p in pots], to_pot)
         for source in pots:
             self._require_delegation_confirmed(source, what, date)
         for source, (_, part) in zip(pots, shares, strict=True):
@@ -1123,7 +1099,7 @@ class Batch:
         self._remember(allocation)
         self.absent_allocations.discard(reference)
         self._post(
-            kind,
+            allocation_kind(to_pot),
             legs,
             date=date,
             memo=memo or purpose or wording.default_memo(what, recipient_org.name),
@@ -1137,7 +1113,7 @@ class Batch:
         )
         self._counted(approver, ("allocation", allocation_id), total)
         if approver:
-            self._audit(approver, "approve", f"allocation {reference}", "approved on entry")
+            self._audit(approver, *wording.approved_on_entry(reference))
         return POSTED
 
     @contextmanager

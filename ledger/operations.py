@@ -838,40 +838,27 @@ def allocate_pooled(
 ) -> Allocation:
     """One allocation funded from several pots: ``shares`` is (pot, pence) for each funder.
     Without an approver it is provisional: its money is held until a second person decides."""
-    check_reference(reference)
-    if not shares:
-        raise InvalidInput("An allocation needs at least one pot", field="pot")
-    pot_names = [name for name, _ in shares]
-    if len(set(pot_names)) != len(pot_names):
-        raise InvalidInput("Each pot can fund a pooled contract only once", field="pot")
-    for _, part in shares:
-        require_positive(part)
-    total = sum(part for _, part in shares)
+    pot_names, total = check_shares(reference, shares)
     normalised_tags = _normalise_tags(tags)
-    kind = "delegate" if to_pot else "allocate"
-    content = content_sha256(
-        kind,
-        {
-            "shares": list(shares),
-            "recipient": recipient,
-            "date": date,
-            "purpose": purpose,
-            "period": [period_start, period_end],
-            "tags": normalised_tags,
-            "to_pot": to_pot,
-            "memo": memo,
-        },
+    content = allocation_content(
+        shares=shares,
+        recipient=recipient,
+        date=date,
+        purpose=purpose,
+        period=(period_start, period_end),
+        tags=normalised_tags,
+        to_pot=to_pot,
+        memo=memo,
     )
     replay = _replayed(session, reference, content)
     if replay and replay.entry:
         return session.get_one(Allocation, replay.entry.allocation_id)
     if period_start and period_end and period_end < period_start:
         raise InvalidInput("The period must end on or after it starts", field="period_end")
-    if to_pot and len(shares) > 1:
-        raise InvalidInput("A delegation is funded from one pot", field="to_pot")
+    require_one_pot_for_delegation(to_pot, shares)
     pots = [find_pot(session, name) for name in pot_names]
     lock_pots(session, [p.id for p in pots])
-    what = _allocation_word(pots, to_pot)
+    what = wording.allocation_word([p.parent_allocation_id is not None for p in pots], to_pot)
     for source in pots:
         _require_delegation_confirmed(session, source, what)
         delegation = _delegation_of(session, source)
@@ -925,7 +912,7 @@ def allocate_pooled(
     session.refresh(allocation)
     post(
         session,
-        kind=kind,
+        kind=allocation_kind(to_pot),
         legs=legs,
         effective_date=date,
         memo=memo or purpose or wording.default_memo(what, recipient_org.name),
@@ -939,16 +926,61 @@ def allocate_pooled(
         allocation_id=allocation.id,
     )
     if approver:
-        _audit(session, approver, "approve", f"allocation {reference}", "approved on entry")
+        _audit(session, approver, *wording.approved_on_entry(reference))
     return allocation
 
 
-def _allocation_word(pots: Sequence[Pot], to_pot: str | None) -> str:
-    if to_pot:
-        return "delegation"
-    if any(p.parent_allocation_id is not None for p in pots):
-        return "sub-grant"
-    return "pooled contract" if len(pots) > 1 else "allocation"
+def check_shares(reference: str, shares: Sequence[tuple[str, int]]) -> tuple[list[str], int]:
+    """What both writers check first of an allocation's shares, each (pot, pence): the
+    reference, at least one pot, each pot once, every part above £0.00. Returns the pots' names
+    and the total."""
+    check_reference(reference)
+    if not shares:
+        raise InvalidInput("An allocation needs at least one pot", field="pot")
+    pot_names = [name for name, _ in shares]
+    if len(set(pot_names)) != len(pot_names):
+        raise InvalidInput("Each pot can fund a pooled contract only once", field="pot")
+    for _, part in shares:
+        require_positive(part)
+    return pot_names, sum(part for _, part in shares)
+
+
+def require_one_pot_for_delegation(to_pot: str | None, shares: Sequence[tuple[str, int]]) -> None:
+    if to_pot and len(shares) > 1:
+        raise InvalidInput("A delegation is funded from one pot", field="to_pot")
+
+
+def allocation_kind(to_pot: str | None) -> str:
+    """The journal's kind for an allocation's entry: a delegation opens the pot it funds."""
+    return "delegate" if to_pot else "allocate"
+
+
+def allocation_content(
+    *,
+    shares: Sequence[tuple[str, int]],
+    recipient: str,
+    date: dt.date,
+    purpose: str,
+    period: tuple[dt.date | None, dt.date | None],
+    tags: list[str],
+    to_pot: str | None,
+    memo: str | None,
+) -> str:
+    """The fingerprint of an allocation, delegation or pooled contract as entered, the same
+    from both writers: a row imported again is recognised by it."""
+    return content_sha256(
+        allocation_kind(to_pot),
+        {
+            "shares": list(shares),
+            "recipient": recipient,
+            "date": date,
+            "purpose": purpose,
+            "period": list(period),
+            "tags": tags,
+            "to_pot": to_pot,
+            "memo": memo,
+        },
+    )
 
 
 def _normalise_tags(tags: Sequence[str]) -> list[str]:

@@ -71,3 +71,20 @@ def first_award(funder_name: str, pot_name: str) -> str:
 def default_memo(what: str, recipient_name: str) -> str:
     """The reason an allocation records when none is given: "Sub-grant to Homestart"."""
     return f"{what.capitalize()} to {recipient_name}"
+
+
+def approved_on_entry(reference: str) -> tuple[str, str, str]:
+    """What the audit log records when an allocation is approved as it is entered: its action,
+    subject and detail."""
+    return "approve", f"allocation {reference}", "approved on entry"
+
+
+def allocation_word(delegated_sources: list[bool], to_pot: str | None) -> str:
+    """What an allocation is called, by whether each pot funding it is a delegated pot: a
+    delegation (it opens ``to_pot``), a sub-grant (from an intermediary's pot), a pooled
+    contract (several pots) or an allocation."""
+    if to_pot:
+        return "delegation"
+    if any(delegated_sources):
+        return "sub-grant"
+    return "pooled contract" if len(delegated_sources) > 1 else "allocation"
