@@ -65,11 +65,9 @@ from ledger.models import Allocation, AllocationShare, Award, Pot, utcnow
 from ledger.names import check_name, name_key, same_person
 from ledger.operations import (
     ACCOUNTABLE_BODY,
-    _normalise_tags,
-    allocation_content,
     allocation_kind,
     check_reference,
-    check_shares,
+    entered_allocation,
     held_in_pot,
     pending_reduction_by_allocation,
     pending_returns_by_allocation,
@@ -738,107 +736,19 @@ class Batch:
         approved_by: str | None,
         to_pot: str | None,
     ) -> Outcome:
-        check_shares(reference, [(pot, amount_pence)])
-        content = allocation_content(
+        """An allocation (or delegation) from one pot with no tags: a pooled contract of one
+        share, as ``operations.allocate`` is."""
+        return self.allocate_pooled(
+            reference=reference,
             shares=[(pot, amount_pence)],
             recipient=recipient,
             date=date,
             purpose=purpose,
-            period=(None, None),
-            tags=[],
-            to_pot=to_pot,
             memo=memo,
+            approved_by=approved_by,
+            tags=(),
+            to_pot=to_pot,
         )
-        replay = self._replayed(reference, content)
-        if replay is not None:
-            return REPLAYED if not replay.awaiting else replay
-        source = self._find_pot(pot)
-        if source is None:
-            raise NotFound("pot", pot, "pot")
-        what = wording.allocation_word([source.parent_allocation_id is not None], to_pot)
-        self._require_delegation_confirmed(source, what, date)
-        self._guard_available(source, amount_pence, what, date)
-        approver = self._approval(approved_by, wording.act(what, reference), amount_pence, None)
-        recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
-        allocation_id = self.ids.take("allocations")
-        status = "confirmed" if approver else "provisional"
-        self.out.allocations.append(
-            (
-                allocation_id,
-                reference,
-                recipient_org.id,
-                purpose,
-                status,
-                self.entered_by,
-                approver,
-                self.now if approver else None,
-                self.now,
-                0,
-                0,
-                0,
-            )
-        )
-        share_id = self.ids.take("allocation_shares")
-        unpaid = self._open_account(
-            "unpaid",
-            "share",
-            share_id,
-            wording.share_account(reference, source.name),
-        )
-        share = ShareState(share_id, allocation_id, source, amount_pence, 0, 0, 0, unpaid)
-        self.out.allocation_shares.append(
-            (share_id, allocation_id, source.id, amount_pence, 0, 0, 0)
-        )
-        allocation = AllocationState(
-            allocation_id,
-            reference,
-            recipient_org.name,
-            status,
-            0,
-            0,
-            0,
-            [share],
-            None,
-            0,
-            made_on=date,
-            latest=date,
-        )
-        legs: list[tuple[AccountState, int]] = [
-            (source.available_account, amount_pence),
-            (unpaid, -amount_pence),
-        ]
-        child: PotState | None = None
-        if to_pot:
-            child = self._open_pot(
-                to_pot,
-                recipient_org.id,
-                stream_id=source.stream_id,
-                financial_year=source.financial_year,
-                parent_allocation_id=allocation_id,
-            )
-            child.delegation = DelegationFacts(reference, status, date, False)
-            allocation.delegated = child
-            assert child.due_in_account is not None
-            legs += [(child.due_in_account, amount_pence), (child.available_account, -amount_pence)]
-        self._remember(allocation)
-        self.absent_allocations.discard(reference)
-        self._post(
-            allocation_kind(to_pot),
-            legs,
-            date=date,
-            memo=memo or purpose or wording.default_memo(what, recipient_org.name),
-            approved_by=approver,
-            reference=reference,
-            content=content,
-            amount_pence=amount_pence,
-            pot_id=source.id,
-            to_pot_id=child.id if child else None,
-            allocation_id=allocation_id,
-        )
-        self._counted(approver, ("allocation", allocation_id), amount_pence)
-        if approver:
-            self._audit(approver, *wording.approved_on_entry(reference))
-        return POSTED
 
     def vary(
         self,
@@ -1003,15 +913,14 @@ class Batch:
         """``operations.allocate_pooled`` for the batch: an allocation (or delegation) with
         Promise tags, or a pooled contract funded from several pots, each share (pot, pence)
         already split exactly by the caller. The same checks in the same order as there."""
-        pot_names, total = check_shares(reference, shares)
-        normalised_tags = _normalise_tags(tags)
-        content = allocation_content(
-            shares=shares,
+        pot_names, total, normalised_tags, content = entered_allocation(
+            reference,
+            shares,
             recipient=recipient,
             date=date,
             purpose=purpose,
             period=(None, None),
-            tags=normalised_tags,
+            tags=tags,
             to_pot=to_pot,
             memo=memo,
         )

@@ -23,7 +23,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -838,15 +838,14 @@ def allocate_pooled(
 ) -> Allocation:
     """One allocation funded from several pots: ``shares`` is (pot, pence) for each funder.
     Without an approver it is provisional: its money is held until a second person decides."""
-    pot_names, total = check_shares(reference, shares)
-    normalised_tags = _normalise_tags(tags)
-    content = allocation_content(
-        shares=shares,
+    pot_names, total, normalised_tags, content = entered_allocation(
+        reference,
+        shares,
         recipient=recipient,
         date=date,
         purpose=purpose,
         period=(period_start, period_end),
-        tags=normalised_tags,
+        tags=tags,
         to_pot=to_pot,
         memo=memo,
     )
@@ -930,10 +929,29 @@ def allocate_pooled(
     return allocation
 
 
-def check_shares(reference: str, shares: Sequence[tuple[str, int]]) -> tuple[list[str], int]:
-    """What both writers check first of an allocation's shares, each (pot, pence): the
-    reference, at least one pot, each pot once, every part above £0.00. Returns the pots' names
-    and the total."""
+class EnteredAllocation(NamedTuple):
+    pot_names: list[str]
+    total: int
+    tags: list[str]
+    content: str
+
+
+def entered_allocation(
+    reference: str,
+    shares: Sequence[tuple[str, int]],
+    *,
+    recipient: str,
+    date: dt.date,
+    purpose: str,
+    period: tuple[dt.date | None, dt.date | None],
+    tags: Sequence[str],
+    to_pot: str | None,
+    memo: str | None,
+) -> EnteredAllocation:
+    """What both writers make first of an allocation, delegation or pooled contract as entered,
+    before they look anything up: the reference, at least one pot, each pot once and every part
+    above £0.00 checked; the pots' names, the total and the tags read; and the fingerprint by
+    which a row imported again is recognised."""
     check_reference(reference)
     if not shares:
         raise InvalidInput("An allocation needs at least one pot", field="pot")
@@ -942,7 +960,21 @@ def check_shares(reference: str, shares: Sequence[tuple[str, int]]) -> tuple[lis
         raise InvalidInput("Each pot can fund a pooled contract only once", field="pot")
     for _, part in shares:
         require_positive(part)
-    return pot_names, sum(part for _, part in shares)
+    normalised_tags = _normalise_tags(tags)
+    content = content_sha256(
+        allocation_kind(to_pot),
+        {
+            "shares": list(shares),
+            "recipient": recipient,
+            "date": date,
+            "purpose": purpose,
+            "period": list(period),
+            "tags": normalised_tags,
+            "to_pot": to_pot,
+            "memo": memo,
+        },
+    )
+    return EnteredAllocation(pot_names, sum(part for _, part in shares), normalised_tags, content)
 
 
 def require_one_pot_for_delegation(to_pot: str | None, shares: Sequence[tuple[str, int]]) -> None:
@@ -953,34 +985,6 @@ def require_one_pot_for_delegation(to_pot: str | None, shares: Sequence[tuple[st
 def allocation_kind(to_pot: str | None) -> str:
     """The journal's kind for an allocation's entry: a delegation opens the pot it funds."""
     return "delegate" if to_pot else "allocate"
-
-
-def allocation_content(
-    *,
-    shares: Sequence[tuple[str, int]],
-    recipient: str,
-    date: dt.date,
-    purpose: str,
-    period: tuple[dt.date | None, dt.date | None],
-    tags: list[str],
-    to_pot: str | None,
-    memo: str | None,
-) -> str:
-    """The fingerprint of an allocation, delegation or pooled contract as entered, the same
-    from both writers: a row imported again is recognised by it."""
-    return content_sha256(
-        allocation_kind(to_pot),
-        {
-            "shares": list(shares),
-            "recipient": recipient,
-            "date": date,
-            "purpose": purpose,
-            "period": list(period),
-            "tags": tags,
-            "to_pot": to_pot,
-            "memo": memo,
-        },
-    )
 
 
 def _normalise_tags(tags: Sequence[str]) -> list[str]:
