@@ -62,7 +62,7 @@ from ledger.journal import (
     require_balanced,
 )
 from ledger.models import Allocation, AllocationShare, Award, Pot, utcnow
-from ledger.names import check_name, name_key, same_person
+from ledger.names import check_name, name_key
 from ledger.operations import (
     ACCOUNTABLE_BODY,
     allocation_kind,
@@ -464,6 +464,7 @@ class Batch:
         now = utcnow()
         self.now: Any = now if self.postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f")
         self.days: dict[dt.date, Any] = {}
+        self.day_and_year: dict[dt.date, tuple[Any, int]] = {}  # (as stored, financial year)
         self.organisations: dict[str, OrganisationState] = {}
         self.pots: dict[str, PotState] = {}
         self.states = States()
@@ -483,6 +484,7 @@ class Batch:
         self.taken_keys: dict[tuple[str, str], str] = {}
         self.free_keys: dict[str, set[str]] = {}
         self.self_approved: dict[tuple[str, int], int] = {}  # running totals, see _approval
+        self.alone: dict[str, bool] = {}  # approver -> entered and approved by one person
         self.hand_backs: dict[int, list[dt.date]] | None = None  # pot id -> days it handed back
         self.posted = 0
         self.chain_seq: int | None = None
@@ -1081,11 +1083,7 @@ class Batch:
         authority, and what one person enters and approves alone counts towards the limit by
         running total per allocation (per pot for awards and receipts)."""
         earlier = 0
-        if (
-            approved_by is not None
-            and subject is not None
-            and same_person(approved_by, self.entered_by)
-        ):
+        if approved_by is not None and subject is not None and self._alone(approved_by):
             earlier = self.self_approved.get(subject, -1)
             if earlier < 0:
                 self.flush()  # what this batch wrote already is counted from the database
@@ -1104,8 +1102,15 @@ class Batch:
 
     def _counted(self, approver: str, subject: tuple[str, int], amount_pence: int) -> None:
         """Add an act to its subject's running total, if one person entered and approved it."""
-        if rules.self_approved(self.entered_by, approver):
+        if self._alone(approver):
             self.self_approved[subject] = self.self_approved.get(subject, 0) + amount_pence
+
+    def _alone(self, approver: str) -> bool:
+        """``rules.self_approved`` for this batch's operator, worked out once per approver."""
+        alone = self.alone.get(approver)
+        if alone is None:
+            alone = self.alone[approver] = rules.self_approved(self.entered_by, approver)
+        return alone
 
     def _require_delegation_confirmed(self, pot: PotState, what: str, date: dt.date | None) -> None:
         facts = pot.delegation
@@ -1143,7 +1148,9 @@ class Batch:
         )
         later: list[tuple[dt.date, int]] = []
         for share in allocation.shares:
-            later += self._later(share.unpaid_account, date)
+            latest = share.unpaid_account.latest
+            if latest is not None and date < latest:  # ``_later``'s test, inline: a hot loop
+                later += self._later(share.unpaid_account, date)
         if later:
             lowest = rules.lowest_from(unpaid, [(d, -c) for d, c in later], date)
             rules.require_unpaid(allocation.reference, lowest[1], 0, needed, what)
@@ -1165,7 +1172,8 @@ class Batch:
                 handed_back_on = _as_date(day)
                 if handed_back_on is not None:
                     self.hand_backs.setdefault(int(pot_id), []).append(handed_back_on)
-        days = [day for day in self.hand_backs.get(pot.id, ()) if day >= date]
+        handed_back = self.hand_backs.get(pot.id)
+        days = [day for day in handed_back if day >= date] if handed_back else None
         if days:
             rules.require_cash_at_hand_backs(
                 pot.name, cash.balance, self._later(cash, date), date, days, needed, what
@@ -1284,14 +1292,19 @@ class Batch:
         if self.chain_seq is None:
             self.chain_seq, self.chain_tip = chain.lock_head(self.session)
         entry_id = self.ids.take("entries")
-        year = financial_year_of(date)
-        lines = []
-        out_lines = self.out.lines
-        for line_id, (account, amount) in zip(
-            self.ids.take_many("lines", len(legs)), legs, strict=True
-        ):
-            out_lines.append((line_id, entry_id, account.id, amount))
-            lines.append((account.id, amount))
+        day = self.day_and_year.get(date)
+        if day is None:
+            day = self.day_and_year[date] = (self._day(date), financial_year_of(date))
+        stored_day, year = day
+        lines = [(account.id, amount) for account, amount in legs]
+        self.out.lines.extend(
+            [
+                (line_id, entry_id, account_id, amount)
+                for line_id, (account_id, amount) in zip(
+                    self.ids.take_many("lines", len(lines)), lines, strict=True
+                )
+            ]
+        )
         self.chain_seq += 1
         digest = chain.entry_digest(
             seq=self.chain_seq,
@@ -1318,7 +1331,7 @@ class Batch:
                 kind,
                 reference,
                 content,
-                self._day(date),
+                stored_day,
                 year,
                 amount_pence,
                 memo,

@@ -90,9 +90,10 @@ def entry_digest(
         f"|{'-' if allocation_id is None else allocation_id}"
         f"|{'-' if reverses_id is None else reverses_id}|{len(lines)}"
     )
-    parts = [text]
-    parts.extend(f"{account_id}:{amount}" for account_id, amount in sorted(lines))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+    if lines:
+        shown = [f"{account_id}:{amount}" for account_id, amount in sorted(lines)]
+        text = f"{text}|{'|'.join(shown)}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def link(prev_sha256: str, digest: str) -> str:

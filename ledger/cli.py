@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import gc
 import getpass
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
@@ -129,6 +131,27 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+IMPORT_COLLECTION_THRESHOLD = 50_000
+"""Objects made, net, between the cyclic garbage collector's runs during an import."""
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector seldom while an import runs (loading the modules it
+    needs included). A row makes a few dozen short-lived objects, nearly none of them in
+    reference cycles, and the working set holds tens of thousands more; at Python's default (a
+    run every 700 objects) the collector visits them hundreds of times, about 3% of a large
+    import's time. This process does nothing else meanwhile, and the default comes back
+    afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(IMPORT_COLLECTION_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+@_rare_collections()
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     from ledger import db
     from ledger.importer import MAX_LINE_CHARS, ImportResult, import_rows

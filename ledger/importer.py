@@ -114,6 +114,7 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
             f" it may add the columns {', '.join(OPTIONAL)} at the end",
         )
     columns = cleaned
+    width = len(columns)
     blank = dict.fromkeys(OPTIONAL, "")
     row_number = 1
     while True:
@@ -124,15 +125,16 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         except csv.Error as error:
             raise ImportRowError(row_number + 1, None, f"not valid CSV ({error})") from None
         row_number += 1
-        if not any(v.strip() for v in values):
+        whole = "".join(values)
+        if not whole.strip():
             continue
-        if len(values) != len(columns):
+        if len(values) != width:
             raise ImportRowError(
-                row_number, None, f"has {len(values)} columns; every row needs {len(columns)}"
+                row_number, None, f"has {len(values)} columns; every row needs {width}"
             )
         # One test over the whole row first (almost every row passes); the field is found
         # only when it fails.
-        if "\x00" in "".join(values) or max(map(len, values)) > MAX_FIELD_CHARS:
+        if "\x00" in whole or max(map(len, values)) > MAX_FIELD_CHARS:
             for name, value in zip(columns, values, strict=True):
                 if "\x00" in value:
                     raise ImportRowError(row_number, name, "contains a NUL character")
@@ -140,7 +142,7 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
                     raise ImportRowError(
                         row_number, name, f"is longer than {MAX_FIELD_CHARS} characters"
                     )
-        yield row_number, blank | {k: v.strip() for k, v in zip(columns, values, strict=True)}
+        yield row_number, blank | dict(zip(columns, map(str.strip, values), strict=True))
 
 
 CHUNK_ROWS = 1000

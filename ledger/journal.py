@@ -140,8 +140,37 @@ on every call that passes options, and this runs once per imported row."""
 
 def content_sha256(kind: str, params: Mapping[str, object]) -> str:
     """A stable fingerprint of what an operation asked for, for idempotent replays."""
-    canonical = _CANONICAL.encode({"kind": kind, **params})
+    asked = {"kind": kind, **params}
+    if _FLAT_TYPES.issuperset(map(type, asked.values())):
+        canonical = _flat_canonical(asked)
+    else:
+        canonical = _CANONICAL.encode(asked)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_FLAT_TYPES = frozenset({str, int, dt.date, type(None)})
+
+
+def _flat_canonical(asked: Mapping[str, object]) -> str:
+    """``_CANONICAL.encode(asked)``, character for character, when every value is text, a whole
+    number, a date or blank (``_FLAT_TYPES``, exactly: not a subclass). A payment's fingerprint
+    is one of these, made once per imported row, and the encoder's call back for its date is
+    most of the encoder's cost."""
+    out = []
+    for key, value in sorted(asked.items()):
+        if type(value) is str:
+            shown = _json_text(value)
+        elif type(value) is int:
+            shown = int.__repr__(value)
+        elif type(value) is dt.date:
+            shown = f'"{value.isoformat()}"'
+        else:
+            shown = "null"
+        out.append(f"{_json_text(key)}: {shown}")
+    return "{" + ", ".join(out) + "}"
+
+
+_json_text = json.encoder.encode_basestring_ascii  # how the encoder writes a str (ensure_ascii)
 
 
 def open_account(session: Session, kind: str, **owner: int) -> Account:

@@ -102,6 +102,17 @@ def parse_pence(text: str, *, allow_negative: bool = False) -> int:
     if not isinstance(text, str):
         raise TypeError(f"parse_pence takes the typed text as a str, not {type(text).__name__}")
     trimmed = text.strip()
+    pounds_text, _, pence_text = trimmed.partition(".")
+    if (
+        len(pence_text) == 2
+        and len(pounds_text) <= _MAX_POUNDS_DIGITS
+        and pounds_text.isdigit()
+        and pence_text.isdigit()
+        and trimmed.isascii()
+    ):  # the usual 9058.00, read without the grammar (as the grammar would read it)
+        value = int(pounds_text) * 100 + int(pence_text)
+        if value <= MAX_PENCE:
+            return value
     if not trimmed:
         raise AmountError(text, "it is blank")
     match = _AMOUNT.fullmatch(trimmed)
@@ -250,6 +261,10 @@ def split_by_ratios(total_pence: int, ratios: Sequence[int]) -> list[int]:
 
     Ratios must be non-negative ints with a positive sum; otherwise ``ValueError``.
     """
+    if len(ratios) == 1:  # most payments have one funder: the whole is its part
+        (only,) = ratios
+        if only.__class__ is int and only > 0 and total_pence.__class__ is int:
+            return [total_pence]
     _require_int(total_pence, "total_pence")
     weights = list(ratios)
     for index, weight in enumerate(weights):
@@ -259,7 +274,7 @@ def split_by_ratios(total_pence: int, ratios: Sequence[int]) -> list[int]:
     whole = sum(weights)
     if whole <= 0:
         raise ValueError(f"ratios must add up to more than 0 to split an amount; got {weights}")
-    if len(weights) == 1:  # most payments have one funder: the whole is its part
+    if len(weights) == 1:
         return [total_pence]
     magnitude = abs(total_pence)
     shares = [divmod(magnitude * weight, whole) for weight in weights]

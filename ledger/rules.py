@@ -318,12 +318,12 @@ def pooled_split_holds(
 def split_payment(amount_pence: int, owed: Sequence[int]) -> list[int]:
     """A payment by funder, in proportion to what each still owes, so the last instalment
     clears every share exactly."""
-    return split_by_ratios(amount_pence, list(owed))
+    return split_by_ratios(amount_pence, owed)
 
 
 def split_return(amount_pence: int, outstanding: Sequence[int]) -> list[int]:
     """A return by funder, in proportion to what each has paid and not had back."""
-    return split_by_ratios(amount_pence, list(outstanding))
+    return split_by_ratios(amount_pence, outstanding)
 
 
 # Year end ------------------------------------------------------------------------------------
