@@ -548,7 +548,7 @@ class Batch:
         try:
             for start in range(0, len(values), 500):
                 part = list(values[start : start + 500])
-                cursor.execute(f"{query} IN ({', '.join(mark for _ in part)})", part)
+                cursor.execute(f"{query} IN ({', '.join([mark] * len(part))})", part)
                 rows += cursor.fetchall()
         finally:
             cursor.close()

@@ -113,9 +113,10 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
             f"the header must be exactly: {','.join(HEADER)} (found: {shown(found)}){hint};"
             f" it may add the columns {', '.join(OPTIONAL)} at the end",
         )
-    columns = cleaned
-    width = len(columns)
-    blank = dict.fromkeys(OPTIONAL, "")
+    width = len(cleaned)
+    # Every row is read as all of COLUMNS: the optional columns a file leaves out are blank.
+    columns = (*cleaned, *(name for name in OPTIONAL if name not in cleaned))
+    missing = [""] * (len(columns) - width)
     row_number = 1
     while True:
         try:
@@ -134,15 +135,17 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
             )
         # One test over the whole row first (almost every row passes); the field is found
         # only when it fails.
-        if "\x00" in whole or max(map(len, values)) > MAX_FIELD_CHARS:
-            for name, value in zip(columns, values, strict=True):
+        if "\x00" in whole or (
+            len(whole) > MAX_FIELD_CHARS and max(map(len, values)) > MAX_FIELD_CHARS
+        ):
+            for name, value in zip(cleaned, values, strict=True):
                 if "\x00" in value:
                     raise ImportRowError(row_number, name, "contains a NUL character")
                 if len(value) > MAX_FIELD_CHARS:
                     raise ImportRowError(
                         row_number, name, f"is longer than {MAX_FIELD_CHARS} characters"
                     )
-        yield row_number, blank | dict(zip(columns, map(str.strip, values), strict=True))
+        yield row_number, dict(zip(columns, [*map(str.strip, values), *missing], strict=True))
 
 
 CHUNK_ROWS = 1000
