@@ -164,7 +164,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     started = time.monotonic()
 
     def progress(rows: int) -> None:
-        if show_progress and rows % 500 == 0:
+        if rows % 500 == 0:
             sys.stderr.write(f"\r  {rows:,} rows imported ({time.monotonic() - started:.0f}s)")
             sys.stderr.flush()
 
@@ -179,7 +179,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     source_name=path.name,
                     entered_by=user_of(args),
                     approved_by=args.approved_by,
-                    progress=progress,
+                    progress=progress if show_progress else None,
                 )
         except UnicodeDecodeError as error:
             offset, line = _first_bad_utf8(path)

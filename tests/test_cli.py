@@ -281,6 +281,41 @@ def test_importing_appendix_2_as_printed_is_refused_in_one_line_and_writes_nothi
     assert succeeds(database_url, "balances") == "No pots yet.\n"
 
 
+def test_an_import_runs_the_garbage_collector_seldom_and_puts_its_setting_back(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An import raises the collector's threshold while it runs (a large import otherwise
+    spends about 3% of its time in the collector); afterwards, accepted or refused, the
+    process has its own setting back."""
+    import gc
+
+    from ledger import importer
+
+    council(database_url)
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    real_import_rows = importer.import_rows
+
+    def watching(*args: Any, **kwargs: Any) -> importer.ImportResult:
+        seen.append(gc.get_threshold())
+        return real_import_rows(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "import_rows", watching)
+
+    code, _ = refused(
+        capsys, ["--db", database_url, "import", str(AS_PRINTED), "--approved-by", "finance"]
+    )
+    assert code == cli.EXIT_REFUSED
+    assert seen[-1][0] == cli.IMPORT_COLLECTION_THRESHOLD > before[0]
+    assert seen[-1][1:] == before[1:]
+    assert gc.get_threshold() == before
+
+    succeeds(database_url, "import", str(WITH_TOP_UP), "--approved-by", "finance")
+    assert len(seen) == 2
+    assert seen[-1][0] == cli.IMPORT_COLLECTION_THRESHOLD
+    assert gc.get_threshold() == before
+
+
 def test_importing_a_file_that_is_not_there_is_refused(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
