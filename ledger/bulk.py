@@ -463,8 +463,7 @@ class Batch:
         # writes it), PostgreSQL takes the objects.
         now = utcnow()
         self.now: Any = now if self.postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f")
-        self.days: dict[dt.date, Any] = {}
-        self.day_and_year: dict[dt.date, tuple[Any, int]] = {}  # (as stored, financial year)
+        self.days: dict[dt.date, tuple[Any, int]] = {}  # day -> (as stored, financial year)
         self.organisations: dict[str, OrganisationState] = {}
         self.pots: dict[str, PotState] = {}
         self.states = States()
@@ -1148,9 +1147,7 @@ class Batch:
         )
         later: list[tuple[dt.date, int]] = []
         for share in allocation.shares:
-            latest = share.unpaid_account.latest
-            if latest is not None and date < latest:  # ``_later``'s test, inline: a hot loop
-                later += self._later(share.unpaid_account, date)
+            later += self._later(share.unpaid_account, date)
         if later:
             lowest = rules.lowest_from(unpaid, [(d, -c) for d, c in later], date)
             rules.require_unpaid(allocation.reference, lowest[1], 0, needed, what)
@@ -1292,10 +1289,7 @@ class Batch:
         if self.chain_seq is None:
             self.chain_seq, self.chain_tip = chain.lock_head(self.session)
         entry_id = self.ids.take("entries")
-        day = self.day_and_year.get(date)
-        if day is None:
-            day = self.day_and_year[date] = (self._day(date), financial_year_of(date))
-        stored_day, year = day
+        stored_day, year = self._day_and_year(date)
         lines = [(account.id, amount) for account, amount in legs]
         self.out.lines.extend(
             [
@@ -1355,11 +1349,14 @@ class Batch:
         self._replay_lines(meaning, legs)
 
     def _day(self, date: dt.date) -> Any:
-        if self.postgres:
-            return date
+        return self._day_and_year(date)[0]
+
+    def _day_and_year(self, date: dt.date) -> tuple[Any, int]:
+        """A day as the database stores it, and its financial year, worked out once per day."""
         found = self.days.get(date)
         if found is None:
-            found = self.days[date] = date.isoformat()
+            stored = date if self.postgres else date.isoformat()
+            found = self.days[date] = (stored, financial_year_of(date))
         return found
 
     def _replay_lines(self, meaning: Meaning, legs: Sequence[tuple[AccountState, int]]) -> None:
