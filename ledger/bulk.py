@@ -291,10 +291,12 @@ class Tables:
 
     organisations: list[tuple[Any, ...]] = field(default_factory=list)
     organisation_roles: list[tuple[Any, ...]] = field(default_factory=list)
-    allocations: list[tuple[Any, ...]] = field(default_factory=list)
-    pots: list[tuple[Any, ...]] = field(default_factory=list)
-    awards: list[tuple[Any, ...]] = field(default_factory=list)
-    allocation_shares: list[tuple[Any, ...]] = field(default_factory=list)
+    # New allocations, awards and shares: the row's fixed columns and the state whose figures
+    # complete it when it is written, so a row is inserted once with its figures at the flush,
+    # never inserted with zeros and then updated.
+    allocations: list[tuple[tuple[Any, ...], AllocationState]] = field(default_factory=list)
+    awards: list[tuple[tuple[Any, ...], AwardState]] = field(default_factory=list)
+    allocation_shares: list[tuple[tuple[Any, ...], ShareState]] = field(default_factory=list)
     allocation_tags: list[tuple[Any, ...]] = field(default_factory=list)
     accounts: list[AccountState] = field(default_factory=list)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
@@ -339,9 +341,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "financial_year",
         "award_date",
         "amount_pence",
-        "received_pence",
         "is_assumption",
         "description",
+        "received_pence",  # last: the state's figure, added at the flush
     ),
     "allocation_shares": (
         "id",
@@ -623,21 +625,30 @@ class Batch:
             "receivable", "award", award_id, wording.award_account(funder_org.name, reference)
         )
         award = AwardState(
-            award_id, reference, funder_org.id, award_date, amount_pence, 0, receivable
+            award_id,
+            reference,
+            funder_org.id,
+            award_date,
+            amount_pence,
+            0,
+            receivable,
+            inserted=False,
         )
         self.out.awards.append(
             (
-                award_id,
-                reference,
-                funder_org.id,
-                target.stream_id,
-                target.id,
-                year,
-                self._day(award_date),
-                amount_pence,
-                0,
-                False,
-                memo,
+                (
+                    award_id,
+                    reference,
+                    funder_org.id,
+                    target.stream_id,
+                    target.id,
+                    year,
+                    self._day(award_date),
+                    amount_pence,
+                    False,
+                    memo,
+                ),
+                award,
             )
         )
         self._awards_of(target).append(award)
@@ -944,27 +955,6 @@ class Batch:
         recipient_org = self._organisation(recipient, "intermediary" if to_pot else "provider")
         allocation_id = self.ids.take("allocations")
         status = "confirmed" if approver else "provisional"
-        self.out.allocations.append(
-            (
-                allocation_id,
-                reference,
-                recipient_org.id,
-                purpose,
-                status,
-                self.entered_by,
-                approver,
-                self.now if approver else None,
-                self.now,
-                0,
-                0,
-                0,
-            )
-        )
-        for kind_value in normalised_tags:
-            tag_kind, value = kind_value.split(":", 1)
-            self.out.allocation_tags.append(
-                (self.ids.take("allocation_tags"), allocation_id, tag_kind, value)
-            )
         allocation = AllocationState(
             allocation_id,
             reference,
@@ -978,7 +968,29 @@ class Batch:
             0,
             made_on=date,
             latest=date,
+            inserted=False,
         )
+        self.out.allocations.append(
+            (
+                (
+                    allocation_id,
+                    reference,
+                    recipient_org.id,
+                    purpose,
+                    status,
+                    self.entered_by,
+                    approver,
+                    self.now if approver else None,
+                    self.now,
+                ),
+                allocation,
+            )
+        )
+        for kind_value in normalised_tags:
+            tag_kind, value = kind_value.split(":", 1)
+            self.out.allocation_tags.append(
+                (self.ids.take("allocation_tags"), allocation_id, tag_kind, value)
+            )
         legs: list[tuple[AccountState, int]] = []
         for source, (_, part) in zip(pots, shares, strict=True):
             share_id = self.ids.take("allocation_shares")
@@ -988,10 +1000,11 @@ class Batch:
                 share_id,
                 wording.share_account(reference, source.name),
             )
-            allocation.shares.append(
-                ShareState(share_id, allocation_id, source, part, 0, 0, 0, unpaid)
+            share = ShareState(
+                share_id, allocation_id, source, part, 0, 0, 0, unpaid, inserted=False
             )
-            self.out.allocation_shares.append((share_id, allocation_id, source.id, part, 0, 0, 0))
+            allocation.shares.append(share)
+            self.out.allocation_shares.append(((share_id, allocation_id, source.id, part), share))
             legs += [(source.available_account, part), (unpaid, -part)]
         child: PotState | None = None
         if to_pot:
@@ -1283,7 +1296,7 @@ class Batch:
             account.balance += delta
             if account.latest is None or date > account.latest:
                 account.latest = date
-            if account.inserted and not account.dirty:  # _touch, inline: a hot loop
+            if account.inserted and not account.dirty:  # a written row whose figure moved
                 account.dirty = True
                 dirty.append(account)
         if self.chain_seq is None:
@@ -1396,11 +1409,6 @@ class Batch:
         for share in allocation.shares:
             share.allocation = allocation
             self.states.shares[share.id] = share
-
-    def _touch(self, obj: Any) -> None:
-        if obj.inserted and not obj.dirty:
-            obj.dirty = True
-            self.dirty.append(obj)
 
     def _audit(self, actor: str, action: str, subject: str, detail: str) -> None:
         self.out.audit_events.append(
@@ -1732,7 +1740,10 @@ class Batch:
         out = self.out
         self._insert("organisations", out.organisations)
         self._insert("organisation_roles", out.organisation_roles)
-        self._insert("allocations", out.allocations)
+        self._insert(
+            "allocations",
+            [(*row, a.allocated, a.paid, a.returned) for row, a in out.allocations],
+        )
         new_pots = [p for p in self.pots.values() if not p.inserted]
         self._insert(
             "pots",
@@ -1754,8 +1765,19 @@ class Batch:
         for pot in new_pots:
             pot.inserted = True
             pot.dirty = False
-        self._insert("awards", out.awards)
-        self._insert("allocation_shares", out.allocation_shares)
+        self._insert("awards", [(*row, a.received) for row, a in out.awards])
+        self._insert(
+            "allocation_shares",
+            [(*row, s.allocated, s.paid, s.returned) for row, s in out.allocation_shares],
+        )
+        written: list[AllocationState | AwardState | ShareState] = [
+            *(a for _, a in out.allocations),
+            *(a for _, a in out.awards),
+            *(s for _, s in out.allocation_shares),
+        ]
+        for state in written:
+            state.inserted = True
+            state.dirty = False
         self._insert("allocation_tags", out.allocation_tags)
         accounts = out.accounts
         self._insert(
@@ -1781,8 +1803,6 @@ class Batch:
         self._insert("lines", out.lines)
         self._insert("audit_events", out.audit_events)
         self.out = Tables()
-        # New allocations, shares and awards were written with zero figures; they are updated
-        # below with everything else that moved. (Their rows carry no figures in ``out``.)
         self._write_changes()
         self.forget_references()
         if len(self.allocations) > ALLOCATION_CACHE_LIMIT:
