@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
-from ledger import cli
+from ledger import cli, db
+from tests.conftest import on_postgres
 
 DATA = Path(__file__).parent / "data"
 AS_PRINTED = DATA / "appendix2_as_printed.csv"
@@ -403,6 +404,43 @@ def test_an_unreachable_postgresql_server_gives_one_line_and_a_non_zero_status(
         code, line = refused(capsys, ["--db", UNREACHABLE, *command])
         assert code == cli.EXIT_DATABASE == 4, command
         assert line.startswith("commonpurse: The database could not be reached: "), line
+
+
+# Alembic's configuration reads "%(name)s" as interpolation: a URL's %-escapes (a socket folder,
+# a password with "@" or "%" in it) once ended in a traceback before the server was even asked.
+PERCENT_ESCAPED = (
+    "postgresql+psycopg://nobody@/none?host=%2Fnonexistent%2Fpostgresql",
+    "postgresql+psycopg://nobody:p%40ss%25word@127.0.0.1:1/none",
+)
+
+
+def test_alembic_is_given_a_percent_escaped_url_as_typed() -> None:
+    for typed in PERCENT_ESCAPED:
+        engine = create_engine(typed)  # nothing connects
+        config = db.alembic_config(engine)
+        assert config.get_main_option("sqlalchemy.url") == typed
+        engine.dispose()
+
+
+def test_a_percent_escaped_postgresql_url_gives_one_line_and_status_4_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for url in PERCENT_ESCAPED:
+        code, line = refused(capsys, ["--db", url, "init"])
+        assert code == cli.EXIT_DATABASE == 4, url
+        assert line.startswith("commonpurse: The database could not be reached: "), line
+
+
+@pytest.mark.skipif(not on_postgres(), reason="needs the PostgreSQL server the suite starts")
+def test_init_reaches_postgresql_through_a_url_whose_password_is_percent_escaped(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The throwaway server trusts local connections, so any password reaches it: what is tested
+    # is that the escaped URL gets through Alembic to the server and back.
+    url = make_url(database_url).set(password="p@ss%word").render_as_string(hide_password=False)
+    assert "p%40ss%25word" in url
+    code = cli.main(["--db", url, "init"], out=io.StringIO())
+    assert code == 0, capsys.readouterr().err
 
 
 def test_a_refusal_through_the_real_console_script_is_one_line_without_a_traceback(

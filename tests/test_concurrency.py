@@ -734,7 +734,7 @@ def test_a_write_to_a_sqlite_ledger_held_locked_says_busy_plainly(
     argv = ["init", "--accountable-body", "Clackmannanshire Council"]
     code = _with_ledger_held_locked(database_url, monkeypatch, argv)
     error = capsys.readouterr().err
-    assert code != 0
+    assert code == 4, error  # the README's status for a database problem, not 1 (a refusal)
     assert "locked" not in error.lower(), error
     assert "The ledger is busy with other changes" in error
 
