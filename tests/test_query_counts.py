@@ -28,7 +28,7 @@ from ledger.models import Allocation, AllocationShare
 from ledger.readout import pot_balances
 from statements.reports.distribution import build_statement
 from tests.test_web_pages import check as well_formed_problems
-from tests.web_helpers import demo_app, fast_sign_in, pot_id, text_of
+from tests.web_helpers import demo_app, pot_id, signed_in, text_of
 from tests.web_helpers import run as run_in_app
 from web.db import ledger_of
 
@@ -316,12 +316,6 @@ def test_a_statement_as_at_an_earlier_date_reads_as_many(run: Run, engine: Engin
 # The web pages ------------------------------------------------------------------------------
 
 
-def _signed_in(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    fast_sign_in(app, client, username)
-    return client
-
-
 def _page(client: FlaskClient, path: str) -> str:
     response = client.get(path)
     assert response.status_code == 200, path
@@ -333,7 +327,7 @@ def _web_counts(
 ) -> tuple[list[str], list[str], str]:
     app = demo_app(database_url)
     run_in_app(app, base_ledger)
-    client = _signed_in(app, username)
+    client = signed_in(app, username)
     engine = ledger_of(app).engine
     _page(client, path(app))  # the first request of an app loads templates and settings
     pages: list[str] = []
@@ -370,7 +364,7 @@ def test_every_page_of_allocations_reads_as_many_queries(database_url: str) -> N
     app = demo_app(database_url)
     run_in_app(app, base_ledger)
     run_in_app(app, lambda s: grow(s, "MORE", GROWTH * 2))
-    client = _signed_in(app, "admin")
+    client = signed_in(app, "admin")
     wfwf = pot_id(app, WFWF_POT)
     engine = ledger_of(app).engine
     _page(client, f"/pots/{wfwf}")
@@ -399,7 +393,7 @@ def test_a_pot_page_lists_every_allocation_once_across_its_pages(
     app = demo_app(database_url)
     run_in_app(app, base_ledger)
     run_in_app(app, lambda s: grow(s, "MORE", GROWTH * 2))
-    client = _signed_in(app, "viewer")
+    client = signed_in(app, "viewer")
     wfwf = pot_id(app, WFWF_POT)
     seen: list[str] = []
     number = 1
@@ -460,7 +454,7 @@ def test_rejections_on_the_dashboard_and_my_entries_read_a_fixed_number_of_queri
 ) -> None:
     app = demo_app(database_url)
     run_in_app(app, _rejected_entries("FIRST", 2))
-    client = _signed_in(app, "officer")
+    client = signed_in(app, "officer")
     engine = ledger_of(app).engine
     for path in ("/", "/my-entries"):
         _page(client, path)

@@ -11,14 +11,13 @@ import datetime as dt
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.demo import SCOTTISH_GOVERNMENT, WFWF_POT
 from ledger.models import Allocation, AuditEvent, Request
-from tests.web_helpers import counts, demo_app, fast_sign_in, run, text_of
+from tests.web_helpers import counts, demo_app, run, signed_in, text_of
 
 POST = "WFWF-22-01"
 
@@ -54,12 +53,6 @@ def app(database_url: str) -> Flask:
     return app
 
 
-def _client(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    fast_sign_in(app, client, username)
-    return client
-
-
 def _status(app: Flask, reference: str) -> str:
     return run(
         app,
@@ -80,19 +73,19 @@ def _close_requests(app: Flask) -> list[tuple[int, str, str]]:
 
 
 def test_the_paid_up_post_offers_close_on_its_page_and_its_pots_page(app: Flask) -> None:
-    officer = _client(app, "officer")
+    officer = signed_in(app, "officer")
     page = text_of(officer.get(f"/allocations/{POST}/schedule"))
     assert f'href="/allocations/{POST}/close"' in page
     # Aberlour's £100,000 is still unpaid: its page says how to get to a closure instead.
     aberlour = text_of(officer.get("/allocations/WFWF-22-02/schedule"))
     assert "/allocations/WFWF-22-02/close" not in aberlour
     assert "£100,000.00 is committed and not yet paid" in aberlour
-    viewer = text_of(_client(app, "viewer").get(f"/allocations/{POST}/schedule"))
+    viewer = text_of(signed_in(app, "viewer").get(f"/allocations/{POST}/schedule"))
     assert "/close" not in viewer
 
 
 def test_a_closure_waits_for_a_second_person_then_closes_the_post(app: Flask) -> None:
-    officer = _client(app, "officer")
+    officer = signed_in(app, "officer")
     form = officer.get(f"/allocations/{POST}/close")
     assert form.status_code == 200
     assert "Reason for closing" in text_of(form)
@@ -116,7 +109,7 @@ def test_a_closure_waits_for_a_second_person_then_closes_the_post(app: Flask) ->
     )
     assert _status(app, POST) == "confirmed"
 
-    approved = _client(app, "finance").post(f"/approvals/requests/{request_id}/approve")
+    approved = signed_in(app, "finance").post(f"/approvals/requests/{request_id}/approve")
     assert approved.status_code == 302
     assert _status(app, POST) == "closed"
     assert _close_requests(app) == [(request_id, "approved", "officer")]
@@ -141,10 +134,10 @@ def test_closing_rejects_what_still_waits_on_the_post(app: Flask) -> None:
         ),
     )
     assert isinstance(pending_return, Request)
-    _client(app, "officer").post(f"/allocations/{POST}/close", data={"reason": "Year ended"})
+    signed_in(app, "officer").post(f"/allocations/{POST}/close", data={"reason": "Year ended"})
     [(request_id, _, _)] = _close_requests(app)
     assert (
-        _client(app, "admin").post(f"/approvals/requests/{request_id}/approve").status_code == 302
+        signed_in(app, "admin").post(f"/approvals/requests/{request_id}/approve").status_code == 302
     )
     decided = run(app, lambda s: s.get_one(Request, pending_return.id))
     assert decided.status == "rejected"
@@ -152,24 +145,24 @@ def test_closing_rejects_what_still_waits_on_the_post(app: Flask) -> None:
 
 
 def test_a_closure_without_a_reason_is_a_form_error(app: Flask) -> None:
-    response = _client(app, "officer").post(f"/allocations/{POST}/close", data={"reason": "  "})
+    response = signed_in(app, "officer").post(f"/allocations/{POST}/close", data={"reason": "  "})
     assert response.status_code == 422
     assert "Say why the allocation is closed" in text_of(response)
-    empty = _client(app, "officer").post(f"/allocations/{POST}/close", data={})
+    empty = signed_in(app, "officer").post(f"/allocations/{POST}/close", data={})
     assert empty.status_code == 422
     assert "Enter why the allocation is closed" in text_of(empty)
     assert _close_requests(app) == []
 
 
 def test_an_unpaid_allocation_is_refused_with_the_way_forward(app: Flask) -> None:
-    form = text_of(_client(app, "officer").get("/allocations/WFWF-22-02/close"))
+    form = text_of(signed_in(app, "officer").get("/allocations/WFWF-22-02/close"))
     assert (
         "It still has £100,000.00 committed and unpaid, so it cannot close yet: vary it down to"
         " what was paid first."
     ) in form
-    paid_up = text_of(_client(app, "officer").get(f"/allocations/{POST}/close"))
+    paid_up = text_of(signed_in(app, "officer").get(f"/allocations/{POST}/close"))
     assert "cannot close yet" not in paid_up
-    response = _client(app, "officer").post(
+    response = signed_in(app, "officer").post(
         "/allocations/WFWF-22-02/close", data={"reason": "Project finished"}
     )
     assert response.status_code == 422
@@ -181,9 +174,9 @@ def test_an_unpaid_allocation_is_refused_with_the_way_forward(app: Flask) -> Non
 
 
 def test_a_second_closure_of_the_same_post_is_refused_while_one_waits(app: Flask) -> None:
-    officer = _client(app, "officer")
+    officer = signed_in(app, "officer")
     officer.post(f"/allocations/{POST}/close", data={"reason": "Post filled"})
-    again = _client(app, "finance").post(f"/allocations/{POST}/close", data={"reason": "Done"})
+    again = signed_in(app, "finance").post(f"/allocations/{POST}/close", data={"reason": "Done"})
     assert again.status_code == 422
     assert "awaiting closure" in text_of(again)
     assert len(_close_requests(app)) == 1
@@ -191,11 +184,11 @@ def test_a_second_closure_of_the_same_post_is_refused_while_one_waits(app: Flask
 
 def test_a_closed_post_cannot_be_closed_again(app: Flask) -> None:
     run(app, lambda s: ops.close_allocation(s, reference=POST, closed_by="finance", reason="Done"))
-    response = _client(app, "officer").post(f"/allocations/{POST}/close", data={"reason": "x"})
+    response = signed_in(app, "officer").post(f"/allocations/{POST}/close", data={"reason": "x"})
     assert response.status_code == 422
     assert f"Allocation {POST} is closed" in text_of(response)
 
 
 def test_ctsi_cannot_close_the_councils_allocations(app: Flask) -> None:
-    assert _client(app, "ctsi").get(f"/allocations/{POST}/close").status_code == 403
-    assert _client(app, "viewer").post(f"/allocations/{POST}/close").status_code == 403
+    assert signed_in(app, "ctsi").get(f"/allocations/{POST}/close").status_code == 403
+    assert signed_in(app, "viewer").post(f"/allocations/{POST}/close").status_code == 403

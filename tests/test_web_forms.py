@@ -25,7 +25,7 @@ from tests.web_helpers import (
     counts,
     demo_app,
     fast_sign_in,
-    hidden_reference,
+    form_fields,
     pot_id,
     run,
     text_of,
@@ -34,13 +34,6 @@ from tests.web_helpers import (
 SHORT_BY_103_18 = (
     "WFWF 2022-23 has £82,233.00 available; this allocation needs £82,336.18 (short by £103.18)"
 )
-
-
-def _form(client: FlaskClient, path: str, **fields: str) -> dict[str, str]:
-    """What the browser would send: the rendered form's hidden reference and the fields."""
-    page = client.get(path)
-    assert page.status_code == 200, path
-    return {"reference": hidden_reference(text_of(page)), **fields}
 
 
 def _error_for(html: str, field: str) -> str:
@@ -61,7 +54,7 @@ def test_appendix_2_as_printed_is_refused_next_to_the_amount(appendix_2: Flask) 
     fast_sign_in(appendix_2, client, "officer")
     before = counts(appendix_2)
     wfwf = pot_id(appendix_2, WFWF_POT)
-    data = _form(
+    data = form_fields(
         client,
         f"/delegations/new?pot={wfwf}",
         pot=str(wfwf),
@@ -91,7 +84,7 @@ def test_what_is_available_can_be_allocated_and_waits_for_approval(appendix_2: F
     client = appendix_2.test_client()
     fast_sign_in(appendix_2, client, "officer")
     wfwf = pot_id(appendix_2, WFWF_POT)
-    data = _form(
+    data = form_fields(
         client,
         "/allocations/new",
         pot=str(wfwf),
@@ -124,7 +117,7 @@ def test_a_bad_amount_is_refused_next_to_the_field(
 ) -> None:
     client = appendix_2.test_client()
     fast_sign_in(appendix_2, client, "officer")
-    data = _form(
+    data = form_fields(
         client,
         "/allocations/new",
         pot=str(pot_id(appendix_2, WFWF_POT)),
@@ -141,7 +134,9 @@ def test_a_bad_amount_is_refused_next_to_the_field(
 def test_a_bad_date_and_missing_fields_are_refused_next_to_their_fields(appendix_2: Flask) -> None:
     client = appendix_2.test_client()
     fast_sign_in(appendix_2, client, "officer")
-    data = _form(client, "/allocations/new", pot="", recipient="", amount="10", date="31/02/2023")
+    data = form_fields(
+        client, "/allocations/new", pot="", recipient="", amount="10", date="31/02/2023"
+    )
     html = text_of(client.post("/allocations/new", data=data))
     assert "is not a real date" in _error_for(html, "date")
     assert _error_for(html, "pot") == "Choose the pot the money comes from"
@@ -153,7 +148,7 @@ def test_a_bad_date_and_missing_fields_are_refused_next_to_their_fields(appendix
 def test_a_double_submitted_form_records_once(appendix_2: Flask) -> None:
     client = appendix_2.test_client()
     fast_sign_in(appendix_2, client, "officer")
-    data = _form(
+    data = form_fields(
         client,
         "/allocations/new",
         pot=str(pot_id(appendix_2, WFWF_POT)),
@@ -171,7 +166,9 @@ def test_a_double_submitted_form_records_once(appendix_2: Flask) -> None:
     assert after.entries == before.entries + 1
 
     # A fresh rendering of the form is a new record.
-    again = _form(client, "/allocations/new", **{k: v for k, v in data.items() if k != "reference"})
+    again = form_fields(
+        client, "/allocations/new", **{k: v for k, v in data.items() if k != "reference"}
+    )
     assert again["reference"] != data["reference"]
     client.post("/allocations/new", data=again)
     assert counts(appendix_2).allocations == before.allocations + 2
@@ -180,7 +177,7 @@ def test_a_double_submitted_form_records_once(appendix_2: Flask) -> None:
 def test_a_reused_form_with_different_content_is_refused(appendix_2: Flask) -> None:
     client = appendix_2.test_client()
     fast_sign_in(appendix_2, client, "officer")
-    data = _form(
+    data = form_fields(
         client,
         "/allocations/new",
         pot=str(pot_id(appendix_2, WFWF_POT)),
@@ -201,7 +198,7 @@ def test_a_payment_double_submitted_waits_for_approval_once(database_url: str) -
     app = demo_app(database_url)
     client = app.test_client()
     fast_sign_in(app, client, "finance")
-    data = _form(
+    data = form_fields(
         client,
         "/payments/new?allocation=WFWF-22-02",
         allocation="WFWF-22-02",
@@ -224,7 +221,7 @@ def _every_text_field(app: Flask, client: FlaskClient, payload: str) -> None:
     every free-text field they have."""
     wfwf = pot_id(app, "Promise Partnership 2021-22")
     fast_sign_in(app, client, "officer")
-    data = _form(
+    data = form_fields(
         client,
         "/delegations/new",
         pot=str(wfwf),
@@ -235,7 +232,7 @@ def _every_text_field(app: Flask, client: FlaskClient, payload: str) -> None:
         purpose=f"Purpose {payload}",
     )
     assert client.post("/delegations/new", data=data).status_code == 302
-    data = _form(
+    data = form_fields(
         client,
         "/awards/new",
         funder=f"Funder {payload}",
@@ -256,7 +253,7 @@ def test_whatever_people_type_is_shown_escaped(database_url: str, payload: str) 
     pages = ["/", "/approvals", "/audit", "/audit?words=" + payload]
     pages += [f"/pots/{n}" for n in range(1, 7)] + [f"/pots/{n}/statement" for n in range(1, 7)]
     # A refused form shows the typed text back, escaped too.
-    data = _form(
+    data = form_fields(
         client, "/allocations/new", pot="1", recipient=payload, amount=payload, purpose=payload
     )
     refused = client.post("/allocations/new", data=data)
@@ -274,7 +271,7 @@ def test_the_entrant_cannot_approve_their_own_allocation_but_another_person_can(
 ) -> None:
     officer = appendix_2.test_client()
     fast_sign_in(appendix_2, officer, "officer")
-    data = _form(
+    data = form_fields(
         officer,
         "/allocations/new",
         pot=str(pot_id(appendix_2, WFWF_POT)),
@@ -307,7 +304,7 @@ def test_a_variation_can_be_a_reduction_and_is_approved_or_rejected(database_url
     officer = app.test_client()
     fast_sign_in(app, officer, "officer")
     for amount, reason in (("-£500.00", "Start delayed"), ("-1,000", "Fewer sessions")):
-        data = _form(
+        data = form_fields(
             officer,
             "/variations/new",
             allocation="WFWF-22-02",
@@ -338,7 +335,7 @@ def test_an_overspending_variation_shows_the_shortfall_in_pounds(database_url: s
     app = demo_app(database_url)
     client = app.test_client()
     fast_sign_in(app, client, "officer")
-    data = _form(
+    data = form_fields(
         client,
         "/variations/new",
         allocation="WFWF-22-02",
@@ -358,7 +355,7 @@ def test_a_receipt_and_a_return(database_url: str) -> None:
     client = app.test_client()
     fast_sign_in(app, client, "finance")
     wfwf = pot_id(app, WFWF_POT)
-    too_much = _form(
+    too_much = form_fields(
         client,
         f"/receipts/new?pot={wfwf}",
         pot=str(wfwf),
@@ -373,7 +370,7 @@ def test_a_receipt_and_a_return(database_url: str) -> None:
     right = dict(too_much, amount="337,000")
     assert client.post("/receipts/new", data=right).status_code == 302
 
-    nothing_paid = _form(
+    nothing_paid = form_fields(
         client, "/returns/new", allocation="WFWF-22-02", amount="1", date="01/03/2023", memo="x"
     )
     response = client.post("/returns/new", data=nothing_paid)
@@ -387,7 +384,7 @@ def test_two_submissions_of_one_form_at_the_same_moment_record_once(appendix_2: 
     clients = [appendix_2.test_client() for _ in range(4)]
     for client in clients:
         fast_sign_in(appendix_2, client, "officer")
-    data = _form(
+    data = form_fields(
         clients[0],
         "/allocations/new",
         pot=str(pot_id(appendix_2, WFWF_POT)),
@@ -415,7 +412,7 @@ def test_a_provisional_allocation_rejected_in_the_queue_gives_its_money_back(
     officer = appendix_2.test_client()
     fast_sign_in(appendix_2, officer, "officer")
     wfwf = pot_id(appendix_2, WFWF_POT)
-    data = _form(
+    data = form_fields(
         officer,
         "/allocations/new",
         pot=str(wfwf),
@@ -451,7 +448,7 @@ def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
     client = app.test_client()
     fast_sign_in(app, client, "officer")
     fields = {"award": "WFWF-2022-23-AWARD", "amount": "1.00", "date": "01/05/2022"}
-    data = _form(client, "/awards/reduce", memo="Funder's letter", **fields)
+    data = form_fields(client, "/awards/reduce", memo="Funder's letter", **fields)
     response = client.post("/awards/reduce", data=data)
     assert response.status_code == 422
     assert "this award reduction needs £1.00" in _error_for(text_of(response), "amount")
@@ -473,7 +470,7 @@ def test_an_officer_reduces_an_award_and_it_waits_until_finance_approves_it(
     page = text_of(client.get("/awards/reduce"))
     assert "TOP-UP: Scottish Government into WFWF 2022-23, £100.00 still owed" in page
     fields = {"award": "TOP-UP", "amount": "40.00", "date": "01/05/2022"}
-    data = _form(client, "/awards/reduce", memo="Funder's letter", **fields)
+    data = form_fields(client, "/awards/reduce", memo="Funder's letter", **fields)
     response = client.post("/awards/reduce", data=data, follow_redirects=True)
     assert "It waits for a second person to approve it" in text_of(response)
 
@@ -541,18 +538,18 @@ def test_year_end_money_is_carried_forward_and_handed_back_through_the_approvals
     officer = app.test_client()
     fast_sign_in(app, officer, "officer")
     fields = {"pot": str(wfwf), "to_pot": str(next_year), "amount": "40", "date": "31/03/2023"}
-    data = _form(officer, "/carry-forwards/new", memo="Year 1 underspend", **fields)
+    data = form_fields(officer, "/carry-forwards/new", memo="Year 1 underspend", **fields)
     response = officer.post("/carry-forwards/new", data=data, follow_redirects=True)
     assert "It waits for a second person to approve it" in text_of(response)
 
     finance = app.test_client()
     fast_sign_in(app, finance, "finance")
     too_much = {"pot": str(wfwf), "amount": "100.01", "date": "31/03/2023"}
-    data = _form(finance, "/hand-backs/new", memo="Unspent", **too_much)
+    data = form_fields(finance, "/hand-backs/new", memo="Unspent", **too_much)
     response = finance.post("/hand-backs/new", data=data)
     assert response.status_code == 422
     assert "this hand-back needs £100.01" in _error_for(text_of(response), "amount")
-    data = _form(finance, "/hand-backs/new", memo="Unspent", **dict(too_much, amount="50"))
+    data = form_fields(finance, "/hand-backs/new", memo="Unspent", **dict(too_much, amount="50"))
     response = finance.post("/hand-backs/new", data=data, follow_redirects=True)
     assert "It waits for a second person to approve it" in text_of(response)
 
@@ -596,11 +593,11 @@ def test_finance_reverses_a_wrong_payment_from_the_journal_and_an_officer_approv
     assert f'href="/entries/{wrong}/reverse"' in journal
     page = text_of(finance.get(f"/entries/{wrong}/reverse"))
     assert "This posts the mirror image of the payment of £25,000.00 dated 01/11/2022" in page
-    blank = _form(finance, f"/entries/{wrong}/reverse", reason="")
+    blank = form_fields(finance, f"/entries/{wrong}/reverse", reason="")
     response = finance.post(f"/entries/{wrong}/reverse", data=blank)
     assert response.status_code == 422
     assert _error_for(text_of(response), "reason") == "Enter why the entry is reversed"
-    data = _form(finance, f"/entries/{wrong}/reverse", reason="Paid twice in error")
+    data = form_fields(finance, f"/entries/{wrong}/reverse", reason="Paid twice in error")
     response = finance.post(f"/entries/{wrong}/reverse", data=data, follow_redirects=True)
     assert "It waits for a second person to approve it" in text_of(response)
 
@@ -640,14 +637,18 @@ def test_a_pooled_contract_is_split_exactly_between_its_pots_and_waits_for_appro
     page = text_of(client.get("/pooled-contracts/new"))
     assert 'id="shares-split" aria-live="polite"' in page
     fields = {"recipient": "Home-Start", "amount": "10.00", "date": "01/11/2022"}
-    data = _form(client, "/pooled-contracts/new", purpose="Befriending", shares="WFWF", **fields)
+    data = form_fields(
+        client, "/pooled-contracts/new", purpose="Befriending", shares="WFWF", **fields
+    )
     response = client.post("/pooled-contracts/new", data=data)
     assert response.status_code == 422
     assert "as a pot and its share, such as WFWF 2022-23=3" in _error_for(
         text_of(response), "shares"
     )
     shares = f"{WFWF_POT}=1; Promise Partnership 2021-22=2"
-    data = _form(client, "/pooled-contracts/new", purpose="Befriending", shares=shares, **fields)
+    data = form_fields(
+        client, "/pooled-contracts/new", purpose="Befriending", shares=shares, **fields
+    )
     response = client.post("/pooled-contracts/new", data=data, follow_redirects=True)
     html = unescape(text_of(response))
     assert "£3.33 from WFWF 2022-23, £6.67 from Promise Partnership 2021-22" in html

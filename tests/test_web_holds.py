@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.demo import WFWF_POT
 from ledger.money import format_pence
-from tests.web_helpers import appendix_2_app, fast_sign_in, hidden_reference, pot_id, run, text_of
+from tests.web_helpers import appendix_2_app, form_fields, pot_id, run, signed_in, text_of
 
 D = dt.date(2022, 11, 1)
 AVAILABLE = 8_223_300  # WFWF 2022-23 after Appendix 2's four lines: £82,233.00
@@ -75,8 +75,7 @@ def _options(html: str, name: str) -> list[str]:
 def test_every_screen_shows_a_pots_money_after_what_waiting_changes_hold(app: Flask) -> None:
     after_holds = format_pence(AVAILABLE - UPLIFT)  # £82,033.00
     before_holds = format_pence(AVAILABLE)
-    client = app.test_client()
-    fast_sign_in(app, client, "officer")
+    client = signed_in(app, "officer")
     wfwf = pot_id(app, WFWF_POT)
 
     pot_page = text_of(client.get(f"/pots/{wfwf}"))
@@ -87,8 +86,8 @@ def test_every_screen_shows_a_pots_money_after_what_waiting_changes_hold(app: Fl
     assert after_holds in dashboard
     assert before_holds not in dashboard
 
-    form = text_of(client.get("/allocations/new"))
-    assert f"{WFWF_POT} ({after_holds} available)" in _options(form, "pot")
+    pot_list = _options(text_of(client.get("/allocations/new")), "pot")
+    assert f"{WFWF_POT} ({after_holds} available)" in pot_list
 
     fields = {
         "pot": str(wfwf),
@@ -98,7 +97,7 @@ def test_every_screen_shows_a_pots_money_after_what_waiting_changes_hold(app: Fl
     }
     too_much = client.post(
         "/allocations/new",
-        data={"reference": hidden_reference(form), "amount": "82,033.01", **fields},
+        data=form_fields(client, "/allocations/new", amount="82,033.01", **fields),
     )
     assert too_much.status_code == 422
     assert (
@@ -106,10 +105,9 @@ def test_every_screen_shows_a_pots_money_after_what_waiting_changes_hold(app: Fl
         " approval; this allocation needs £82,033.01 (short by £0.01)"
     ) in unescape(text_of(too_much))
 
-    form = text_of(client.get("/allocations/new"))
     exactly = client.post(
         "/allocations/new",
-        data={"reference": hidden_reference(form), "amount": "82,033.00", **fields},
+        data=form_fields(client, "/allocations/new", amount="82,033.00", **fields),
     )
     assert exactly.status_code == 302, text_of(exactly)
 
@@ -117,8 +115,7 @@ def test_every_screen_shows_a_pots_money_after_what_waiting_changes_hold(app: Fl
 def test_the_payment_form_shows_unpaid_money_after_a_reduction_waiting_for_approval(
     app: Flask,
 ) -> None:
-    client = app.test_client()
-    fast_sign_in(app, client, "finance")  # finance records payments
+    client = signed_in(app, "finance")  # finance records payments
     options = _options(text_of(client.get("/payments/new")), "allocation")
     aberlour = next(label for label in options if label.startswith(f"{ABERLOUR}:"))
     # £100,000.00 allocated − £10,000.00 paid − £500.00 reduction waiting = £89,500.00.

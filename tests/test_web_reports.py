@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import operations as ops
 from ledger.demo import CTSI_POT, PROMISE_POT, WFWF_POT
 from ledger.models import Allocation, utcnow
-from tests.web_helpers import demo_app, fast_sign_in, pot_id, run, text_of
+from tests.web_helpers import demo_app, pot_id, run, signed_in, text_of
 
 
 def words(response: Any) -> str:
@@ -41,12 +40,6 @@ def csv_rows(response: Any) -> list[list[str]]:
 @pytest.fixture
 def demo(database_url: str) -> Flask:
     return demo_app(database_url)
-
-
-def signed_in(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    fast_sign_in(app, client, username)
-    return client
 
 
 # The recipient page --------------------------------------------------------------------------

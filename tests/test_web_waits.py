@@ -15,19 +15,11 @@ from sqlalchemy.orm import Session
 from ledger import operations as ops
 from ledger.demo import WFWF_POT
 from ledger.models import Entry, Request
-from tests.web_helpers import demo_app, fast_sign_in, hidden_reference, pot_id, run, text_of
-
-
-def _client(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    fast_sign_in(app, client, username)
-    return client
+from tests.web_helpers import demo_app, form_fields, pot_id, run, signed_in, text_of
 
 
 def _submit(client: FlaskClient, path: str, **fields: str) -> None:
-    page = client.get(path)
-    assert page.status_code == 200, path
-    response = client.post(path, data={"reference": hidden_reference(text_of(page)), **fields})
+    response = client.post(path, data=form_fields(client, path, **fields))
     assert response.status_code == 302, text_of(response)
 
 
@@ -64,7 +56,7 @@ def test_an_award_a_receipt_and_a_return_from_the_web_wait_for_a_second_person(
 ) -> None:
     app = demo_app(database_url)
     run(app, _pay_aberlour)
-    officer, finance = _client(app, "officer"), _client(app, "finance")
+    officer, finance = signed_in(app, "officer"), signed_in(app, "finance")
     entries = _entries(app)
 
     _submit(

@@ -142,6 +142,20 @@ def fast_sign_in(app: Flask, client: FlaskClient, username: str) -> None:
         session["pw"] = fingerprint
 
 
+def signed_in(app: Flask, username: str) -> FlaskClient:
+    """A test client already signed in as ``username`` (``fast_sign_in``)."""
+    client = app.test_client()
+    fast_sign_in(app, client, username)
+    return client
+
+
+def form_fields(client: FlaskClient, path: str, **fields: str) -> dict[str, str]:
+    """What the browser would send: the rendered form's hidden reference and the fields."""
+    page = client.get(path)
+    assert page.status_code == 200, path
+    return {"reference": hidden_reference(text_of(page)), **fields}
+
+
 def hidden_reference(html: str) -> str:
     found = re.search(r'name="reference" type="hidden" value="([^"]+)"', html)
     assert found, "the form carries no hidden reference"
